@@ -1,0 +1,91 @@
+"""Run the daily job in process against a persistent Dagster instance under the warehouse."""
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+
+from pipelines.defs.jobs import DAILY_JOB
+from pipelines.defs.staged import SOURCE_FILES_CHECK
+from transforms.settings import Settings
+
+PROJECT_DAGSTER_YAML = Path(__file__).resolve().parent.parent / "dagster.yaml"
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+
+def dagster_home(settings: Settings) -> Path:
+    """``$DAGSTER_HOME`` if set; otherwise ``<warehouse>/dagster`` with the project's settings."""
+    if os.environ.get("DAGSTER_HOME"):
+        return Path(os.environ["DAGSTER_HOME"])
+    home = settings.warehouse / "dagster"
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if PROJECT_DAGSTER_YAML.exists() and (
+        not config.exists() or config.read_bytes() != PROJECT_DAGSTER_YAML.read_bytes()
+    ):
+        shutil.copyfile(PROJECT_DAGSTER_YAML, config)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+@dataclass
+class RunSummary:
+    """What a materialisation did, in terms a person can act on."""
+
+    run_id: str
+    success: bool
+    step_failures: list[str] = field(default_factory=list)
+    failed_checks: list[str] = field(default_factory=list)
+    materialized: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.success and not self.failed_checks
+
+
+def materialize_range(settings: Settings, start: date, end: date) -> RunSummary:
+    """Materialise ``start..end`` (inclusive) of every asset as one single run."""
+    from pipelines.definitions import defs
+
+    dagster_home(settings)
+    # Assets read their configuration from the environment through the resource.
+    os.environ["TREADMILL_WAREHOUSE"] = str(settings.warehouse)
+    os.environ["TREADMILL_BINANCE_URL"] = settings.binance_url
+    os.environ["TREADMILL_UNIVERSE"] = ";".join(
+        f"{exchange}:{','.join(symbols)}" for exchange, symbols in settings.universe.items()
+    )
+    job = defs().resolve_job_def(DAILY_JOB)
+    with dg.DagsterInstance.get() as instance:
+        result = job.execute_in_process(
+            instance=instance,
+            tags={RANGE_START_TAG: start.isoformat(), RANGE_END_TAG: end.isoformat()},
+            raise_on_error=False,
+        )
+    return summarize(result)
+
+
+def summarize(result: dg.ExecuteInProcessResult) -> RunSummary:
+    summary = RunSummary(run_id=result.run_id, success=result.success)
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data is not None:
+            error = event.step_failure_data.error
+            message = error.message.strip() if error else "unknown error"
+            summary.step_failures.append(f"{event.step_key}: {message}")
+    for evaluation in result.get_asset_check_evaluations():
+        if evaluation.passed:
+            continue
+        asset = evaluation.asset_key.to_user_string()
+        details = evaluation.metadata.get("failures")
+        lines = details.value if details is not None else []
+        if evaluation.check_name == SOURCE_FILES_CHECK and isinstance(lines, list) and lines:
+            summary.failed_checks.extend(f"{asset}: {line}" for line in lines)
+        else:
+            summary.failed_checks.append(f"{asset}: check {evaluation.check_name} failed")
+    for materialization in result.get_asset_materialization_events():
+        key = materialization.asset_key.to_user_string()
+        summary.materialized[key] = summary.materialized.get(key, 0) + 1
+    return summary

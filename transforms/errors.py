@@ -1,0 +1,26 @@
+"""Errors that name the file (or URL) and the problem, so one bad file is easy to find."""
+
+
+class TreadmillError(Exception):
+    """Base class for every error treadmill raises on purpose."""
+
+
+class SourceFileError(TreadmillError):
+    """A published file is unusable: it names the file or URL and says what is wrong."""
+
+    def __init__(self, location: str, problem: str) -> None:
+        super().__init__(f"{location}: {problem}")
+        self.location = location
+        self.problem = problem
+
+
+class FetchError(SourceFileError):
+    """A download failed for good: bad body, checksum mismatch, size cap, retries exhausted."""
+
+
+class ParseError(SourceFileError):
+    """A landed file does not parse into its dataset's canonical schema."""
+
+
+class ConfigError(TreadmillError):
+    """Configuration (universe, URLs, paths) is invalid."""

@@ -1,0 +1,259 @@
+"""Download archive files with their ``.CHECKSUM``, verify them, and land them atomically.
+
+``<warehouse>/raw/<exchange>/<archive-relative path>`` mirrors the archive verbatim. A landed
+file is re-used while the published checksum still matches it and fetched again when the
+archive re-publishes it (Binance does regenerate files). A 404 means "not published"; it is an
+answer, not an error. Transient failures (5xx, 429, timeouts, resets) are retried with
+exponential backoff and full jitter. Every other problem raises :class:`FetchError` naming the
+URL, and nothing partial is ever visible under ``raw/``.
+"""
+
+import hashlib
+import io
+import os
+import re
+import urllib.parse
+import urllib.request
+import uuid
+import zipfile
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Literal
+
+import httpx
+import tenacity
+
+from transforms.errors import FetchError
+from transforms.settings import Limits
+
+CHECKSUM_SUFFIX = ".CHECKSUM"
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_SAFE_RELPATH = re.compile(r"[A-Za-z0-9_\-]+(?:/[A-Za-z0-9_\-.]+)*")
+
+
+@dataclass(frozen=True)
+class Landed:
+    """A verified archive file under ``raw/``.
+
+    ``origin`` says how it got there: ``downloaded`` now, ``reused`` because the published
+    checksum still matches the landed copy, or ``raw_only`` because the archive no longer
+    publishes it and the landed copy is all that is left (UM liquidation snapshots, for one).
+    """
+
+    relpath: str
+    path: Path
+    sha256: str
+    origin: Literal["downloaded", "reused", "raw_only"]
+
+
+@dataclass(frozen=True)
+class NotPublished:
+    """The archive answered 404: the file does not exist (yet, or any more)."""
+
+    relpath: str
+    url: str
+
+
+FetchOutcome = Landed | NotPublished
+
+
+class _Transient(Exception):
+    """A failure worth retrying; carries the message for the final error."""
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def parse_checksum(text: str, expected_name: str, url: str) -> str:
+    """The sha256 of a ``.CHECKSUM`` body (``<hex>  <name>``; the trailing newline varies)."""
+    tokens = text.split()
+    if not tokens or not _SHA256.fullmatch(tokens[0].lower()):
+        raise FetchError(url, f"malformed CHECKSUM (expected '<sha256>  <name>', got {text[:80]!r})")
+    if len(tokens) > 1 and tokens[1] != expected_name:
+        raise FetchError(url, f"CHECKSUM names {tokens[1]!r}, expected {expected_name!r}")
+    return tokens[0].lower()
+
+
+def check_zip(body: bytes, url: str, member: str, max_uncompressed_bytes: int) -> None:
+    """Reject anything that is not a zip holding exactly ``member`` within the size cap."""
+    if not body.startswith(b"PK\x03\x04"):
+        head = body[:64].lstrip().lower()
+        if head.startswith((b"<!doctype html", b"<html", b"<?xml", b"<")):
+            raise FetchError(url, "got an HTML/XML page instead of a zip")
+        raise FetchError(url, f"not a zip file (starts with {body[:8]!r})")
+    try:
+        with zipfile.ZipFile(io.BytesIO(body)) as archive:
+            names = archive.namelist()
+            if names != [member]:
+                raise FetchError(url, f"zip holds {names}, expected exactly [{member!r}]")
+            size = archive.getinfo(member).file_size
+    except zipfile.BadZipFile as exc:
+        raise FetchError(url, f"truncated or corrupt zip ({exc})") from exc
+    if size > max_uncompressed_bytes:
+        raise FetchError(
+            url, f"decompressed size {size} bytes exceeds the cap of {max_uncompressed_bytes}"
+        )
+
+
+def csv_member_name(relpath: str) -> str:
+    """Binance zips hold exactly one CSV named like the zip: ``X.zip`` → ``X.csv``."""
+    return PurePosixPath(relpath).with_suffix(".csv").name
+
+
+def write_atomically(path: Path, body: bytes) -> None:
+    """Write ``body`` to ``path`` so that readers see the old file or the whole new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.part")
+    try:
+        with temp.open("wb") as fh:
+            fh.write(body)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+class ArchiveClient:
+    """Fetches files of one archive (``https://``, ``http://`` or ``file://``) into ``raw/``."""
+
+    def __init__(self, base_url: str, raw_root: Path, limits: Limits | None = None) -> None:
+        self.base_url = base_url if base_url.endswith("/") else base_url + "/"
+        self.raw_root = raw_root
+        self.limits = limits or Limits()
+        self._http: httpx.Client | None = None
+        if self.base_url.startswith(("http://", "https://")):
+            self._http = httpx.Client(
+                timeout=self.limits.timeout_seconds,
+                follow_redirects=True,
+                limits=httpx.Limits(max_connections=self.limits.concurrency),
+                headers={"User-Agent": "treadmill"},
+            )
+
+    def __enter__(self) -> "ArchiveClient":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._http is not None:
+            self._http.close()
+
+    def url(self, relpath: str) -> str:
+        return urllib.parse.urljoin(self.base_url, relpath)
+
+    def landed_path(self, relpath: str) -> Path:
+        if not _SAFE_RELPATH.fullmatch(relpath) or ".." in relpath.split("/"):
+            raise FetchError(relpath, "refusing an archive path outside the raw tree")
+        return self.raw_root / relpath
+
+    def fetch(self, relpath: str) -> FetchOutcome:
+        """Land ``relpath`` (or re-use the landed copy) and return where it is."""
+        zip_url = self.url(relpath)
+        target = self.landed_path(relpath)
+        checksum_path = target.with_name(target.name + CHECKSUM_SUFFIX)
+        checksum_body = self._get(zip_url + CHECKSUM_SUFFIX, max_bytes=4096)
+        if checksum_body is None:
+            if target.exists() and checksum_path.exists():
+                expected = parse_checksum(checksum_path.read_text(), target.name, str(checksum_path))
+                actual = sha256_of(target)
+                if actual != expected:
+                    raise FetchError(str(target), "landed file no longer matches its CHECKSUM")
+                return Landed(relpath, target, actual, "raw_only")
+            return NotPublished(relpath, zip_url)
+        expected = parse_checksum(checksum_body.decode("ascii", "replace"), target.name, zip_url)
+        if target.exists() and sha256_of(target) == expected:
+            if not checksum_path.exists() or checksum_path.read_bytes() != checksum_body:
+                write_atomically(checksum_path, checksum_body)
+            return Landed(relpath, target, expected, "reused")
+        body = self._get(zip_url, max_bytes=self.limits.max_download_bytes)
+        if body is None:
+            raise FetchError(zip_url, "CHECKSUM is published but the file itself is 404")
+        check_zip(body, zip_url, csv_member_name(relpath), self.limits.max_uncompressed_bytes)
+        actual = hashlib.sha256(body).hexdigest()
+        if actual != expected:
+            raise FetchError(zip_url, f"checksum mismatch: CHECKSUM says {expected}, got {actual}")
+        write_atomically(target, body)
+        write_atomically(checksum_path, checksum_body)
+        return Landed(relpath, target, actual, "downloaded")
+
+    def fetch_many(self, relpaths: Iterable[str]) -> dict[str, FetchOutcome | FetchError]:
+        """Fetch many files with bounded concurrency; one failure never stops the others."""
+        unique = list(dict.fromkeys(relpaths))
+
+        def attempt(relpath: str) -> FetchOutcome | FetchError:
+            try:
+                return self.fetch(relpath)
+            except FetchError as exc:
+                return exc
+
+        if len(unique) <= 1:
+            return {relpath: attempt(relpath) for relpath in unique}
+        with ThreadPoolExecutor(max_workers=self.limits.concurrency) as pool:
+            return dict(zip(unique, pool.map(attempt, unique), strict=True))
+
+    def _get(self, url: str, max_bytes: int) -> bytes | None:
+        """GET ``url``; ``None`` on 404; retries transient failures, then raises FetchError."""
+        if self._http is None:
+            return self._read_file_url(url, max_bytes)
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(self.limits.max_attempts),
+            wait=tenacity.wait_random_exponential(
+                multiplier=self.limits.backoff_initial_seconds,
+                max=self.limits.backoff_max_seconds,
+            ),
+            retry=tenacity.retry_if_exception_type(_Transient),
+            reraise=True,
+        )
+        try:
+            return retrying(self._http_get_once, url, max_bytes)
+        except _Transient as exc:
+            raise FetchError(
+                url, f"gave up after {self.limits.max_attempts} attempts: {exc}"
+            ) from exc
+
+    def _http_get_once(self, url: str, max_bytes: int) -> bytes | None:
+        assert self._http is not None
+        try:
+            with self._http.stream("GET", url) as response:
+                if response.status_code == 404:
+                    return None
+                if response.status_code == 429 or response.status_code >= 500:
+                    raise _Transient(f"HTTP {response.status_code}")
+                if response.status_code != 200:
+                    raise FetchError(url, f"unexpected HTTP {response.status_code}")
+                declared = int(response.headers.get("content-length") or 0)
+                if declared > max_bytes:
+                    raise FetchError(url, f"size {declared} bytes exceeds the cap of {max_bytes}")
+                chunks: list[bytes] = []
+                received = 0
+                for chunk in response.iter_bytes():
+                    received += len(chunk)
+                    if received > max_bytes:
+                        raise FetchError(url, f"body exceeds the cap of {max_bytes} bytes")
+                    chunks.append(chunk)
+        except httpx.TransportError as exc:
+            raise _Transient(f"{type(exc).__name__}: {exc}") from exc
+        body = b"".join(chunks)
+        if declared and len(body) != declared:
+            raise _Transient(f"short body: {len(body)} of {declared} bytes")
+        return body
+
+    @staticmethod
+    def _read_file_url(url: str, max_bytes: int) -> bytes | None:
+        path = Path(urllib.request.url2pathname(urllib.parse.urlparse(url).path))
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            return None
+        if size > max_bytes:
+            raise FetchError(url, f"size {size} bytes exceeds the cap of {max_bytes}")
+        return path.read_bytes()

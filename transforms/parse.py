@@ -1,0 +1,364 @@
+"""Parse Binance archive CSVs into the canonical staged schemas.
+
+Rules, each from a quirk documented in FORMATS.md:
+
+- The header row is detected, never assumed: a first field that looks like an identifier is a
+  header (futures klines gained headers in 2022, spot klines never have one). With a header,
+  columns are matched by name; without one, the column count must match the layout.
+- Epoch timestamps are ms (13 digits) or µs (16 digits, spot from 2025-01-01); the unit is taken
+  from the digit count of each file, not from its date. ``metrics`` uses text datetimes (UTC).
+- Decimal strings such as ``0E-8`` parse as numbers; empty fields become null.
+- Exact duplicate rows are dropped and counted; rows are sorted by their instant.
+- The ``metrics`` row-label convention is detected per file and reported.
+- COIN-M (inverse) contracts are converted to base units with the contract size
+  (:func:`transforms.sources.binance.contract_size_usd`, 100 USD for BTC, 10 USD otherwise):
+  klines — the archive's ``quote_volume`` and ``taker_buy_quote_volume`` columns already hold
+  base-asset volume, and the USD volumes are contracts × size; metrics — ``oi_base`` is
+  ``sum_open_interest_value`` (Binance reports it in the base asset) and ``oi_usd`` is
+  contracts × size; liquidations — base quantity is contracts × size ÷ average fill price
+  (the order price when no fill price is given), so that qty × price is the USD face value.
+"""
+
+import io
+import re
+import zipfile
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+from typing import Final
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from transforms import formats
+from transforms.errors import ParseError
+from transforms.schemas import STAGED_SCHEMAS, TIME_COLUMN
+from transforms.sources import Dataset, Kind
+from transforms.sources.binance import COIN_MARGINED_EXCHANGES, contract_size_usd
+
+_HEADER_FIELD = re.compile(rb"\s*\"?[A-Za-z_][A-Za-z0-9_ ]*\"?\s*")
+
+_RAW_COLUMNS: Final[dict[Kind, tuple[str, ...]]] = {
+    Kind.KLINE: formats.KLINE_COLUMNS,
+    Kind.METRICS: formats.METRICS_COLUMNS,
+    Kind.FUNDING_RATE: formats.FUNDING_RATE_COLUMNS,
+    Kind.LIQUIDATION: formats.LIQUIDATION_SNAPSHOT_COLUMNS,
+}
+
+_F64, _I64, _STR = pa.float64(), pa.int64(), pa.string()
+_RAW_TYPES: Final[dict[Kind, dict[str, pa.DataType]]] = {
+    Kind.KLINE: {
+        "open_time": _I64,
+        "open": _F64,
+        "high": _F64,
+        "low": _F64,
+        "close": _F64,
+        "volume": _F64,
+        "quote_volume": _F64,
+        "count": _I64,
+        "taker_buy_volume": _F64,
+        "taker_buy_quote_volume": _F64,
+    },
+    Kind.METRICS: {
+        "create_time": _STR,
+        "sum_open_interest": _F64,
+        "sum_open_interest_value": _F64,
+        "count_toptrader_long_short_ratio": _F64,
+        "sum_toptrader_long_short_ratio": _F64,
+        "count_long_short_ratio": _F64,
+        "sum_taker_long_short_vol_ratio": _F64,
+    },
+    Kind.FUNDING_RATE: {
+        "calc_time": _I64,
+        "funding_interval_hours": _I64,
+        "last_funding_rate": _F64,
+    },
+    Kind.LIQUIDATION: {
+        "time": _I64,
+        "side": _STR,
+        "order_type": _STR,
+        "time_in_force": _STR,
+        "original_quantity": _F64,
+        "price": _F64,
+        "average_price": _F64,
+        "order_status": _STR,
+        "last_fill_quantity": _F64,
+        "accumulated_fill_quantity": _F64,
+    },
+}
+
+MS_RANGE: Final = (10**12, 10**13)
+US_RANGE: Final = (10**15, 10**16)
+
+
+@dataclass(frozen=True)
+class ParsedFile:
+    """One archive file in canonical form, with what parsing noticed about it."""
+
+    table: pa.Table
+    rows_read: int
+    duplicates_dropped: int
+    had_header: bool
+    timestamp_unit: str
+    label_convention: str | None = None
+    extra_columns: tuple[str, ...] = field(default_factory=tuple)
+    dropped_instants: tuple[datetime, ...] = field(default_factory=tuple)
+    """The instant of every exact duplicate dropped, so each can be charged to its day."""
+
+
+def read_zip_member(path: Path, max_uncompressed_bytes: int) -> bytes:
+    """The single CSV inside a landed zip, read with a hard cap on its inflated size."""
+    member = path.with_suffix(".csv").name
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if archive.namelist() != [member]:
+                raise ParseError(str(path), f"zip holds {archive.namelist()}, expected [{member!r}]")
+            with archive.open(member) as fh:
+                data = fh.read(max_uncompressed_bytes + 1)
+    except zipfile.BadZipFile as exc:
+        raise ParseError(str(path), f"corrupt zip ({exc})") from exc
+    if len(data) > max_uncompressed_bytes:
+        raise ParseError(str(path), f"inflates past the cap of {max_uncompressed_bytes} bytes")
+    return data
+
+
+def parse_zip(
+    dataset: Dataset,
+    symbol: str,
+    path: Path,
+    source_file: str,
+    period_start: date,
+    max_uncompressed_bytes: int = 2 * 1024**3,
+) -> ParsedFile:
+    """Parse a landed archive zip; errors name ``source_file``."""
+    data = read_zip_member(path, max_uncompressed_bytes)
+    return parse_csv(dataset, symbol, data, source_file, period_start)
+
+
+def parse_csv(
+    dataset: Dataset, symbol: str, data: bytes, source_file: str, period_start: date
+) -> ParsedFile:
+    """Parse the bytes of one archive CSV into ``dataset``'s canonical schema.
+
+    ``period_start`` is the first day the file covers; it is used only to report the metrics
+    label convention, never to assign rows to days.
+    """
+    kind = dataset.kind
+    expected = _RAW_COLUMNS[kind]
+    raw_types = _RAW_TYPES[kind]
+    first_line = data.split(b"\n", 1)[0].rstrip(b"\r")
+    if not first_line.strip():
+        if not data.strip():
+            return _empty(dataset, had_header=False)
+        raise ParseError(source_file, "first line is blank")
+    had_header = bool(_HEADER_FIELD.fullmatch(first_line.split(b",", 1)[0]))
+    extra: tuple[str, ...] = ()
+    if had_header:
+        names = [n.strip().strip('"') for n in first_line.decode("utf-8", "replace").split(",")]
+        missing = [c for c in raw_types if c not in names]
+        if missing:
+            raise ParseError(source_file, f"header lacks column(s) {missing}; header is {names}")
+        extra = tuple(n for n in names if n not in expected)
+    else:
+        width = first_line.count(b",") + 1
+        if width != len(expected):
+            raise ParseError(
+                source_file,
+                f"headerless file has {width} columns, expected {len(expected)} {list(expected)}",
+            )
+        names = list(expected)
+    try:
+        raw = pacsv.read_csv(
+            io.BytesIO(data),
+            read_options=pacsv.ReadOptions(
+                column_names=names, skip_rows=1 if had_header else 0, use_threads=False
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types=raw_types,
+                include_columns=list(raw_types),
+                strings_can_be_null=True,
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise ParseError(source_file, f"malformed CSV: {exc}") from exc
+    frame, unit = _canonical(dataset, symbol, raw, source_file)
+    rows_read = frame.height
+    time_column = TIME_COLUMN[kind]
+    # Exact duplicates share their instant, so a file with unique instants (nearly every
+    # file) skips the full-row hash.
+    dropped_instants: tuple[datetime, ...] = ()
+    if frame[time_column].n_unique() != rows_read:
+        first = frame.select(pl.struct(pl.all()).is_first_distinct()).to_series()
+        dropped_instants = tuple(frame.filter(~first)[time_column].to_list())
+        frame = frame.filter(first)
+    duplicates = rows_read - frame.height
+    if kind is Kind.LIQUIDATION:
+        # Distinct orders may share a millisecond: order by every column for a stable result.
+        frame = frame.sort([time_column, *(c for c in frame.columns if c != time_column)])
+    elif not frame[time_column].is_sorted():
+        frame = frame.sort(time_column, maintain_order=True)
+    schema = STAGED_SCHEMAS[kind]
+    table = frame.select(schema.names).to_arrow().cast(schema)
+    convention = _metrics_convention(table, period_start) if kind is Kind.METRICS else None
+    return ParsedFile(
+        table, rows_read, duplicates, had_header, unit, convention, extra, dropped_instants
+    )
+
+
+def _empty(dataset: Dataset, had_header: bool) -> ParsedFile:
+    empty = STAGED_SCHEMAS[dataset.kind].empty_table()
+    convention = "empty" if dataset.kind is Kind.METRICS else None
+    return ParsedFile(empty, 0, 0, had_header, "none", convention)
+
+
+def epoch_to_timestamp(values: pa.ChunkedArray, source_file: str, column: str) -> tuple[pa.Array, str]:
+    """Epoch integers of ms or µs (told apart by digit count) as ``timestamp[us, UTC]``."""
+    if values.null_count:
+        raise ParseError(source_file, f"{values.null_count} empty value(s) in {column}")
+    if len(values) == 0:
+        return pa.array([], pa.timestamp("us", tz="UTC")), "none"
+    bounds = pc.min_max(values)
+    low, high = bounds["min"].as_py(), bounds["max"].as_py()
+    if MS_RANGE[0] <= low and high < MS_RANGE[1]:
+        micros, unit = pc.multiply(values, 1000), "ms"
+    elif US_RANGE[0] <= low and high < US_RANGE[1]:
+        micros, unit = values, "us"
+    else:
+        raise ParseError(
+            source_file,
+            f"{column} is neither all 13-digit ms nor all 16-digit µs epochs "
+            f"(range {low}..{high})",
+        )
+    return micros.cast(pa.int64()).cast(pa.timestamp("us", tz="UTC")), unit
+
+
+def _text_to_timestamp(values: pa.ChunkedArray, source_file: str, column: str) -> tuple[pa.Array, str]:
+    if values.null_count:
+        raise ParseError(source_file, f"{values.null_count} empty value(s) in {column}")
+    if len(values) and pc.all(pc.match_substring_regex(values, r"^\d+$")).as_py():
+        return epoch_to_timestamp(values.cast(pa.int64()), source_file, column)
+    try:
+        parsed = pc.strptime(values, format=formats.METRICS_TIME_FORMAT, unit="us")
+    except pa.ArrowInvalid as exc:
+        raise ParseError(source_file, f"{column} is not 'YYYY-MM-DD HH:MM:SS': {exc}") from exc
+    return parsed.cast(pa.timestamp("us", tz="UTC")), "text"
+
+
+def _canonical(
+    dataset: Dataset, symbol: str, raw: pa.Table, source_file: str
+) -> tuple[pl.DataFrame, str]:
+    kind = dataset.kind
+    inverse = dataset.exchange in COIN_MARGINED_EXCHANGES
+    size = contract_size_usd(symbol) if inverse else 1.0
+    if kind is Kind.METRICS:
+        ts, unit = _text_to_timestamp(raw["create_time"], source_file, "create_time")
+    elif kind is Kind.FUNDING_RATE:
+        ts, unit = epoch_to_timestamp(raw["calc_time"], source_file, "calc_time")
+    else:
+        time_column = "open_time" if kind is Kind.KLINE else "time"
+        ts, unit = epoch_to_timestamp(raw[time_column], source_file, time_column)
+    frame = pl.from_arrow(raw.append_column("__ts", ts))
+    assert isinstance(frame, pl.DataFrame)
+    constants = [
+        pl.lit(dataset.exchange).alias("exchange"),
+        pl.lit(symbol).alias("symbol"),
+    ]
+    if kind is Kind.KLINE:
+        volumes = (
+            [
+                pl.col("quote_volume").alias("volume_base"),
+                (pl.col("volume") * size).alias("volume_quote"),
+                pl.col("taker_buy_quote_volume").alias("taker_buy_base"),
+                (pl.col("taker_buy_volume") * size).alias("taker_buy_quote"),
+            ]
+            if inverse
+            else [
+                pl.col("volume").alias("volume_base"),
+                pl.col("quote_volume").alias("volume_quote"),
+                pl.col("taker_buy_volume").alias("taker_buy_base"),
+                pl.col("taker_buy_quote_volume").alias("taker_buy_quote"),
+            ]
+        )
+        columns = [
+            pl.col("__ts").alias("ts"),
+            "open",
+            "high",
+            "low",
+            "close",
+            *volumes,
+            pl.col("count").alias("trade_count"),
+        ]
+    elif kind is Kind.METRICS:
+        oi = (
+            [
+                pl.col("sum_open_interest_value").alias("oi_base"),
+                (pl.col("sum_open_interest") * size).alias("oi_usd"),
+            ]
+            if inverse
+            else [
+                pl.col("sum_open_interest").alias("oi_base"),
+                pl.col("sum_open_interest_value").alias("oi_usd"),
+            ]
+        )
+        columns = [
+            pl.col("__ts").alias("ts"),
+            *oi,
+            pl.col("count_toptrader_long_short_ratio").alias("top_account_ls_ratio"),
+            pl.col("sum_toptrader_long_short_ratio").alias("top_position_ls_ratio"),
+            pl.col("count_long_short_ratio").alias("account_ls_ratio"),
+            pl.col("sum_taker_long_short_vol_ratio").alias("taker_buy_sell_ratio"),
+        ]
+    elif kind is Kind.FUNDING_RATE:
+        # calc_time lands a few ms after the settlement; the settlement itself is on the second.
+        columns = [
+            pl.col("__ts").dt.truncate("1s").alias("funding_time"),
+            pl.col("__ts").alias("calc_time"),
+            pl.col("funding_interval_hours"),
+            pl.col("last_funding_rate").alias("funding_rate"),
+        ]
+    else:
+        fill_price = (
+            pl.when(pl.col("average_price") > 0)
+            .then(pl.col("average_price"))
+            .otherwise(pl.col("price"))
+        )
+        to_base = size / fill_price if inverse else pl.lit(1.0)
+        columns = [
+            pl.col("__ts").alias("ts"),
+            "side",
+            "order_type",
+            "time_in_force",
+            "order_status",
+            "price",
+            pl.col("average_price").alias("avg_price"),
+            (pl.col("original_quantity") * to_base).alias("original_qty_base"),
+            (pl.col("last_fill_quantity") * to_base).alias("last_fill_qty_base"),
+            (pl.col("accumulated_fill_quantity") * to_base).alias("filled_qty_base"),
+        ]
+    frame = frame.select(*constants, *columns, pl.lit(source_file).alias("source_file"))
+    return frame, unit
+
+
+def _metrics_convention(table: pa.Table, period_start: date) -> str:
+    """Which row-label convention a metrics file follows (FORMATS.md §1.3, bpd#491).
+
+    ``period_start`` — labels 00:00…23:55 (the day's 00:00 row, no next-day 00:00);
+    ``period_end`` — labels 00:05…00:00 of the next day; ``both_midnights`` — it carries both;
+    ``irregular`` — neither midnight; ``empty`` — no rows.
+    """
+    if table.num_rows == 0:
+        return "empty"
+    midnight = datetime.combine(period_start, time(), tzinfo=timezone.utc)
+    stamps = table["ts"]
+    has_start = pc.any(pc.equal(stamps, pa.scalar(midnight, stamps.type))).as_py()
+    next_midnight = midnight + timedelta(days=1)
+    has_next = pc.any(pc.equal(stamps, pa.scalar(next_midnight, stamps.type))).as_py()
+    if has_start and has_next:
+        return "both_midnights"
+    if has_start:
+        return "period_start"
+    if has_next:
+        return "period_end"
+    return "irregular"

@@ -1,0 +1,63 @@
+"""Publish one Parquet file per partition, swapped in atomically.
+
+A partition is ``<lake>/<table>/date=YYYY-MM-DD/data.parquet``. The new file is written beside
+it under a dot-name that no ``*.parquet`` glob matches, flushed, and ``os.replace``d over the
+old one: a reader sees the old partition or the new one, never a mix, and a crash leaves the
+old one. Files are zstd-compressed and rows arrive sorted by ``(exchange, symbol, instant)``.
+"""
+
+import json
+import os
+import uuid
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+PARTITION_FILE = "data.parquet"
+
+
+def partition_dir(lake_root: Path, table: str, day: date) -> Path:
+    return lake_root / table / f"date={day.isoformat()}"
+
+
+def publish_partition(table: pa.Table, lake_root: Path, table_name: str, day: date) -> Path:
+    """Atomically replace ``table_name``'s partition for ``day`` with ``table``."""
+    directory = partition_dir(lake_root, table_name, day)
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / PARTITION_FILE
+    temp = directory / f".{PARTITION_FILE}.{uuid.uuid4().hex}.tmp"
+    try:
+        with temp.open("wb") as sink:
+            pq.write_table(table, sink, compression="zstd", row_group_size=1_000_000)
+            sink.flush()
+            os.fsync(sink.fileno())
+        os.replace(temp, target)
+    finally:
+        temp.unlink(missing_ok=True)
+    for stale in directory.glob("*.parquet"):
+        if stale.name != PARTITION_FILE:
+            stale.unlink()
+    _fsync_dir(directory)
+    return target
+
+
+def write_json_atomically(path: Path, payload: Any) -> None:
+    """Write a JSON document with the same temp-then-replace discipline as partitions."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        temp.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

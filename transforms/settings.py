@@ -1,0 +1,123 @@
+"""Runtime configuration: the warehouse root, the archive URL, the symbol universe and limits.
+
+Everything comes from the environment with documented defaults, so the same code runs the daily
+schedule, the CLI and the tests; callers may override any field.
+"""
+
+import os
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Final
+
+from transforms.errors import ConfigError
+from transforms.sources import EXCHANGES
+
+DEFAULT_BINANCE_URL: Final = "https://data.binance.vision/"
+DEFAULT_UNIVERSE: Final = (
+    "binance_um:BTCUSDT,ETHUSDT,SOLUSDT;binance_cm:BTCUSD_PERP;binance_spot:BTCUSDT,ETHUSDT,SOLUSDT"
+)
+
+# Symbols reach file paths and URLs, so only exchange-style tickers pass: no dots, no slashes.
+SYMBOL_PATTERN: Final = re.compile(r"[A-Z0-9]{2,30}(?:_[A-Z0-9]{1,12})?")
+URL_SCHEMES: Final = ("https://", "http://", "file://")
+
+Universe = dict[str, tuple[str, ...]]
+
+
+def parse_universe(text: str) -> Universe:
+    """Parse ``binance_um:BTCUSDT,ETHUSDT;binance_cm:BTCUSD_PERP`` into exchange → symbols.
+
+    Exchanges and symbols are checked against strict patterns because they become parts of
+    paths and URLs; an unknown exchange or a malformed symbol is a configuration error.
+    """
+    universe: Universe = {}
+    for chunk in filter(None, (part.strip() for part in text.split(";"))):
+        exchange, sep, symbols_text = chunk.partition(":")
+        exchange = exchange.strip()
+        if not sep:
+            raise ConfigError(f"universe entry {chunk!r} must look like exchange:SYMBOL[,SYMBOL]")
+        if exchange not in EXCHANGES:
+            raise ConfigError(
+                f"universe names unknown exchange {exchange!r}; known: {', '.join(EXCHANGES)}"
+            )
+        symbols = tuple(s.strip() for s in symbols_text.split(",") if s.strip())
+        for symbol in symbols:
+            if not SYMBOL_PATTERN.fullmatch(symbol):
+                raise ConfigError(f"universe symbol {symbol!r} of {exchange} is not a valid ticker")
+        universe[exchange] = tuple(dict.fromkeys(universe.get(exchange, ()) + symbols))
+    if not universe:
+        raise ConfigError("the universe is empty")
+    return universe
+
+
+def format_universe(universe: Universe) -> str:
+    """The inverse of :func:`parse_universe`."""
+    return ";".join(f"{exchange}:{','.join(symbols)}" for exchange, symbols in universe.items())
+
+
+def check_base_url(url: str) -> str:
+    """Accept ``https://``, ``http://`` and ``file://`` archive roots; always end with ``/``."""
+    if not url.startswith(URL_SCHEMES):
+        raise ConfigError(f"archive URL {url!r} must start with one of {', '.join(URL_SCHEMES)}")
+    return url if url.endswith("/") else url + "/"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Safety limits and retry behaviour of downloads."""
+
+    max_download_bytes: int = 512 * 1024**2
+    max_uncompressed_bytes: int = 2 * 1024**3
+    timeout_seconds: float = 60.0
+    max_attempts: int = 5
+    backoff_initial_seconds: float = 1.0
+    backoff_max_seconds: float = 30.0
+    concurrency: int = 8
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the warehouse lives, where the archive is, and what to pull from it."""
+
+    warehouse: Path
+    binance_url: str = DEFAULT_BINANCE_URL
+    universe: Universe = field(default_factory=lambda: parse_universe(DEFAULT_UNIVERSE))
+    limits: Limits = field(default_factory=Limits)
+
+    @classmethod
+    def from_env(
+        cls,
+        warehouse: str | Path | None = None,
+        binance_url: str | None = None,
+        universe: str | None = None,
+    ) -> "Settings":
+        """Settings from ``TREADMILL_*`` variables, with explicit arguments taking precedence."""
+        root = warehouse or os.environ.get("TREADMILL_WAREHOUSE") or "warehouse"
+        url = binance_url or os.environ.get("TREADMILL_BINANCE_URL") or DEFAULT_BINANCE_URL
+        universe_text = universe or os.environ.get("TREADMILL_UNIVERSE") or DEFAULT_UNIVERSE
+        return cls(
+            warehouse=Path(root).resolve(),
+            binance_url=check_base_url(url),
+            universe=parse_universe(universe_text),
+        )
+
+    def with_limits(self, **changes: float) -> "Settings":
+        """A copy with some limits changed (tests use short timeouts and backoffs)."""
+        return replace(self, limits=replace(self.limits, **changes))  # type: ignore[arg-type]
+
+    @property
+    def raw_root(self) -> Path:
+        return self.warehouse / "raw"
+
+    @property
+    def lake_root(self) -> Path:
+        return self.warehouse / "lake"
+
+    @property
+    def manifest_root(self) -> Path:
+        return self.warehouse / "manifests"
+
+    def symbols(self, exchange: str) -> tuple[str, ...]:
+        """The symbols of ``exchange`` in the universe; empty when the exchange is not in it."""
+        return self.universe.get(exchange, ())

@@ -1,0 +1,58 @@
+"""The shape every dataset of every source has."""
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+
+class Kind(enum.StrEnum):
+    """The canonical schema family a dataset parses into."""
+
+    KLINE = "kline"
+    METRICS = "metrics"
+    FUNDING_RATE = "funding_rate"
+    LIQUIDATION = "liquidation"
+
+
+class Cadence(enum.StrEnum):
+    """How often the archive publishes a file: one per day or one per month."""
+
+    DAILY = "daily"
+    MONTHLY = "monthly"
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One dataset of one exchange: where its files live and what they hold.
+
+    ``available_from``/``available_until`` bound the dates the archive publishes; outside that
+    window nothing is fetched and coverage says ``not_published``. ``until`` of ``None`` means the
+    dataset is still published.
+    """
+
+    exchange: str
+    name: str
+    kind: Kind
+    cadence: Cadence
+    available_from: date
+    available_until: date | None
+    archive_path: Callable[[str, date], str]
+    """Archive-relative path of the file that holds ``day`` for ``symbol``."""
+
+    @property
+    def table(self) -> str:
+        """Name of the staged table, also the lake directory and the Dagster asset."""
+        return f"stg_{self.exchange}_{self.name}"
+
+    def is_available(self, day: date) -> bool:
+        """Whether the archive publishes this dataset for ``day`` at all."""
+        if day < self.available_from:
+            return False
+        return self.available_until is None or day <= self.available_until
+
+    def period_key(self, day: date) -> str:
+        """The file period that holds ``day``: the day itself, or its month for monthly files."""
+        if self.cadence is Cadence.MONTHLY:
+            return f"{day:%Y-%m}"
+        return day.isoformat()

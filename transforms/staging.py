@@ -1,0 +1,233 @@
+"""Stage a dataset for a range of days: fetch every symbol's file, parse it, publish the day.
+
+One file per symbol and day (per month for funding) is fetched and parsed once; a day's
+partition gathers every symbol that parsed. A symbol whose file is bad is left out of that day
+with its error recorded, and every other symbol and day goes on. Each partition gets a manifest
+(``<warehouse>/manifests/<table>/date=YYYY-MM-DD.json``) that says, per symbol, what happened:
+the basis of coverage reporting and of skipping unchanged inputs.
+"""
+
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+from typing import Literal
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from transforms.errors import FetchError, ParseError
+from transforms.fetch import ArchiveClient, Landed, NotPublished
+from transforms.parse import ParsedFile, parse_zip
+from transforms.publish import publish_partition, write_json_atomically
+from transforms.schemas import STAGED_SCHEMAS, TIME_COLUMN
+from transforms.settings import Settings
+from transforms.sources import Cadence, Dataset
+
+Status = Literal["ok", "not_published", "failed", "outside_window"]
+
+
+@dataclass(frozen=True)
+class SymbolDay:
+    """What happened to one symbol of one staged partition."""
+
+    symbol: str
+    status: Status
+    source_file: str | None = None
+    sha256: str | None = None
+    origin: str | None = None
+    rows: int = 0
+    duplicates_dropped: int = 0
+    label_convention: str | None = None
+    timestamp_unit: str | None = None
+    had_header: bool | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class StagedPartition:
+    """One published (or skipped) partition of a staged table."""
+
+    table: str
+    day: date
+    path: Path | None
+    rows: int
+    symbols: tuple[SymbolDay, ...]
+    min_ts: datetime | None
+    max_ts: datetime | None
+
+    @property
+    def failures(self) -> tuple[SymbolDay, ...]:
+        return tuple(s for s in self.symbols if s.status == "failed")
+
+    @property
+    def duplicates_dropped(self) -> int:
+        return sum(s.duplicates_dropped for s in self.symbols)
+
+
+@dataclass(frozen=True)
+class _FileResult:
+    relpath: str
+    landed: Landed | None = None
+    parsed: ParsedFile | None = None
+    error: str | None = None
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, time(), tzinfo=timezone.utc)
+    return start, start + timedelta(days=1)
+
+
+def stage_dataset(
+    dataset: Dataset, days: Sequence[date], settings: Settings, client: ArchiveClient
+) -> list[StagedPartition]:
+    """Fetch, parse and publish ``dataset`` for every day in ``days``.
+
+    Returns one :class:`StagedPartition` per day; an exchange outside the universe stages
+    nothing. Never raises for a bad file: the error lands in that symbol's record.
+    """
+    symbols = sorted(settings.symbols(dataset.exchange))
+    if not symbols:
+        return []
+    wanted = {
+        (symbol, day): dataset.archive_path(symbol, day)
+        for day in days
+        if dataset.is_available(day)
+        for symbol in symbols
+    }
+    files = _fetch_and_parse(dataset, wanted, settings, client)
+    return [_publish_day(dataset, day, symbols, wanted, files, settings) for day in days]
+
+
+def _fetch_and_parse(
+    dataset: Dataset,
+    wanted: dict[tuple[str, date], str],
+    settings: Settings,
+    client: ArchiveClient,
+) -> dict[str, _FileResult]:
+    first_day: dict[str, tuple[str, date]] = {}
+    for (symbol, day), relpath in wanted.items():
+        key = first_day.get(relpath)
+        if key is None or day < key[1]:
+            first_day[relpath] = (symbol, day)
+
+    def work(relpath: str) -> _FileResult:
+        symbol, day = first_day[relpath]
+        period_start = day.replace(day=1) if dataset.cadence is Cadence.MONTHLY else day
+        try:
+            outcome = client.fetch(relpath)
+        except FetchError as exc:
+            return _FileResult(relpath, error=str(exc))
+        if isinstance(outcome, NotPublished):
+            return _FileResult(relpath)
+        try:
+            parsed = parse_zip(
+                dataset,
+                symbol,
+                outcome.path,
+                relpath,
+                period_start,
+                settings.limits.max_uncompressed_bytes,
+            )
+        except ParseError as exc:
+            return _FileResult(relpath, landed=outcome, error=str(exc))
+        return _FileResult(relpath, landed=outcome, parsed=parsed)
+
+    relpaths = list(first_day)
+    with ThreadPoolExecutor(max_workers=max(1, settings.limits.concurrency)) as pool:
+        return dict(zip(relpaths, pool.map(work, relpaths), strict=True))
+
+
+def _rows_of_day(dataset: Dataset, parsed: ParsedFile, day: date) -> tuple[pa.Table, int]:
+    """The rows a partition takes from a file, and how many duplicates it dropped for them.
+
+    A daily file belongs whole to its day (facts apply the time window). A monthly funding
+    file gives each day the settlements whose ``funding_time`` falls on it.
+    """
+    if dataset.cadence is Cadence.DAILY:
+        return parsed.table, parsed.duplicates_dropped
+    start, end = day_bounds(day)
+    column = parsed.table[TIME_COLUMN[dataset.kind]]
+    scalar_type = column.type
+    in_day = pc.and_(
+        pc.greater_equal(column, pa.scalar(start, scalar_type)),
+        pc.less(column, pa.scalar(end, scalar_type)),
+    )
+    duplicates = sum(start <= instant < end for instant in parsed.dropped_instants)
+    return parsed.table.filter(in_day), duplicates
+
+
+def _publish_day(
+    dataset: Dataset,
+    day: date,
+    symbols: Iterable[str],
+    wanted: dict[tuple[str, date], str],
+    files: dict[str, _FileResult],
+    settings: Settings,
+) -> StagedPartition:
+    records: list[SymbolDay] = []
+    tables: list[pa.Table] = []
+    for symbol in symbols:
+        relpath = wanted.get((symbol, day))
+        if relpath is None:
+            records.append(SymbolDay(symbol, "outside_window"))
+            continue
+        result = files[relpath]
+        landed = result.landed
+        common = {
+            "source_file": relpath,
+            "sha256": landed.sha256 if landed else None,
+            "origin": landed.origin if landed else None,
+        }
+        if result.error is not None:
+            records.append(SymbolDay(symbol, "failed", error=result.error, **common))
+        elif result.parsed is None:
+            records.append(SymbolDay(symbol, "not_published", **common))
+        else:
+            rows, duplicates = _rows_of_day(dataset, result.parsed, day)
+            tables.append(rows)
+            records.append(
+                SymbolDay(
+                    symbol,
+                    "ok",
+                    rows=rows.num_rows,
+                    duplicates_dropped=duplicates,
+                    label_convention=result.parsed.label_convention,
+                    timestamp_unit=result.parsed.timestamp_unit,
+                    had_header=result.parsed.had_header,
+                    **common,
+                )
+            )
+    if not dataset.is_available(day):
+        return StagedPartition(dataset.table, day, None, 0, tuple(records), None, None)
+    schema = STAGED_SCHEMAS[dataset.kind]
+    table = pa.concat_tables(tables) if tables else schema.empty_table()
+    path = publish_partition(table, settings.lake_root, dataset.table, day)
+    bounds = pc.min_max(table[TIME_COLUMN[dataset.kind]]) if table.num_rows else None
+    partition = StagedPartition(
+        dataset.table,
+        day,
+        path,
+        table.num_rows,
+        tuple(records),
+        bounds["min"].as_py() if bounds else None,
+        bounds["max"].as_py() if bounds else None,
+    )
+    write_json_atomically(manifest_path(settings, dataset, day), manifest_payload(partition))
+    return partition
+
+
+def manifest_path(settings: Settings, dataset: Dataset, day: date) -> Path:
+    return settings.manifest_root / dataset.table / f"date={day.isoformat()}.json"
+
+
+def manifest_payload(partition: StagedPartition) -> dict[str, object]:
+    return {
+        "table": partition.table,
+        "date": partition.day.isoformat(),
+        "rows": partition.rows,
+        "min_ts": partition.min_ts,
+        "max_ts": partition.max_ts,
+        "symbols": [asdict(s) for s in partition.symbols],
+    }
