@@ -21,11 +21,13 @@ console = Console(stderr=True)
 def main() -> None:
     """Pull exchange dump files into a Parquet lake and build positioning tables."""
 
+
 UniverseOption = Annotated[
     str | None,
     typer.Option(
         help="Symbols per exchange, e.g. 'binance_um:BTCUSDT,ETHUSDT;binance_cm:BTCUSD_PERP'. "
-        "Default: $TREADMILL_UNIVERSE or BTCUSDT, ETHUSDT, SOLUSDT (um, spot) and BTCUSD_PERP (cm).",
+        "Default: $TREADMILL_UNIVERSE, else BTCUSDT, ETHUSDT, SOLUSDT (um and spot) "
+        "and BTCUSD_PERP (cm).",
     ),
 ]
 WarehouseOption = Annotated[
@@ -51,7 +53,9 @@ def materialize(
     start: Annotated[
         str | None, typer.Option(help="First UTC day, YYYY-MM-DD. Default: yesterday.")
     ] = None,
-    end: Annotated[str | None, typer.Option(help="Last UTC day (inclusive). Default: start.")] = None,
+    end: Annotated[
+        str | None, typer.Option(help="Last UTC day (inclusive). Default: start.")
+    ] = None,
     universe: UniverseOption = None,
     warehouse: WarehouseOption = None,
 ) -> None:

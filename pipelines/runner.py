@@ -86,6 +86,8 @@ def summarize(result: dg.ExecuteInProcessResult) -> RunSummary:
         else:
             summary.failed_checks.append(f"{asset}: check {evaluation.check_name} failed")
     for materialization in result.get_asset_materialization_events():
+        if materialization.asset_key is None:
+            continue
         key = materialization.asset_key.to_user_string()
         summary.materialized[key] = summary.materialized.get(key, 0) + 1
     return summary

@@ -59,7 +59,7 @@ class NotPublished:
 FetchOutcome = Landed | NotPublished
 
 
-class _Transient(Exception):
+class _TransientError(Exception):
     """A failure worth retrying; carries the message for the final error."""
 
 
@@ -75,7 +75,9 @@ def parse_checksum(text: str, expected_name: str, url: str) -> str:
     """The sha256 of a ``.CHECKSUM`` body (``<hex>  <name>``; the trailing newline varies)."""
     tokens = text.split()
     if not tokens or not _SHA256.fullmatch(tokens[0].lower()):
-        raise FetchError(url, f"malformed CHECKSUM (expected '<sha256>  <name>', got {text[:80]!r})")
+        raise FetchError(
+            url, f"malformed CHECKSUM (expected '<sha256>  <name>', got {text[:80]!r})"
+        )
     if len(tokens) > 1 and tokens[1] != expected_name:
         raise FetchError(url, f"CHECKSUM names {tokens[1]!r}, expected {expected_name!r}")
     return tokens[0].lower()
@@ -163,7 +165,9 @@ class ArchiveClient:
         checksum_body = self._get(zip_url + CHECKSUM_SUFFIX, max_bytes=4096)
         if checksum_body is None:
             if target.exists() and checksum_path.exists():
-                expected = parse_checksum(checksum_path.read_text(), target.name, str(checksum_path))
+                expected = parse_checksum(
+                    checksum_path.read_text(), target.name, str(checksum_path)
+                )
                 actual = sha256_of(target)
                 if actual != expected:
                     raise FetchError(str(target), "landed file no longer matches its CHECKSUM")
@@ -210,12 +214,12 @@ class ArchiveClient:
                 multiplier=self.limits.backoff_initial_seconds,
                 max=self.limits.backoff_max_seconds,
             ),
-            retry=tenacity.retry_if_exception_type(_Transient),
+            retry=tenacity.retry_if_exception_type(_TransientError),
             reraise=True,
         )
         try:
             return retrying(self._http_get_once, url, max_bytes)
-        except _Transient as exc:
+        except _TransientError as exc:
             raise FetchError(
                 url, f"gave up after {self.limits.max_attempts} attempts: {exc}"
             ) from exc
@@ -227,7 +231,7 @@ class ArchiveClient:
                 if response.status_code == 404:
                     return None
                 if response.status_code == 429 or response.status_code >= 500:
-                    raise _Transient(f"HTTP {response.status_code}")
+                    raise _TransientError(f"HTTP {response.status_code}")
                 if response.status_code != 200:
                     raise FetchError(url, f"unexpected HTTP {response.status_code}")
                 declared = int(response.headers.get("content-length") or 0)
@@ -241,10 +245,10 @@ class ArchiveClient:
                         raise FetchError(url, f"body exceeds the cap of {max_bytes} bytes")
                     chunks.append(chunk)
         except httpx.TransportError as exc:
-            raise _Transient(f"{type(exc).__name__}: {exc}") from exc
+            raise _TransientError(f"{type(exc).__name__}: {exc}") from exc
         body = b"".join(chunks)
         if declared and len(body) != declared:
-            raise _Transient(f"short body: {len(body)} of {declared} bytes")
+            raise _TransientError(f"short body: {len(body)} of {declared} bytes")
         return body
 
     @staticmethod

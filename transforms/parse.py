@@ -23,7 +23,7 @@ import io
 import re
 import zipfile
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Final
 
@@ -114,7 +114,9 @@ def read_zip_member(path: Path, max_uncompressed_bytes: int) -> bytes:
     try:
         with zipfile.ZipFile(path) as archive:
             if archive.namelist() != [member]:
-                raise ParseError(str(path), f"zip holds {archive.namelist()}, expected [{member!r}]")
+                raise ParseError(
+                    str(path), f"zip holds {archive.namelist()}, expected [{member!r}]"
+                )
             with archive.open(member) as fh:
                 data = fh.read(max_uncompressed_bytes + 1)
     except zipfile.BadZipFile as exc:
@@ -213,7 +215,9 @@ def _empty(dataset: Dataset, had_header: bool) -> ParsedFile:
     return ParsedFile(empty, 0, 0, had_header, "none", convention)
 
 
-def epoch_to_timestamp(values: pa.ChunkedArray, source_file: str, column: str) -> tuple[pa.Array, str]:
+def epoch_to_timestamp(
+    values: pa.ChunkedArray, source_file: str, column: str
+) -> tuple[pa.Array, str]:
     """Epoch integers of ms or µs (told apart by digit count) as ``timestamp[us, UTC]``."""
     if values.null_count:
         raise ParseError(source_file, f"{values.null_count} empty value(s) in {column}")
@@ -228,13 +232,14 @@ def epoch_to_timestamp(values: pa.ChunkedArray, source_file: str, column: str) -
     else:
         raise ParseError(
             source_file,
-            f"{column} is neither all 13-digit ms nor all 16-digit µs epochs "
-            f"(range {low}..{high})",
+            f"{column} is neither all 13-digit ms nor all 16-digit µs epochs (range {low}..{high})",
         )
     return micros.cast(pa.int64()).cast(pa.timestamp("us", tz="UTC")), unit
 
 
-def _text_to_timestamp(values: pa.ChunkedArray, source_file: str, column: str) -> tuple[pa.Array, str]:
+def _text_to_timestamp(
+    values: pa.ChunkedArray, source_file: str, column: str
+) -> tuple[pa.Array, str]:
     if values.null_count:
         raise ParseError(source_file, f"{values.null_count} empty value(s) in {column}")
     if len(values) and pc.all(pc.match_substring_regex(values, r"^\d+$")).as_py():
@@ -265,6 +270,7 @@ def _canonical(
         pl.lit(dataset.exchange).alias("exchange"),
         pl.lit(symbol).alias("symbol"),
     ]
+    columns: list[pl.Expr | str]
     if kind is Kind.KLINE:
         volumes = (
             [
@@ -350,7 +356,7 @@ def _metrics_convention(table: pa.Table, period_start: date) -> str:
     """
     if table.num_rows == 0:
         return "empty"
-    midnight = datetime.combine(period_start, time(), tzinfo=timezone.utc)
+    midnight = datetime.combine(period_start, time(), tzinfo=UTC)
     stamps = table["ts"]
     has_start = pc.any(pc.equal(stamps, pa.scalar(midnight, stamps.type))).as_py()
     next_midnight = midnight + timedelta(days=1)

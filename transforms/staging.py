@@ -10,7 +10,7 @@ the basis of coverage reporting and of skipping unchanged inputs.
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -75,7 +75,7 @@ class _FileResult:
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
-    start = datetime.combine(day, time(), tzinfo=timezone.utc)
+    start = datetime.combine(day, time(), tzinfo=UTC)
     return start, start + timedelta(days=1)
 
 
@@ -175,15 +175,11 @@ def _publish_day(
             continue
         result = files[relpath]
         landed = result.landed
-        common = {
-            "source_file": relpath,
-            "sha256": landed.sha256 if landed else None,
-            "origin": landed.origin if landed else None,
-        }
+        sha256, origin = (landed.sha256, landed.origin) if landed else (None, None)
         if result.error is not None:
-            records.append(SymbolDay(symbol, "failed", error=result.error, **common))
+            records.append(SymbolDay(symbol, "failed", relpath, sha256, origin, error=result.error))
         elif result.parsed is None:
-            records.append(SymbolDay(symbol, "not_published", **common))
+            records.append(SymbolDay(symbol, "not_published", relpath))
         else:
             rows, duplicates = _rows_of_day(dataset, result.parsed, day)
             tables.append(rows)
@@ -191,12 +187,14 @@ def _publish_day(
                 SymbolDay(
                     symbol,
                     "ok",
+                    relpath,
+                    sha256,
+                    origin,
                     rows=rows.num_rows,
                     duplicates_dropped=duplicates,
                     label_convention=result.parsed.label_convention,
                     timestamp_unit=result.parsed.timestamp_unit,
                     had_header=result.parsed.had_header,
-                    **common,
                 )
             )
     if not dataset.is_available(day):

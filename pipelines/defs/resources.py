@@ -5,7 +5,7 @@ import dagster as dg
 from transforms.settings import Settings
 
 
-class TreadmillConfig(dg.ConfigurableResource):  # type: ignore[type-arg]
+class TreadmillConfig(dg.ConfigurableResource):
     """Where the warehouse is and what it pulls.
 
     Empty fields fall back to ``TREADMILL_WAREHOUSE``, ``TREADMILL_BINANCE_URL`` and

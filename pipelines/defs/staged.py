@@ -2,6 +2,7 @@
 
 from collections import Counter
 from datetime import date
+from typing import Any
 
 import dagster as dg
 
@@ -78,7 +79,7 @@ def build_staged_asset(dataset: Dataset) -> dg.AssetsDefinition:
     return staged_asset
 
 
-def _metadata(partitions: list[StagedPartition], day_count: int) -> dict[str, object]:
+def _metadata(partitions: list[StagedPartition], day_count: int) -> dict[str, Any]:
     published = [p for p in partitions if p.path is not None]
     statuses = Counter(s.status for p in partitions for s in p.symbols)
     sha256s = {s.source_file: s.sha256 for p in partitions for s in p.symbols if s.sha256}
@@ -87,7 +88,7 @@ def _metadata(partitions: list[StagedPartition], day_count: int) -> dict[str, ob
     )
     min_ts = min((p.min_ts for p in partitions if p.min_ts), default=None)
     max_ts = max((p.max_ts for p in partitions if p.max_ts), default=None)
-    metadata: dict[str, object] = {
+    metadata: dict[str, Any] = {
         "dagster/row_count": sum(p.rows for p in partitions),
         "days": day_count,
         "partitions_published": len(published),

@@ -45,14 +45,17 @@ def cm_pair(symbol: str) -> str:
 def _kline_path(market: str, data_type: str, pair_only: bool = False) -> Callable[[str, date], str]:
     def path(symbol: str, day: date) -> str:
         key = cm_pair(symbol) if pair_only else symbol
-        return f"data/{market}/daily/{data_type}/{key}/{INTERVAL}/{key}-{INTERVAL}-{day.isoformat()}.zip"
+        folder = f"data/{market}/daily/{data_type}/{key}/{INTERVAL}"
+        return f"{folder}/{key}-{INTERVAL}-{day.isoformat()}.zip"
 
     return path
 
 
 def _daily_path(market: str, data_type: str) -> Callable[[str, date], str]:
     def path(symbol: str, day: date) -> str:
-        return f"data/{market}/daily/{data_type}/{symbol}/{symbol}-{data_type}-{day.isoformat()}.zip"
+        return (
+            f"data/{market}/daily/{data_type}/{symbol}/{symbol}-{data_type}-{day.isoformat()}.zip"
+        )
 
     return path
 
