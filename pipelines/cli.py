@@ -14,7 +14,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 
 
 @app.callback()
@@ -75,8 +75,9 @@ def materialize(
     days = (last - first).days + 1
     console.print(f"materialising {first}…{last} ({days} day(s)) into {settings.warehouse}")
     summary = materialize_range(settings, first, last)
-    for asset, count in sorted(summary.materialized.items()):
-        console.print(f"  materialised {asset} ({count} event(s))")
+    for table, rows in sorted(summary.rows_by_table.items()):
+        partitions = summary.partitions_by_table[table]
+        console.print(f"  {table:<40} {partitions:>5} partition(s) {rows:>12,} rows")
     for failure in summary.step_failures:
         console.print(f"[red]step failed:[/red] {failure}")
     for failure in summary.failed_checks:

@@ -40,7 +40,8 @@ class RunSummary:
     success: bool
     step_failures: list[str] = field(default_factory=list)
     failed_checks: list[str] = field(default_factory=list)
-    materialized: dict[str, int] = field(default_factory=dict)
+    rows_by_table: dict[str, int] = field(default_factory=dict)
+    partitions_by_table: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -63,6 +64,7 @@ def materialize_range(settings: Settings, start: date, end: date) -> RunSummary:
         result = job.execute_in_process(
             instance=instance,
             tags={RANGE_START_TAG: start.isoformat(), RANGE_END_TAG: end.isoformat()},
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
             raise_on_error=False,
         )
     return summarize(result)
@@ -85,9 +87,15 @@ def summarize(result: dg.ExecuteInProcessResult) -> RunSummary:
             summary.failed_checks.extend(f"{asset}: {line}" for line in lines)
         else:
             summary.failed_checks.append(f"{asset}: check {evaluation.check_name} failed")
-    for materialization in result.get_asset_materialization_events():
-        if materialization.asset_key is None:
+    for event in result.get_asset_materialization_events():
+        if event.asset_key is None:
             continue
-        key = materialization.asset_key.to_user_string()
-        summary.materialized[key] = summary.materialized.get(key, 0) + 1
+        metadata = event.materialization.metadata
+        published = metadata.get("partitions_published")
+        if published is None or not published.value:
+            continue
+        table = event.asset_key.to_user_string()
+        rows = metadata.get("dagster/row_count")
+        summary.rows_by_table[table] = int(rows.value) if rows is not None else 0  # type: ignore[arg-type]
+        summary.partitions_by_table[table] = int(published.value)  # type: ignore[arg-type]
     return summary

@@ -108,21 +108,24 @@ class ParsedFile:
     """The instant of every exact duplicate dropped, so each can be charged to its day."""
 
 
-def read_zip_member(path: Path, max_uncompressed_bytes: int) -> bytes:
-    """The single CSV inside a landed zip, read with a hard cap on its inflated size."""
+def read_zip_member(path: Path, source_file: str, max_uncompressed_bytes: int) -> bytes:
+    """The single CSV inside a landed zip, read with a hard cap on its inflated size.
+
+    Errors name ``source_file`` (the archive path), not this machine's copy of it.
+    """
     member = path.with_suffix(".csv").name
     try:
         with zipfile.ZipFile(path) as archive:
             if archive.namelist() != [member]:
                 raise ParseError(
-                    str(path), f"zip holds {archive.namelist()}, expected [{member!r}]"
+                    source_file, f"zip holds {archive.namelist()}, expected [{member!r}]"
                 )
             with archive.open(member) as fh:
                 data = fh.read(max_uncompressed_bytes + 1)
     except zipfile.BadZipFile as exc:
-        raise ParseError(str(path), f"corrupt zip ({exc})") from exc
+        raise ParseError(source_file, f"corrupt zip ({exc})") from exc
     if len(data) > max_uncompressed_bytes:
-        raise ParseError(str(path), f"inflates past the cap of {max_uncompressed_bytes} bytes")
+        raise ParseError(source_file, f"inflates past the cap of {max_uncompressed_bytes} bytes")
     return data
 
 
@@ -135,7 +138,7 @@ def parse_zip(
     max_uncompressed_bytes: int = 2 * 1024**3,
 ) -> ParsedFile:
     """Parse a landed archive zip; errors name ``source_file``."""
-    data = read_zip_member(path, max_uncompressed_bytes)
+    data = read_zip_member(path, source_file, max_uncompressed_bytes)
     return parse_csv(dataset, symbol, data, source_file, period_start)
 
 
@@ -180,6 +183,8 @@ def parse_csv(
             convert_options=pacsv.ConvertOptions(
                 column_types=raw_types,
                 include_columns=list(raw_types),
+                # Only an empty field is null; "NA" or "null" in a price is an error to report.
+                null_values=[""],
                 strings_can_be_null=True,
             ),
         )

@@ -42,6 +42,8 @@ def parse_universe(text: str) -> Universe:
                 f"universe names unknown exchange {exchange!r}; known: {', '.join(EXCHANGES)}"
             )
         symbols = tuple(s.strip() for s in symbols_text.split(",") if s.strip())
+        if not symbols:
+            raise ConfigError(f"universe entry {chunk!r} lists no symbols")
         for symbol in symbols:
             if not SYMBOL_PATTERN.fullmatch(symbol):
                 raise ConfigError(f"universe symbol {symbol!r} of {exchange} is not a valid ticker")

@@ -2,13 +2,10 @@
 
 import dagster as dg
 
-from pipelines.defs.partitions import daily_partitions
-
 DAILY_JOB = "daily"
 
 daily_job = dg.define_asset_job(
     DAILY_JOB,
     selection=dg.AssetSelection.all(),
-    partitions_def=daily_partitions,
     description="Materialise every warehouse table for the selected UTC day(s).",
 )

@@ -1,0 +1,165 @@
+"""The staged assets run in process through Dagster, alone, as a range, and from the CLI."""
+
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from pipelines.cli import app
+from pipelines.definitions import defs
+from pipelines.defs.jobs import DAILY_JOB
+from pipelines.defs.resources import TreadmillConfig
+from pipelines.defs.staged import SOURCE_FILES_CHECK, staged_assets
+from pipelines.runner import RANGE_END_TAG, RANGE_START_TAG
+from tests.conftest import WriteFile
+from tests.factories import kline_rows, metrics_rows
+from transforms import formats
+from transforms.sources import DATASETS, dataset
+
+DAY = date(2024, 1, 1)
+UNIVERSE = "binance_um:BTCUSDT,ETHUSDT"
+
+
+def resource(tmp_path: Path, mirror: Path) -> TreadmillConfig:
+    return TreadmillConfig(
+        warehouse=str(tmp_path / "warehouse"),
+        binance_url=mirror.as_uri() + "/",
+        universe=UNIVERSE,
+    )
+
+
+def write_day(write_file: WriteFile, day: date, symbols: tuple[str, ...]) -> None:
+    klines, metrics = dataset("binance_um", "klines"), dataset("binance_um", "metrics")
+    for symbol in symbols:
+        write_file(klines.archive_path(symbol, day), formats.KLINE_COLUMNS, kline_rows(day))
+        write_file(
+            metrics.archive_path(symbol, day), formats.METRICS_COLUMNS, metrics_rows(day, symbol)
+        )
+
+
+def test_one_day_materialises_in_process(
+    tmp_path: Path, mirror: Path, write_file: WriteFile
+) -> None:
+    write_day(write_file, DAY, ("BTCUSDT", "ETHUSDT"))
+
+    result = dg.materialize(
+        staged_assets,
+        partition_key=DAY.isoformat(),
+        resources={"treadmill": resource(tmp_path, mirror)},
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+
+    assert result.success
+    metadata = {
+        m.asset_key.to_user_string(): m.materialization.metadata
+        for m in result.get_asset_materialization_events()
+        if m.asset_key is not None
+    }
+    assert metadata["stg_binance_um_klines"]["dagster/row_count"].value == 2 * 1440
+    assert metadata["stg_binance_um_metrics"]["dagster/row_count"].value == 2 * 288
+    assert metadata["stg_binance_um_metrics"]["label_conventions"].value == {"period_start": 2}
+    # A 404 (no funding or mark-price file here) is an answer, not a failure.
+    assert metadata["stg_binance_um_funding_rate"]["files"].value == {"not_published": 2}
+    assert metadata["stg_binance_cm_klines"]["dagster/row_count"].value == 0
+    assert all(e.passed for e in result.get_asset_check_evaluations())
+    lake = tmp_path / "warehouse" / "lake"
+    table = pq.read_table(lake / "stg_binance_um_klines" / "date=2024-01-01" / "data.parquet")
+    assert table.num_rows == 2 * 1440
+    assert not (lake / "stg_binance_cm_klines").exists()
+
+
+def test_a_bad_file_fails_its_check_and_spares_the_rest(
+    tmp_path: Path, mirror: Path, write_file: WriteFile
+) -> None:
+    write_day(write_file, DAY, ("BTCUSDT",))
+    klines = dataset("binance_um", "klines")
+    write_file(klines.archive_path("ETHUSDT", DAY), ["open_time", "open"], [[1, 2]])
+
+    result = dg.materialize(
+        staged_assets,
+        partition_key=DAY.isoformat(),
+        resources={"treadmill": resource(tmp_path, mirror)},
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+
+    failed = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    assert [(e.asset_key.to_user_string(), e.check_name) for e in failed] == [
+        ("stg_binance_um_klines", SOURCE_FILES_CHECK)
+    ]
+    failures = failed[0].metadata["failures"].value
+    assert isinstance(failures, list)
+    assert len(failures) == 1
+    assert "ETHUSDT" in failures[0]
+    assert klines.archive_path("ETHUSDT", DAY) in failures[0]
+    published = tmp_path / "warehouse" / "lake" / "stg_binance_um_klines" / "date=2024-01-01"
+    assert pq.read_table(published / "data.parquet")["symbol"].unique().to_pylist() == ["BTCUSDT"]
+
+
+def test_a_range_is_one_run_over_every_day(
+    tmp_path: Path, mirror: Path, write_file: WriteFile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    days = [date(2024, 1, 1), date(2024, 1, 2), date(2024, 1, 3)]
+    for day in days:
+        write_day(write_file, day, ("BTCUSDT",))
+    monkeypatch.setenv("TREADMILL_WAREHOUSE", str(tmp_path / "warehouse"))
+    monkeypatch.setenv("TREADMILL_BINANCE_URL", mirror.as_uri() + "/")
+    monkeypatch.setenv("TREADMILL_UNIVERSE", "binance_um:BTCUSDT")
+
+    job = defs().resolve_job_def(DAILY_JOB)
+    result = job.execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(),
+        tags={RANGE_START_TAG: "2024-01-01", RANGE_END_TAG: "2024-01-03"},
+    )
+
+    assert result.success
+    lake = tmp_path / "warehouse" / "lake" / "stg_binance_um_klines"
+    assert sorted(p.name for p in lake.iterdir()) == [f"date={d.isoformat()}" for d in days]
+
+
+def test_cli_materialize_reports_bad_files_and_exits_non_zero(
+    tmp_path: Path, mirror: Path, write_file: WriteFile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_day(write_file, DAY, ("BTCUSDT",))
+    bad = dataset("binance_um", "metrics").archive_path("ETHUSDT", DAY)
+    write_file(bad, formats.METRICS_COLUMNS, [["yesterday", "ETHUSDT", 1, 1, 1, 1, 1, 1]])
+    for name in ("TREADMILL_BINANCE_URL", "DAGSTER_HOME", "TREADMILL_UNIVERSE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TREADMILL_BINANCE_URL", mirror.as_uri() + "/")
+    warehouse = tmp_path / "warehouse"
+    runner = CliRunner()
+    arguments = ["materialize", "--start", "2024-01-01", "--warehouse", str(warehouse)]
+
+    good = runner.invoke(app, [*arguments, "--universe", "binance_um:BTCUSDT"])
+    bad_run = runner.invoke(app, [*arguments, "--universe", UNIVERSE])
+
+    assert good.exit_code == 0, good.output
+    assert bad_run.exit_code == 1, bad_run.output
+    assert bad in bad_run.output
+    assert "create_time" in bad_run.output
+    # Dagster's run history lives under the warehouse.
+    assert (warehouse / "dagster" / "dagster.yaml").exists()
+    assert any((warehouse / "dagster" / "history").iterdir())
+
+
+def test_cli_rejects_a_bad_universe() -> None:
+    result = CliRunner().invoke(
+        app, ["materialize", "--start", "2024-01-01", "--universe", "binance_um:../etc"]
+    )
+    assert result.exit_code == 2
+    assert "not a valid ticker" in result.output
+
+
+def test_definitions_load_with_one_staged_asset_per_dataset() -> None:
+    definitions = defs()
+    dg.Definitions.validate_loadable(definitions)
+    graph = definitions.resolve_asset_graph()
+    keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
+    assert keys == {d.table for d in DATASETS}
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        assert isinstance(node.partitions_def, dg.DailyPartitionsDefinition)
+        assert node.backfill_policy == dg.BackfillPolicy.single_run()
+    assert definitions.resolve_job_def(DAILY_JOB).partitions_def is not None
