@@ -136,7 +136,8 @@ class ArchiveClient:
                 timeout=self.limits.timeout_seconds,
                 follow_redirects=True,
                 limits=httpx.Limits(max_connections=self.limits.concurrency),
-                headers={"User-Agent": "treadmill"},
+                # Content-Length must describe the bytes we verify, so no transfer compression.
+                headers={"User-Agent": "treadmill", "Accept-Encoding": "identity"},
             )
 
     def __enter__(self) -> "ArchiveClient":
@@ -244,11 +245,14 @@ class ArchiveClient:
                     if received > max_bytes:
                         raise FetchError(url, f"body exceeds the cap of {max_bytes} bytes")
                     chunks.append(chunk)
+            downloaded = response.num_bytes_downloaded
         except httpx.TransportError as exc:
             raise _TransientError(f"{type(exc).__name__}: {exc}") from exc
+        except httpx.HTTPError as exc:
+            raise FetchError(url, f"{type(exc).__name__}: {exc}") from exc
+        if declared and downloaded != declared:
+            raise _TransientError(f"short body: {downloaded} of {declared} bytes")
         body = b"".join(chunks)
-        if declared and len(body) != declared:
-            raise _TransientError(f"short body: {len(body)} of {declared} bytes")
         return body
 
     @staticmethod
