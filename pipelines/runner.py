@@ -40,6 +40,8 @@ class RunSummary:
     success: bool
     step_failures: list[str] = field(default_factory=list)
     failed_checks: list[str] = field(default_factory=list)
+    checks_passed: int = 0
+    checks_failed: int = 0
     rows_by_table: dict[str, int] = field(default_factory=dict)
     partitions_by_table: dict[str, int] = field(default_factory=dict)
 
@@ -79,7 +81,9 @@ def summarize(result: dg.ExecuteInProcessResult) -> RunSummary:
             summary.step_failures.append(f"{event.step_key}: {message}")
     for evaluation in result.get_asset_check_evaluations():
         if evaluation.passed:
+            summary.checks_passed += 1
             continue
+        summary.checks_failed += 1
         asset = evaluation.asset_key.to_user_string()
         details = evaluation.metadata.get("failures")
         lines = details.value if details is not None else []
