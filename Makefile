@@ -3,9 +3,10 @@ PYTHON ?= python3
 UV_VERSION := 0.13.8
 UV := .tools/bin/uv
 VENV := .venv
+WAREHOUSE ?= $(or $(TREADMILL_WAREHOUSE),warehouse)
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: demo test lint typecheck format ui bench clean
+.PHONY: demo test format ui bench clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -22,15 +23,21 @@ test: $(VENV)/.synced
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
-	$(VENV)/bin/dagster definitions validate -m pipelines.definitions
+	$(VENV)/bin/dagster definitions validate -w workspace.yaml
 	$(VENV)/bin/pytest -n 2
 
 format: $(VENV)/.synced
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+# The Dagster UI on http://127.0.0.1:3000, with run history under the warehouse.
 ui: $(VENV)/.synced
-	$(VENV)/bin/treadmill ui
+	mkdir -p $(WAREHOUSE)/dagster && cp dagster.yaml $(WAREHOUSE)/dagster/dagster.yaml
+	DAGSTER_HOME=$(abspath $(WAREHOUSE))/dagster $(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+bench: $(VENV)/.synced
+	$(VENV)/bin/python -m benchmarks.ingest
+	$(VENV)/bin/python -m benchmarks.simulate
 
 clean:
 	rm -rf .tools $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -7,6 +7,7 @@ seed whatever the number of workers.
 """
 
 import json
+import multiprocessing
 import zlib
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
@@ -87,7 +88,9 @@ def simulate_archive(config: SimConfig) -> SimSummary:
         raise ValueError(f"--end {config.end} is before --start {config.start}")
     jobs = _coin_jobs(config)
     if config.workers > 1 and len(jobs) > 1:
-        with ProcessPoolExecutor(max_workers=config.workers) as pool:
+        # Spawned, not forked: a fork taken while polars' thread pool holds a lock deadlocks.
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=config.workers, mp_context=context) as pool:
             results = list(pool.map(_simulate_coin, jobs))
     else:
         results = [_simulate_coin(job) for job in jobs]

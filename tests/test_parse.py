@@ -153,7 +153,7 @@ def test_real_um_klines_shape(real_um_klines: ParsedFile) -> None:
     assert parsed.table.num_rows == 1440
     assert parsed.rows_read == 1440
     assert parsed.duplicates_dropped == 0
-    assert parsed.dropped_instants == ()
+    assert parsed.dropped_instants.to_pylist() == []
     assert parsed.had_header is True
     assert parsed.timestamp_unit == "ms"
     assert parsed.extra_columns == ()
@@ -428,7 +428,7 @@ def test_exact_duplicate_metrics_day_is_deduplicated_and_counted() -> None:
     assert column(parsed, "ts") == instants
     assert column(parsed, "oi_base") == [1000.0 + slot for slot in range(288)]
     assert len(parsed.dropped_instants) == 288
-    assert Counter(parsed.dropped_instants) == Counter(instants)
+    assert Counter(parsed.dropped_instants.to_pylist()) == Counter(instants)
     assert parsed.label_convention == "period_start"
 
 
@@ -440,7 +440,7 @@ def test_partial_duplicates_are_counted_per_instant() -> None:
     assert parsed.rows_read == 7
     assert parsed.duplicates_dropped == 3
     assert parsed.table.num_rows == 4
-    assert Counter(parsed.dropped_instants) == Counter(
+    assert Counter(parsed.dropped_instants.to_pylist()) == Counter(
         [MIDNIGHT + timedelta(minutes=2), MIDNIGHT + timedelta(minutes=2), MIDNIGHT]
     )
 
@@ -553,7 +553,7 @@ def test_liquidation_exact_duplicates_dropped_but_same_millisecond_orders_kept()
     assert column(parsed, "side") == ["BUY", "SELL", "SELL"]
     assert column(parsed, "filled_qty_base") == [0.2, 0.5, 1.0]
     assert column(parsed, "avg_price") == [30020.0, 29950.0, 29890.0]
-    assert Counter(parsed.dropped_instants) == Counter(
+    assert Counter(parsed.dropped_instants.to_pylist()) == Counter(
         [instant, instant, instant + timedelta(milliseconds=1)]
     )
 

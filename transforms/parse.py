@@ -27,14 +27,14 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Final
 
-import polars as pl
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from transforms import formats
 from transforms.errors import ParseError
-from transforms.schemas import STAGED_SCHEMAS, TIME_COLUMN
+from transforms.schemas import STAGED_SCHEMAS, TIME_COLUMN, TIMESTAMP
 from transforms.sources import Dataset, Kind
 from transforms.sources.binance import COIN_MARGINED_EXCHANGES, contract_size_usd
 
@@ -89,6 +89,8 @@ _RAW_TYPES: Final[dict[Kind, dict[str, pa.DataType]]] = {
     },
 }
 
+_PER_FILE_COLUMNS: Final = frozenset({"exchange", "symbol", "source_file"})
+
 MS_RANGE: Final = (10**12, 10**13)
 US_RANGE: Final = (10**15, 10**16)
 
@@ -104,7 +106,7 @@ class ParsedFile:
     timestamp_unit: str
     label_convention: str | None = None
     extra_columns: tuple[str, ...] = field(default_factory=tuple)
-    dropped_instants: tuple[datetime, ...] = field(default_factory=tuple)
+    dropped_instants: pa.Array = field(default_factory=lambda: pa.array([], TIMESTAMP))
     """The instant of every exact duplicate dropped, so each can be charged to its day."""
 
 
@@ -190,28 +192,61 @@ def parse_csv(
         )
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise ParseError(source_file, f"malformed CSV: {exc}") from exc
-    frame, unit = _canonical(dataset, symbol, raw, source_file)
-    rows_read = frame.height
+    table, unit = _canonical(dataset, symbol, raw, source_file)
+    rows_read = table.num_rows
     time_column = TIME_COLUMN[kind]
     # Exact duplicates share their instant, so a file with unique instants (nearly every
-    # file) skips the full-row hash.
-    dropped_instants: tuple[datetime, ...] = ()
-    if frame[time_column].n_unique() != rows_read:
-        first = frame.select(pl.struct(pl.all()).is_first_distinct()).to_series()
-        dropped_instants = tuple(frame.filter(~first)[time_column].to_list())
-        frame = frame.filter(first)
-    duplicates = rows_read - frame.height
-    if kind is Kind.LIQUIDATION:
-        # Distinct orders may share a millisecond: order by every column for a stable result.
-        frame = frame.sort([time_column, *(c for c in frame.columns if c != time_column)])
-    elif not frame[time_column].is_sorted():
-        frame = frame.sort(time_column, maintain_order=True)
-    schema = STAGED_SCHEMAS[kind]
-    table = frame.select(schema.names).to_arrow().cast(schema)
+    # file) skips the full-row comparison.
+    dropped_instants = pa.array([], TIMESTAMP)
+    has_duplicates = rows_read > 0 and (pc.count_distinct(table[time_column]).as_py() != rows_read)
+    if kind is Kind.LIQUIDATION or has_duplicates:
+        # Ordering by every column makes identical rows neighbours, and gives distinct orders
+        # of the same millisecond a stable order.
+        # exchange, symbol and source_file are one value per file: nothing to order by.
+        varying = [c for c in table.column_names if c not in _PER_FILE_COLUMNS]
+        keys = [time_column, *(c for c in varying if c != time_column)]
+        table = table.sort_by([(column, "ascending") for column in keys])
+        if has_duplicates:
+            repeated = _repeats_previous_row(table.select(varying))
+            dropped_instants = table[time_column].filter(repeated).combine_chunks()
+            table = table.filter(pc.invert(repeated))
+    elif not _is_sorted(table[time_column]):
+        table = table.sort_by(time_column)
     convention = _metrics_convention(table, period_start) if kind is Kind.METRICS else None
     return ParsedFile(
-        table, rows_read, duplicates, had_header, unit, convention, extra, dropped_instants
+        table,
+        rows_read,
+        len(dropped_instants),
+        had_header,
+        unit,
+        convention,
+        extra,
+        dropped_instants,
     )
+
+
+def _repeats_previous_row(table: pa.Table) -> pa.Array:
+    """True where a row equals the row before it in every column (null equal to null)."""
+    if table.num_rows < 2:
+        return pa.array([False] * table.num_rows, pa.bool_())
+    equal: pa.ChunkedArray | None = None
+    for column in table.itercolumns():
+        current, previous = column[1:], column[:-1]
+        both_null = pc.and_(pc.is_null(current), pc.is_null(previous))
+        column_equal = pc.fill_null(pc.or_kleene(pc.equal(current, previous), both_null), False)
+        equal = column_equal if equal is None else pc.and_(equal, column_equal)
+    assert equal is not None
+    return pa.concat_arrays([pa.array([False]), *equal.chunks])
+
+
+def _is_sorted(values: pa.ChunkedArray) -> bool:
+    if len(values) < 2:
+        return True
+    return bool(pc.all(pc.greater_equal(values[1:], values[:-1])).as_py())
+
+
+def _constant(value: str, rows: int) -> pa.Array:
+    return pa.array([value], pa.string()).take(pa.array(np.zeros(rows, dtype=np.int32)))
 
 
 def _empty(dataset: Dataset, had_header: bool) -> ParsedFile:
@@ -258,10 +293,12 @@ def _text_to_timestamp(
 
 def _canonical(
     dataset: Dataset, symbol: str, raw: pa.Table, source_file: str
-) -> tuple[pl.DataFrame, str]:
+) -> tuple[pa.Table, str]:
+    """The raw columns renamed, converted to base units and typed as the staged schema."""
     kind = dataset.kind
     inverse = dataset.exchange in COIN_MARGINED_EXCHANGES
     size = contract_size_usd(symbol) if inverse else 1.0
+    rows = raw.num_rows
     if kind is Kind.METRICS:
         ts, unit = _text_to_timestamp(raw["create_time"], source_file, "create_time")
     elif kind is Kind.FUNDING_RATE:
@@ -269,87 +306,83 @@ def _canonical(
     else:
         time_column = "open_time" if kind is Kind.KLINE else "time"
         ts, unit = epoch_to_timestamp(raw[time_column], source_file, time_column)
-    frame = pl.from_arrow(raw.append_column("__ts", ts))
-    assert isinstance(frame, pl.DataFrame)
-    constants = [
-        pl.lit(dataset.exchange).alias("exchange"),
-        pl.lit(symbol).alias("symbol"),
-    ]
-    columns: list[pl.Expr | str]
+    columns: dict[str, pa.Array | pa.ChunkedArray] = {
+        "exchange": _constant(dataset.exchange, rows),
+        "symbol": _constant(symbol, rows),
+    }
     if kind is Kind.KLINE:
-        volumes = (
-            [
-                pl.col("quote_volume").alias("volume_base"),
-                (pl.col("volume") * size).alias("volume_quote"),
-                pl.col("taker_buy_quote_volume").alias("taker_buy_base"),
-                (pl.col("taker_buy_volume") * size).alias("taker_buy_quote"),
-            ]
-            if inverse
-            else [
-                pl.col("volume").alias("volume_base"),
-                pl.col("quote_volume").alias("volume_quote"),
-                pl.col("taker_buy_volume").alias("taker_buy_base"),
-                pl.col("taker_buy_quote_volume").alias("taker_buy_quote"),
-            ]
-        )
-        columns = [
-            pl.col("__ts").alias("ts"),
-            "open",
-            "high",
-            "low",
-            "close",
-            *volumes,
-            pl.col("count").alias("trade_count"),
-        ]
+        columns |= {
+            "ts": ts,
+            "open": raw["open"],
+            "high": raw["high"],
+            "low": raw["low"],
+            "close": raw["close"],
+        }
+        if inverse:
+            columns |= {
+                "volume_base": raw["quote_volume"],
+                "volume_quote": pc.multiply(raw["volume"], size),
+                "trade_count": raw["count"],
+                "taker_buy_base": raw["taker_buy_quote_volume"],
+                "taker_buy_quote": pc.multiply(raw["taker_buy_volume"], size),
+            }
+        else:
+            columns |= {
+                "volume_base": raw["volume"],
+                "volume_quote": raw["quote_volume"],
+                "trade_count": raw["count"],
+                "taker_buy_base": raw["taker_buy_volume"],
+                "taker_buy_quote": raw["taker_buy_quote_volume"],
+            }
     elif kind is Kind.METRICS:
-        oi = (
-            [
-                pl.col("sum_open_interest_value").alias("oi_base"),
-                (pl.col("sum_open_interest") * size).alias("oi_usd"),
-            ]
-            if inverse
-            else [
-                pl.col("sum_open_interest").alias("oi_base"),
-                pl.col("sum_open_interest_value").alias("oi_usd"),
-            ]
-        )
-        columns = [
-            pl.col("__ts").alias("ts"),
-            *oi,
-            pl.col("count_toptrader_long_short_ratio").alias("top_account_ls_ratio"),
-            pl.col("sum_toptrader_long_short_ratio").alias("top_position_ls_ratio"),
-            pl.col("count_long_short_ratio").alias("account_ls_ratio"),
-            pl.col("sum_taker_long_short_vol_ratio").alias("taker_buy_sell_ratio"),
-        ]
+        columns["ts"] = ts
+        if inverse:
+            columns |= {
+                "oi_base": raw["sum_open_interest_value"],
+                "oi_usd": pc.multiply(raw["sum_open_interest"], size),
+            }
+        else:
+            columns |= {
+                "oi_base": raw["sum_open_interest"],
+                "oi_usd": raw["sum_open_interest_value"],
+            }
+        columns |= {
+            "top_account_ls_ratio": raw["count_toptrader_long_short_ratio"],
+            "top_position_ls_ratio": raw["sum_toptrader_long_short_ratio"],
+            "account_ls_ratio": raw["count_long_short_ratio"],
+            "taker_buy_sell_ratio": raw["sum_taker_long_short_vol_ratio"],
+        }
     elif kind is Kind.FUNDING_RATE:
         # calc_time lands a few ms after the settlement; the settlement itself is on the second.
-        columns = [
-            pl.col("__ts").dt.truncate("1s").alias("funding_time"),
-            pl.col("__ts").alias("calc_time"),
-            pl.col("funding_interval_hours"),
-            pl.col("last_funding_rate").alias("funding_rate"),
-        ]
+        columns |= {
+            "funding_time": pc.floor_temporal(ts, unit="second"),
+            "calc_time": ts,
+            "funding_interval_hours": raw["funding_interval_hours"].cast(pa.int32()),
+            "funding_rate": raw["last_funding_rate"],
+        }
     else:
-        fill_price = (
-            pl.when(pl.col("average_price") > 0)
-            .then(pl.col("average_price"))
-            .otherwise(pl.col("price"))
-        )
-        to_base = size / fill_price if inverse else pl.lit(1.0)
-        columns = [
-            pl.col("__ts").alias("ts"),
-            "side",
-            "order_type",
-            "time_in_force",
-            "order_status",
-            "price",
-            pl.col("average_price").alias("avg_price"),
-            (pl.col("original_quantity") * to_base).alias("original_qty_base"),
-            (pl.col("last_fill_quantity") * to_base).alias("last_fill_qty_base"),
-            (pl.col("accumulated_fill_quantity") * to_base).alias("filled_qty_base"),
-        ]
-    frame = frame.select(*constants, *columns, pl.lit(source_file).alias("source_file"))
-    return frame, unit
+        if inverse:
+            fill_price = pc.if_else(
+                pc.greater(raw["average_price"], 0.0), raw["average_price"], raw["price"]
+            )
+            to_base = pc.divide(size, fill_price)
+        else:
+            to_base = pa.scalar(1.0)
+        columns |= {
+            "ts": ts,
+            "side": raw["side"],
+            "order_type": raw["order_type"],
+            "time_in_force": raw["time_in_force"],
+            "order_status": raw["order_status"],
+            "price": raw["price"],
+            "avg_price": raw["average_price"],
+            "original_qty_base": pc.multiply(raw["original_quantity"], to_base),
+            "last_fill_qty_base": pc.multiply(raw["last_fill_quantity"], to_base),
+            "filled_qty_base": pc.multiply(raw["accumulated_fill_quantity"], to_base),
+        }
+    columns["source_file"] = _constant(source_file, rows)
+    schema = STAGED_SCHEMAS[kind]
+    return pa.table([columns[name] for name in schema.names], schema=schema), unit
 
 
 def _metrics_convention(table: pa.Table, period_start: date) -> str:

@@ -154,7 +154,12 @@ def _rows_of_day(dataset: Dataset, parsed: ParsedFile, day: date) -> tuple[pa.Ta
         pc.greater_equal(column, pa.scalar(start, scalar_type)),
         pc.less(column, pa.scalar(end, scalar_type)),
     )
-    duplicates = sum(start <= instant < end for instant in parsed.dropped_instants)
+    dropped = parsed.dropped_instants
+    dropped_in_day = pc.and_(
+        pc.greater_equal(dropped, pa.scalar(start, dropped.type)),
+        pc.less(dropped, pa.scalar(end, dropped.type)),
+    )
+    duplicates = pc.sum(pc.cast(dropped_in_day, pa.int64())).as_py() or 0
     return parsed.table.filter(in_day), duplicates
 
 
