@@ -171,8 +171,8 @@ def main(
         "",
         f"One-time warm-up of a fresh process (excluded below): {warmup_seconds:.2f} s.",
         "",
-        "| symbols | days | files | ingest s/symbol-day | floor s/symbol-day | ratio | fetch | parse "
-        "| publish (sequential, s/symbol-day) | simulator symbol-days/s |",
+        "| symbols | days | files | ingest s/symbol-day | floor s/symbol-day | ratio "
+        "| fetch | parse | publish (sequential, s/symbol-day) | simulator symbol-days/s |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     lines += [

@@ -2,19 +2,20 @@
 
 import os
 import platform
+from pathlib import Path
 from importlib.metadata import version
 
 
 def describe() -> dict[str, object]:
     memory_kib = 0
     try:
-        with open("/proc/meminfo") as meminfo:
+        with Path("/proc/meminfo").open() as meminfo:
             memory_kib = int(meminfo.readline().split()[1])
     except OSError:
         pass
     cpu = platform.processor()
     try:
-        with open("/proc/cpuinfo") as cpuinfo:
+        with Path("/proc/cpuinfo").open() as cpuinfo:
             cpu = next(
                 (
                     line.split(":", 1)[1].strip()
