@@ -2,8 +2,8 @@
 
 import os
 import platform
-from pathlib import Path
 from importlib.metadata import version
+from pathlib import Path
 
 
 def describe() -> dict[str, object]:
