@@ -10,7 +10,7 @@ import dagster as dg
 
 from pipelines.defs.jobs import DAILY_JOB
 from pipelines.defs.staged import SOURCE_FILES_CHECK
-from transforms.settings import Settings
+from transforms.settings import Settings, format_universe
 
 PROJECT_DAGSTER_YAML = Path(__file__).resolve().parent.parent / "dagster.yaml"
 RANGE_START_TAG = "dagster/asset_partition_range_start"
@@ -28,7 +28,6 @@ def dagster_home(settings: Settings) -> Path:
         not config.exists() or config.read_bytes() != PROJECT_DAGSTER_YAML.read_bytes()
     ):
         shutil.copyfile(PROJECT_DAGSTER_YAML, config)
-    os.environ["DAGSTER_HOME"] = str(home)
     return home
 
 
@@ -54,19 +53,24 @@ def materialize_range(settings: Settings, start: date, end: date) -> RunSummary:
     """Materialise ``start..end`` (inclusive) of every asset as one single run."""
     from pipelines.definitions import defs
 
-    dagster_home(settings)
-    # Assets read their configuration from the environment through the resource.
-    os.environ["TREADMILL_WAREHOUSE"] = str(settings.warehouse)
-    os.environ["TREADMILL_BINANCE_URL"] = settings.binance_url
-    os.environ["TREADMILL_UNIVERSE"] = ";".join(
-        f"{exchange}:{','.join(symbols)}" for exchange, symbols in settings.universe.items()
-    )
+    home = dagster_home(settings)
     job = defs().resolve_job_def(DAILY_JOB)
-    with dg.DagsterInstance.get() as instance:
+    with dg.DagsterInstance.from_config(str(home)) as instance:
         result = job.execute_in_process(
             instance=instance,
             tags={RANGE_START_TAG: start.isoformat(), RANGE_END_TAG: end.isoformat()},
-            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+            run_config={
+                "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+                "resources": {
+                    "treadmill": {
+                        "config": {
+                            "warehouse": str(settings.warehouse),
+                            "binance_url": settings.binance_url,
+                            "universe": format_universe(settings.universe),
+                        }
+                    }
+                },
+            },
             raise_on_error=False,
         )
     return summarize(result)

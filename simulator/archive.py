@@ -40,7 +40,8 @@ def zip_bytes(member: str, body: bytes) -> bytes:
     info.compress_type = zipfile.ZIP_DEFLATED
     info.external_attr = 0o644 << 16
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr(info, body, compresslevel=6)
+        # Level 1: a third of level 6's time, for files a tenth larger than Binance's.
+        archive.writestr(info, body, compresslevel=1)
     return buffer.getvalue()
 
 

@@ -15,6 +15,7 @@ import heapq
 import math
 from dataclasses import dataclass, field
 from datetime import date
+from itertools import chain
 from typing import NamedTuple
 
 import numpy as np
@@ -53,6 +54,10 @@ BACKGROUND_TURNOVER = 0.0012
 BURN_IN_DAYS = 5
 """Days simulated before the first output day so the book starts populated."""
 MAX_CASCADE_STEPS = 40
+COMPACT_MINUTES = 7 * MINUTES_PER_DAY
+"""How often closed-down cohorts are swept out of the book."""
+LEVEL_BIN = 0.0005
+"""Width, in log price, of the bins the ground truth sums open positions' levels into."""
 
 
 class LiquidationOrder(NamedTuple):
@@ -87,8 +92,9 @@ class Tape:
     funding: list[tuple[int, int, float]] = field(default_factory=list)
     """(settlement ms, interval hours, rate)."""
     liquidations: list[LiquidationOrder] = field(default_factory=list)
-    positions: list[list[tuple[int, bool, int, float, float, float]]] = field(default_factory=list)
-    """Per output day at 00:00 UTC: (day index, is_long, leverage, entry, level, qty)."""
+    positions: list[np.ndarray] = field(default_factory=list)
+    """Per output day at 00:00 UTC, the open book by side, leverage and level bin (see
+    :func:`_snapshot`)."""
     phases: list[str] = field(default_factory=list)
     """The scripted phase of every output hour."""
     burn_in_ohlc: np.ndarray = field(default_factory=lambda: np.empty((0, 4)))
@@ -230,14 +236,12 @@ def simulate_market(
     for t in range(total):
         out_t = t - burn
         hour = t // 60
-        if t % MINUTES_PER_DAY == 0:
-            survival, long_units, short_units = _compact(
-                long_heap, short_heap, survival, min_qty, long_units, short_units
+        if t % COMPACT_MINUTES == 0:
+            survival, long_units, short_units = _compact(long_heap, short_heap, survival, min_qty)
+        if t % MINUTES_PER_DAY == 0 and out_t >= 0:
+            tape.positions.append(
+                _snapshot(long_heap, short_heap, survival, out_t // MINUTES_PER_DAY, min_qty)
             )
-            if out_t >= 0:
-                tape.positions.append(
-                    _snapshot(long_heap, short_heap, survival, out_t // MINUTES_PER_DAY, min_qty)
-                )
 
         # The index: the leader's, or our own walk with drift, reversion and shocks.
         if leader_index is not None:
@@ -443,12 +447,11 @@ def _compact(
     short_heap: list[list[float]],
     survival: float,
     min_qty: float,
-    long_units: float,
-    short_units: float,
 ) -> tuple[float, float, float]:
     """Fold the survival factor into the cohorts and drop those closed down to dust.
 
     Dust cohorts (below one quantity step) count as closed voluntarily, as they would be.
+    Returns the new survival factor (1) and the long and short totals in units.
     """
     totals = []
     for heap in (long_heap, short_heap):
@@ -460,7 +463,6 @@ def _compact(
         heap[:] = kept
         heapq.heapify(heap)
         totals.append(sum(entry[2] for entry in heap))
-    del long_units, short_units
     return 1.0, totals[0], totals[1]
 
 
@@ -470,12 +472,35 @@ def _snapshot(
     survival: float,
     day: int,
     min_qty: float,
-) -> list[tuple[int, bool, int, float, float, float]]:
-    """The open cohorts at midnight: side, leverage, entry, exact liquidation level, size."""
-    rows = []
-    for heap, is_long in ((long_heap, True), (short_heap, False)):
-        for level, _, units, entry, tier in heap:
-            qty = units * survival
-            if qty >= min_qty:
-                rows.append((day, is_long, LEVERAGE_TIERS[int(tier)], entry, abs(level), qty))
-    return rows
+) -> np.ndarray:
+    """Open positions at midnight, summed per side, leverage and level bin.
+
+    Rows: day, is_long, leverage, quantity-weighted exact liquidation level, quantity (base),
+    entry notional (USD).
+    """
+    parts = []
+    for heap, is_long in ((long_heap, 1.0), (short_heap, 0.0)):
+        if not heap:
+            continue
+        book = np.fromiter(chain.from_iterable(heap), float, count=5 * len(heap)).reshape(-1, 5)
+        qty = book[:, 2] * survival
+        keep = qty >= min_qty
+        level, qty, entry, tier = np.abs(book[keep, 0]), qty[keep], book[keep, 3], book[keep, 4]
+        level_bin = np.round(np.log(level) / LEVEL_BIN).astype(np.int64)
+        # One integer key per (tier, level bin): tiers are < 16 and bins fit in 40 bits.
+        key = (tier.astype(np.int64) << 40) | (level_bin + (1 << 39))
+        keys, index = np.unique(key, return_inverse=True)
+        weight = np.bincount(index, qty)
+        parts.append(
+            np.column_stack(
+                [
+                    np.full(weight.size, day, dtype=float),
+                    np.full(weight.size, is_long),
+                    np.asarray(LEVERAGE_TIERS, dtype=float)[keys >> 40],
+                    np.bincount(index, level * qty) / weight,
+                    weight,
+                    np.bincount(index, entry * qty),
+                ]
+            )
+        )
+    return np.vstack(parts) if parts else np.empty((0, 6))

@@ -412,34 +412,23 @@ def _liquidation_rows(orders: pl.DataFrame, price_decimals: int) -> pl.DataFrame
 
 
 def _positions_truth(tape: Tape, exchange: str, contract: float | None) -> pl.DataFrame:
-    """Open cohorts at each midnight, summed per side, leverage and 0.05% level bin."""
-    rows = [row for day in tape.positions for row in day]
-    frame = pl.DataFrame(
-        rows,
-        schema=["day", "is_long", "leverage", "entry", "level", "qty"],
-        orient="row",
-    )
-    if frame.height == 0:
-        return frame
-    bin_width = 0.0005
+    """Open positions at each midnight, per side, leverage and 0.05% bin of exact level."""
+    book = np.vstack(tape.positions) if tape.positions else np.empty((0, 6))
     return (
-        frame.with_columns(
-            (pl.col("level").log() / bin_width).round().cast(pl.Int64).alias("level_bin"),
-            (pl.lit(tape.start) + pl.duration(days=pl.col("day"))).alias("date"),
-        )
-        .group_by("date", "is_long", "leverage", "level_bin")
-        .agg(
-            ((pl.col("level") * pl.col("qty")).sum() / pl.col("qty").sum()).alias("level"),
-            pl.col("qty").sum().alias("qty_base"),
-            (pl.col("entry") * pl.col("qty")).sum().alias("entry_notional_usd"),
+        pl.DataFrame(
+            book,
+            schema=["day", "is_long", "leverage", "level", "qty_base", "entry_notional_usd"],
+            orient="row",
         )
         .with_columns(
+            (pl.lit(tape.start) + pl.duration(days=pl.col("day").cast(pl.Int64))).alias("date"),
             pl.lit(exchange).alias("exchange"),
             pl.lit(tape.spec.symbol).alias("symbol"),
-            pl.when(pl.col("is_long"))
+            pl.when(pl.col("is_long") > 0)
             .then(pl.lit("long"))
             .otherwise(pl.lit("short"))
             .alias("side"),
+            pl.col("leverage").cast(pl.Int64),
             (pl.col("qty_base") * pl.col("level")).alias("notional_at_level_usd"),
         )
         .select(

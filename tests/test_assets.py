@@ -125,8 +125,10 @@ def test_cli_materialize_reports_bad_files_and_exits_non_zero(
     write_day(write_file, DAY, ("BTCUSDT",))
     bad = dataset("binance_um", "metrics").archive_path("ETHUSDT", DAY)
     write_file(bad, formats.METRICS_COLUMNS, [["yesterday", "ETHUSDT", 1, 1, 1, 1, 1, 1]])
-    for name in ("TREADMILL_BINANCE_URL", "DAGSTER_HOME", "TREADMILL_UNIVERSE"):
-        monkeypatch.delenv(name, raising=False)
+    # Set then delete, so that teardown restores whatever the runner sets.
+    for name in ("DAGSTER_HOME", "TREADMILL_UNIVERSE", "TREADMILL_WAREHOUSE"):
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     monkeypatch.setenv("TREADMILL_BINANCE_URL", mirror.as_uri() + "/")
     warehouse = tmp_path / "warehouse"
     runner = CliRunner()
