@@ -112,15 +112,17 @@ def _fetch_and_parse(
         if key is None or day < key[1]:
             first_day[relpath] = (symbol, day)
 
-    def work(relpath: str) -> _FileResult:
-        symbol, day = first_day[relpath]
-        period_start = day.replace(day=1) if dataset.cadence is Cadence.MONTHLY else day
-        try:
-            outcome = client.fetch(relpath)
-        except FetchError as exc:
-            return _FileResult(relpath, error=str(exc))
+    relpaths = list(first_day)
+    outcomes = client.fetch_many(relpaths)
+
+    def parse(relpath: str) -> _FileResult:
+        outcome = outcomes[relpath]
+        if isinstance(outcome, FetchError):
+            return _FileResult(relpath, error=str(outcome))
         if isinstance(outcome, NotPublished):
             return _FileResult(relpath)
+        symbol, day = first_day[relpath]
+        period_start = day.replace(day=1) if dataset.cadence is Cadence.MONTHLY else day
         try:
             parsed = parse_zip(
                 dataset,
@@ -134,9 +136,8 @@ def _fetch_and_parse(
             return _FileResult(relpath, landed=outcome, error=str(exc))
         return _FileResult(relpath, landed=outcome, parsed=parsed)
 
-    relpaths = list(first_day)
     with ThreadPoolExecutor(max_workers=max(1, settings.limits.concurrency)) as pool:
-        return dict(zip(relpaths, pool.map(work, relpaths), strict=True))
+        return dict(zip(relpaths, pool.map(parse, relpaths), strict=True))
 
 
 def _rows_of_day(dataset: Dataset, parsed: ParsedFile, day: date) -> tuple[pa.Table, int]:
