@@ -16,11 +16,11 @@ import urllib.parse
 import urllib.request
 import uuid
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Literal
+from typing import Literal, TypeVar
 
 import httpx
 import tenacity
@@ -57,6 +57,7 @@ class NotPublished:
 
 
 FetchOutcome = Landed | NotPublished
+T = TypeVar("T")
 
 
 class _TransientError(Exception):
@@ -193,17 +194,34 @@ class ArchiveClient:
 
     def fetch_many(self, relpaths: Iterable[str]) -> dict[str, FetchOutcome | FetchError]:
         """Fetch many files with bounded concurrency; one failure never stops the others."""
+        return self.map_fetched(relpaths, lambda _, outcome: outcome)
+
+    def map_fetched(
+        self,
+        relpaths: Iterable[str],
+        handle: Callable[[str, FetchOutcome | FetchError], T],
+    ) -> dict[str, T]:
+        """Fetch each file and pass its outcome to ``handle`` in the same worker.
+
+        Parsing a file right after landing it keeps both cores busy; concurrency is bounded by
+        ``Limits.concurrency`` (and by the core count for a local ``file://`` mirror, where the
+        work is all CPU).
+        """
         unique = list(dict.fromkeys(relpaths))
 
-        def attempt(relpath: str) -> FetchOutcome | FetchError:
+        def attempt(relpath: str) -> T:
             try:
-                return self.fetch(relpath)
+                outcome: FetchOutcome | FetchError = self.fetch(relpath)
             except FetchError as exc:
-                return exc
+                outcome = exc
+            return handle(relpath, outcome)
 
-        if len(unique) <= 1:
+        workers = self.limits.concurrency
+        if self._http is None:
+            workers = min(workers, os.cpu_count() or 1)
+        if len(unique) <= 1 or workers <= 1:
             return {relpath: attempt(relpath) for relpath in unique}
-        with ThreadPoolExecutor(max_workers=self.limits.concurrency) as pool:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
             return dict(zip(unique, pool.map(attempt, unique), strict=True))
 
     def _get(self, url: str, max_bytes: int) -> bytes | None:

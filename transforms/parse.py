@@ -27,7 +27,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Final
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -246,7 +245,7 @@ def _is_sorted(values: pa.ChunkedArray) -> bool:
 
 
 def _constant(value: str, rows: int) -> pa.Array:
-    return pa.array([value], pa.string()).take(pa.array(np.zeros(rows, dtype=np.int32)))
+    return pa.repeat(pa.scalar(value, pa.string()), rows)
 
 
 def _empty(dataset: Dataset, had_header: bool) -> ParsedFile:

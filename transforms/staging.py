@@ -8,7 +8,6 @@ the basis of coverage reporting and of skipping unchanged inputs.
 """
 
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -18,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from transforms.errors import FetchError, ParseError
-from transforms.fetch import ArchiveClient, Landed, NotPublished
+from transforms.fetch import ArchiveClient, FetchOutcome, Landed, NotPublished
 from transforms.parse import ParsedFile, parse_zip
 from transforms.publish import publish_partition, write_json_atomically
 from transforms.schemas import STAGED_SCHEMAS, TIME_COLUMN
@@ -112,11 +111,7 @@ def _fetch_and_parse(
         if key is None or day < key[1]:
             first_day[relpath] = (symbol, day)
 
-    relpaths = list(first_day)
-    outcomes = client.fetch_many(relpaths)
-
-    def parse(relpath: str) -> _FileResult:
-        outcome = outcomes[relpath]
+    def parse(relpath: str, outcome: FetchOutcome | FetchError) -> _FileResult:
         if isinstance(outcome, FetchError):
             return _FileResult(relpath, error=str(outcome))
         if isinstance(outcome, NotPublished):
@@ -136,8 +131,7 @@ def _fetch_and_parse(
             return _FileResult(relpath, landed=outcome, error=str(exc))
         return _FileResult(relpath, landed=outcome, parsed=parsed)
 
-    with ThreadPoolExecutor(max_workers=max(1, settings.limits.concurrency)) as pool:
-        return dict(zip(relpaths, pool.map(parse, relpaths), strict=True))
+    return client.map_fetched(first_day, parse)
 
 
 def _rows_of_day(dataset: Dataset, parsed: ParsedFile, day: date) -> tuple[pa.Table, int]:
