@@ -346,6 +346,12 @@ def _orders(tape: Tape, exchange: str, contract: float | None) -> pl.DataFrame:
         )
     return (
         frame.filter(pl.col("qty_archive") > 0)
+        # Two cohorts can round to the same printed order; readers drop exact duplicate rows,
+        # so twins are moved a millisecond apart to stay distinct orders.
+        .with_columns(
+            pl.col("ts_ms")
+            + pl.int_range(pl.len()).over("ts_ms", "is_long", "qty_archive", "bankruptcy", "fill")
+        )
         .with_columns(
             pl.lit(exchange).alias("exchange"),
             pl.lit(spec.symbol).alias("symbol"),

@@ -91,7 +91,7 @@ _FLUSH = Phase(
 )
 _RESET = Phase(
     "reset",
-    84,
+    96,
     move=0.0,
     vol=0.012,
     long_bias=0.0,
@@ -109,7 +109,7 @@ SCENARIOS: Final[dict[str, Scenario]] = {
             "The article's episode: BTC chopping in an $80–88k band while leverage builds on "
             "bounces, cascades flush it, traders re-lever and it flushes again, then a reset. "
             "A 15-day cycle: build-up 4d, fragility 1d, flush 12h, re-lever 3d, flush 12h, "
-            "reset 3.5d, neutral 2d.",
+            "reset 4d, neutral 2d.",
             (
                 _BUILD,
                 _FRAGILE,
