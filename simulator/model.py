@@ -54,6 +54,8 @@ BACKGROUND_TURNOVER = 0.0012
 BURN_IN_DAYS = 5
 """Days simulated before the first output day so the book starts populated."""
 MAX_CASCADE_STEPS = 40
+FILL_SLIPPAGE = 0.0005
+"""A forced order fills this far beyond the liquidation level, within the minute's range."""
 COMPACT_MINUTES = 7 * MINUTES_PER_DAY
 """How often closed-down cohorts are swept out of the book."""
 LEVEL_BIN = 0.0005
@@ -183,7 +185,7 @@ def simulate_market(
     fill_offsets = rng.integers(50, 900, total).tolist()
 
     exp, log, tanh = math.exp, math.log, math.tanh
-    heappush, heappop = heapq.heappush, heapq.heappop
+    heappush = heapq.heappush
 
     center = log(spec.base_price * scenario.center)
     x = log(spec.base_price)
@@ -228,6 +230,7 @@ def simulate_market(
     )
     window_buy = window_sell = 0.0
     pending_long = pending_short = pending_long_value = pending_short_value = 0.0
+    first_ms = _minute_ms(start, 0)
     leader_index = (
         np.vstack([leader.burn_in_ohlc, leader.index_ohlc]) if leader is not None else None
     )
@@ -275,54 +278,19 @@ def simulate_market(
         # Forced orders: every cohort whose level the mark crossed, then the cohorts their
         # impact pushes the price through, until the book holds.
         long_liq = short_liq = 0.0
-        minute_ms = None
+        orders = tape.liquidations if out_t >= 0 else None
         for step in range(MAX_CASCADE_STEPS):
-            batch_long = batch_short = 0.0
-            while long_heap and -long_heap[0][0] >= low:
-                level_neg, _, units_c, entry, tier = heappop(long_heap)
-                long_units -= units_c
-                qty = units_c * survival
-                level = -level_neg
-                fill = max(low, level * 0.9995)
-                batch_long += qty * fill
-                long_liq += qty
-                if out_t >= 0:
-                    if minute_ms is None:
-                        minute_ms = _minute_ms(start, out_t)
-                    tape.liquidations.append(
-                        LiquidationOrder(
-                            minute_ms + min(59_999, fill_offsets[t] + 1_200 * step),
-                            True,
-                            LEVERAGE_TIERS[int(tier)],
-                            entry,
-                            level,
-                            bankruptcy_price(entry, LEVERAGE_TIERS[int(tier)], True),
-                            fill,
-                            qty,
-                        )
-                    )
-            while short_heap and short_heap[0][0] <= high:
-                level, _, units_c, entry, tier = heappop(short_heap)
-                short_units -= units_c
-                qty = units_c * survival
-                fill = min(high, level * 1.0005)
-                batch_short += qty * fill
-                short_liq += qty
-                if out_t >= 0:
-                    if minute_ms is None:
-                        minute_ms = _minute_ms(start, out_t)
-                    tape.liquidations.append(
-                        LiquidationOrder(
-                            minute_ms + min(59_999, fill_offsets[t] + 1_200 * step),
-                            False,
-                            LEVERAGE_TIERS[int(tier)],
-                            entry,
-                            level,
-                            bankruptcy_price(entry, LEVERAGE_TIERS[int(tier)], False),
-                            fill,
-                            qty,
-                        )
-                    )
+            order_ms = first_ms + out_t * 60_000 + min(59_999, fill_offsets[t] + 1_200 * step)
+            units_l, qty_l, batch_long = _liquidate(
+                long_heap, True, low, survival, orders, order_ms
+            )
+            units_s, qty_s, batch_short = _liquidate(
+                short_heap, False, high, survival, orders, order_ms
+            )
+            long_units -= units_l
+            short_units -= units_s
+            long_liq += qty_l
+            short_liq += qty_s
             if batch_long == 0.0 and batch_short == 0.0:
                 break
             mark = mark_close
@@ -435,6 +403,52 @@ def simulate_market(
     tape.metrics = np.array(metrics_rows, dtype=float)
     tape.burn_in_ohlc = burn_in_ohlc
     return tape
+
+
+def _liquidate(
+    heap: list[list[float]],
+    is_long: bool,
+    bound: float,
+    survival: float,
+    orders: list[LiquidationOrder] | None,
+    order_ms: int,
+) -> tuple[float, float, float]:
+    """Close every cohort of one side whose liquidation level the mark's range reached.
+
+    ``bound`` is the minute's low for longs and its high for shorts. Each cohort becomes one
+    forced order filled at the market, at or beyond its level but never past ``bound``.
+    Returns the units removed, the base quantity and the USD notional liquidated.
+    """
+    # Long keys are −level (a max-heap by level), short keys +level: both pop while key ≤ this.
+    threshold = -bound if is_long else bound
+    units = quantity = notional = 0.0
+    while heap and heap[0][0] <= threshold:
+        key, _, cohort_units, entry, tier = heapq.heappop(heap)
+        level = abs(key)
+        qty = cohort_units * survival
+        fill = (
+            max(bound, level * (1 - FILL_SLIPPAGE))
+            if is_long
+            else min(bound, level * (1 + FILL_SLIPPAGE))
+        )
+        units += cohort_units
+        quantity += qty
+        notional += qty * fill
+        if orders is not None:
+            leverage = LEVERAGE_TIERS[int(tier)]
+            orders.append(
+                LiquidationOrder(
+                    order_ms,
+                    is_long,
+                    leverage,
+                    entry,
+                    level,
+                    bankruptcy_price(entry, leverage, is_long),
+                    fill,
+                    qty,
+                )
+            )
+    return units, quantity, notional
 
 
 def _minute_ms(start: date, minute: int) -> int:

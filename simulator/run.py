@@ -238,30 +238,15 @@ def _write_perp(
             kline_volumes(tape, lo, hi, contract),
             trade_count,
         )
-        writer.klines(
-            datasets["mark_price_klines"].archive_path(symbol, day),
-            day,
-            tape.mark_ohlc[lo:hi],
-            spec,
-            None,
-            60,
-        )
-        writer.klines(
-            datasets["index_price_klines"].archive_path(symbol, day),
-            day,
-            tape.index_ohlc[lo:hi],
-            spec,
-            None,
-            60,
-        )
-        writer.klines(
-            datasets["premium_index_klines"].archive_path(symbol, day),
-            day,
-            tape.premium_ohlc[lo:hi],
-            spec,
-            None,
-            12,
-        )
+        # Mark, index and premium bars carry no volume; their count is samples per minute.
+        for name, ohlc, samples in (
+            ("mark_price_klines", tape.mark_ohlc, 60),
+            ("index_price_klines", tape.index_ohlc, 60),
+            ("premium_index_klines", tape.premium_ohlc, 12),
+        ):
+            writer.klines(
+                datasets[name].archive_path(symbol, day), day, ohlc[lo:hi], spec, None, samples
+            )
         slots = slice(offset * 288, (offset + 1) * 288)
         next_midnight = tape.metrics[slots.stop] if slots.stop < len(tape.metrics) else None
         writer.metrics(
