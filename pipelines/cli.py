@@ -1,6 +1,7 @@
 """``treadmill``: materialise the warehouse from the command line."""
 
 import json
+import sys
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -232,8 +233,10 @@ def demo(
     _report(run)
     console.print(f"\nwarehouse: {settings.warehouse}")
     console.print(f"lake:      {settings.lake_root}")
+    # The command as this user invoked it (``.venv/bin/treadmill`` under make), so it pastes.
+    command = sys.argv[0] if Path(sys.argv[0]).name == "treadmill" else "treadmill"
     console.print(
-        'try:       treadmill sql "select symbol, count(*) as minutes, min(low), max(high) '
+        f'try:       {command} sql "select symbol, count(*) as minutes, min(low), max(high) '
         'from stg_binance_um_klines group by symbol order by symbol"'
     )
     if not run.ok:
