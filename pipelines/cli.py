@@ -233,11 +233,12 @@ def demo(
     _report(run)
     console.print(f"\nwarehouse: {settings.warehouse}")
     console.print(f"lake:      {settings.lake_root}")
+    console.print(f"catalog:   {settings.warehouse / 'catalog.duckdb'} (open it read-only)")
     # The command as this user invoked it (``.venv/bin/treadmill`` under make), so it pastes.
     command = sys.argv[0] if Path(sys.argv[0]).name == "treadmill" else "treadmill"
     console.print(
         f'try:       {command} sql "select symbol, count(*) as minutes, min(low), max(high) '
-        'from stg_binance_um_klines group by symbol order by symbol"'
+        'from fct_price_1m group by symbol order by symbol"'
     )
     if not run.ok:
         raise typer.Exit(1)
@@ -251,33 +252,45 @@ class OutputFormat(StrEnum):
 
 @app.command()
 def sql(
-    query: Annotated[str, typer.Argument(help="A DuckDB SQL query over the lake's tables.")],
+    query: Annotated[str, typer.Argument(help="A DuckDB SQL query over the catalog's views.")],
     output: Annotated[
         OutputFormat, typer.Option("--format", help="table, csv or json.")
     ] = OutputFormat.table,
+    out: Annotated[
+        Path | None, typer.Option(help="Write the result to this Parquet file instead.")
+    ] = None,
     warehouse: WarehouseOption = None,
 ) -> None:
-    """Run a read-only SQL query over the lake (one view per published table)."""
+    """Run a SQL query against the warehouse's catalog, read-only (safe during a run)."""
     import duckdb
+    import pyarrow.parquet as pq
 
-    from transforms.lake import connect_lake
+    from transforms.catalog import connect_read_only
 
     settings = _settings(warehouse, None)
-    with connect_lake(settings.lake_root) as connection:
-        try:
-            frame = connection.sql(query).pl()
-        except duckdb.Error as exc:
-            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
-            console.print(f"[red]SQL error:[/red] {first_line}")
-            raise typer.Exit(1) from exc
+    try:
+        with connect_read_only(settings.warehouse) as connection:
+            result = connection.sql(query)
+            if result is None:
+                console.print("[red]SQL error:[/red] the statement returned no result set")
+                raise typer.Exit(1)
+            table = result.to_arrow_table()
+    except duckdb.Error as exc:
+        message = str(exc).strip().splitlines()
+        console.print(f"[red]SQL error:[/red] {message[0] if message else type(exc).__name__}")
+        raise typer.Exit(1) from exc
+    if out is not None:
+        pq.write_table(table, out, compression="zstd")
+        console.print(f"wrote {table.num_rows:,} rows to {out}")
+        return
+    import polars as pl
+
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
     if output is OutputFormat.csv:
         typer.echo(frame.write_csv(), nl=False)
     elif output is OutputFormat.json:
         typer.echo(json.dumps(frame.to_dicts(), default=str, indent=1))
     else:
-        import polars as pl
-
-        with pl.Config(
-            tbl_rows=50, tbl_cols=20, fmt_str_lengths=40, tbl_hide_dataframe_shape=False
-        ):
+        with pl.Config(tbl_rows=50, tbl_cols=20, fmt_str_lengths=40):
             typer.echo(str(frame))

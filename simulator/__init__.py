@@ -15,7 +15,7 @@ The model, per symbol and minute (:mod:`simulator.model`):
   (crowds chase); the leverage mix over tiers 5/10/20/25/50/100x tilts with the phase. Positions
   opened within five minutes form one cohort per side and tier at their average entry. Positions
   close voluntarily at a phase-set rate (mean holding two days). Hedged, unlevered traders hold
-  70% of open interest and are never liquidated.
+  80% of open interest and are never liquidated.
 - **Premium and funding.** The perp's premium over the index follows the crowd's net
   positioning ((longs − shorts)/(longs + shorts)) with persistence and noise. Funding settles
   every 8 hours by default (per-symbol intervals allowed) with Binance's formula: average premium
@@ -33,8 +33,9 @@ The model, per symbol and minute (:mod:`simulator.model`):
 Scenarios (:mod:`simulator.scenarios`): ``treadmill`` (default: the article's episode, BTC
 chopping in an $80–88k band, build-up → flush → re-lever → flush → reset), ``calm``, ``squeeze``
 and ``spot_bid``. Scale: BTCUSDT starts at $86k with ~80k BTC (~$7B) of open interest, about
-Binance's BTCUSDT book in late 2025; a flush liquidates a few hundred million dollars, the order of
-the article's ~$794M week of long liquidations across venues.
+Binance's BTCUSDT book in late 2025; most positions use 5–10x. A flush day liquidates $0.4–0.7B
+of BTCUSDT longs and an ordinary day tens of millions, the order of the article's ~$794M week of
+long liquidations across venues.
 
 Ground truth (``truth/``): ``phases.parquet`` (the scripted phase of every hour),
 ``liquidations.parquet`` (every forced order, with leverage, entry, exact level and whether the

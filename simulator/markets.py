@@ -26,8 +26,8 @@ class MarketSpec:
 
 
 # Scale: BTCUSDT starts at $86k with ~80k BTC (~$7B) of open interest, roughly Binance's
-# BTCUSDT book in late 2025; a flush that liquidates a few percent of it is a few hundred
-# million dollars, the order of the article's ~$794M week across all venues.
+# BTCUSDT book in late 2025; a flush day liquidates $0.4–0.7B of its longs, the order of the
+# article's ~$794M week of long liquidations across all venues.
 KNOWN_MARKETS: Final = {
     spec.symbol: spec
     for spec in (

@@ -26,13 +26,13 @@ from simulator.scenarios import Scenario
 
 MINUTES_PER_DAY = 1440
 LEVERAGE_TIERS = (5, 10, 20, 25, 50, 100)
-BASE_TIER_WEIGHTS = (0.15, 0.30, 0.15, 0.20, 0.12, 0.08)
+BASE_TIER_WEIGHTS = (0.35, 0.30, 0.15, 0.10, 0.06, 0.04)
 # A typical position's notional per tier: high leverage is only allowed on small positions.
 TIER_NOTIONAL_USD = (2e6, 5e5, 2e5, 1e5, 4e4, 2e4)
 
 COHORT_MINUTES = 5
 """Positions opened within five minutes form one cohort at their volume-weighted entry."""
-HEDGED_OI_SHARE = 0.7
+HEDGED_OI_SHARE = 0.8
 """Share of open interest held by hedged, unlevered traders (basis and market makers), never
 liquidated; the leveraged crowd holds the rest."""
 HOLDING_MINUTES = 2 * MINUTES_PER_DAY

@@ -17,6 +17,7 @@ from pipelines.runner import RANGE_END_TAG, RANGE_START_TAG
 from tests.conftest import WriteFile
 from tests.factories import kline_rows, metrics_rows
 from transforms import formats
+from transforms.facts import FACT_MODELS
 from transforms.sources import DATASETS, dataset
 
 DAY = date(2024, 1, 1)
@@ -154,12 +155,12 @@ def test_cli_rejects_a_bad_universe() -> None:
     assert "not a valid ticker" in result.output
 
 
-def test_definitions_load_with_one_staged_asset_per_dataset() -> None:
+def test_definitions_load_with_one_asset_per_table() -> None:
     definitions = defs()
     dg.Definitions.validate_loadable(definitions)
     graph = definitions.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
-    assert keys == {d.table for d in DATASETS}
+    assert keys == {d.table for d in DATASETS} | {m.name for m in FACT_MODELS} | {"catalog"}
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
         assert isinstance(node.partitions_def, dg.DailyPartitionsDefinition)

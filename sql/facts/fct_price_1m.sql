@@ -1,0 +1,77 @@
+-- fct_price_1m: the traded 1-minute bar of every perpetual and spot pair, with the perpetual's
+-- mark, index and premium-index closes beside it.
+-- grain: exchange × symbol × minute (ts = bar open)
+-- partition: date = UTC day of ts; $day_start <= ts < $day_end
+-- inputs: stg_klines (all exchanges, spot included), stg_mark_price_klines,
+--         stg_index_price_klines, stg_premium_index_klines; a missing one leaves its column null
+with source as (
+    select *
+    from stg_klines
+    where ts >= $day_start and ts < $day_end
+    qualify row_number() over (partition by exchange, symbol, ts order by source_file) = 1
+),
+
+mark as (
+    select exchange, symbol, ts, any_value(close order by source_file) as mark_close
+    from stg_mark_price_klines
+    where ts >= $day_start and ts < $day_end
+    group by all
+),
+
+index_price as (
+    select exchange, symbol, ts, any_value(close order by source_file) as index_close
+    from stg_index_price_klines
+    where ts >= $day_start and ts < $day_end
+    group by all
+),
+
+premium as (
+    select exchange, symbol, ts, any_value(close order by source_file) as premium_close
+    from stg_premium_index_klines
+    where ts >= $day_start and ts < $day_end
+    group by all
+),
+
+final as (
+    select
+        source.exchange,
+        source.symbol,
+        source.ts,
+        source.open,
+        source.high,
+        source.low,
+        source.close,
+        source.volume_base,
+        source.volume_quote,
+        source.trade_count,
+        source.taker_buy_base,
+        source.taker_buy_quote,
+        mark.mark_close,
+        index_price.index_close,
+        premium.premium_close,
+        source.source_file
+    from source
+    left join mark using (exchange, symbol, ts)
+    left join index_price using (exchange, symbol, ts)
+    left join premium using (exchange, symbol, ts)
+)
+
+select
+    exchange::varchar as exchange,
+    symbol::varchar as symbol,
+    ts::timestamptz as ts,
+    open::double as open,
+    high::double as high,
+    low::double as low,
+    close::double as close,
+    volume_base::double as volume_base,
+    volume_quote::double as volume_quote,
+    trade_count::bigint as trade_count,
+    taker_buy_base::double as taker_buy_base,
+    taker_buy_quote::double as taker_buy_quote,
+    mark_close::double as mark_close,
+    index_close::double as index_close,
+    premium_close::double as premium_close,
+    source_file::varchar as source_file
+from final
+order by exchange, symbol, ts

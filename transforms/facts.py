@@ -1,0 +1,197 @@
+"""Fact models: DuckDB SQL files over staged partitions, built one day at a time.
+
+Each model names the *roles* its SQL reads (``stg_metrics``: the metrics of every exchange) and
+how many days around the partition it needs. The runner reads exactly those partitions from the
+lake (never the whole history), registers them as Arrow tables under the role names, binds the
+day as parameters and publishes the result. No path, name or value is ever interpolated into
+SQL text: the SQL files are fixed and the inputs arrive as registered relations.
+"""
+
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Final
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from transforms.publish import PARTITION_FILE, partition_dir
+from transforms.schemas import STAGED_SCHEMAS, TIMESTAMP
+from transforms.sources import DATASETS
+from transforms.staging import day_bounds
+
+SQL_ROOT: Final = Path(__file__).resolve().parent.parent / "sql"
+_PARAMETER = re.compile(r"\$([a-z_]+)")
+
+
+@dataclass(frozen=True)
+class Input:
+    """A relation a model reads: a role name, the lake tables behind it, and its day window."""
+
+    role: str
+    tables: tuple[str, ...]
+    schema: pa.Schema
+    days_before: int = 0
+    days_after: int = 0
+
+
+@dataclass(frozen=True)
+class FactModel:
+    """One fact table: its SQL file, inputs and output schema."""
+
+    name: str
+    inputs: tuple[Input, ...]
+    schema: pa.Schema
+    time_column: str = "ts"
+
+    @property
+    def sql_path(self) -> Path:
+        return SQL_ROOT / "facts" / f"{self.name}.sql"
+
+    @property
+    def upstream_tables(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(t for i in self.inputs for t in i.tables))
+
+
+def staged_role(name: str, days_before: int = 0, days_after: int = 0) -> Input:
+    """Every exchange's staged table of dataset ``name``, as one relation ``stg_<name>``."""
+    datasets = [d for d in DATASETS if d.name == name]
+    return Input(
+        f"stg_{name}",
+        tuple(d.table for d in datasets),
+        STAGED_SCHEMAS[datasets[0].kind],
+        days_before,
+        days_after,
+    )
+
+
+def _schema(*fields: tuple[str, pa.DataType]) -> pa.Schema:
+    keys = [pa.field("exchange", pa.string(), False), pa.field("symbol", pa.string(), False)]
+    return pa.schema([*keys, *(pa.field(name, kind) for name, kind in fields)])
+
+
+F64, STR, I64 = pa.float64(), pa.string(), pa.int64()
+
+FCT_PRICE_1M = FactModel(
+    "fct_price_1m",
+    (
+        staged_role("klines"),
+        staged_role("mark_price_klines"),
+        staged_role("index_price_klines"),
+        staged_role("premium_index_klines"),
+    ),
+    _schema(
+        ("ts", TIMESTAMP),
+        *((c, F64) for c in ("open", "high", "low", "close", "volume_base", "volume_quote")),
+        ("trade_count", I64),
+        ("taker_buy_base", F64),
+        ("taker_buy_quote", F64),
+        ("mark_close", F64),
+        ("index_close", F64),
+        ("premium_close", F64),
+        ("source_file", STR),
+    ),
+)
+
+FCT_OPEN_INTEREST = FactModel(
+    "fct_open_interest",
+    (staged_role("metrics", days_before=1, days_after=1),),
+    _schema(
+        ("ts", TIMESTAMP),
+        ("oi_base", F64),
+        ("oi_usd", F64),
+        ("top_account_ls_ratio", F64),
+        ("top_position_ls_ratio", F64),
+        ("account_ls_ratio", F64),
+        ("taker_buy_sell_ratio", F64),
+        ("source_file", STR),
+    ),
+)
+
+FCT_FUNDING = FactModel(
+    "fct_funding",
+    (staged_role("funding_rate"),),
+    _schema(
+        ("funding_time", TIMESTAMP),
+        ("funding_rate", F64),
+        ("funding_interval_hours", pa.int32()),
+        ("funding_rate_8h", F64),
+        ("funding_rate_apr", F64),
+        ("source_file", STR),
+    ),
+    time_column="funding_time",
+)
+
+FCT_LIQUIDATIONS = FactModel(
+    "fct_liquidations",
+    (staged_role("liquidation_snapshot"),),
+    _schema(
+        ("ts", TIMESTAMP),
+        ("liquidated_side", STR),
+        ("price", F64),
+        ("avg_price", F64),
+        ("qty_base", F64),
+        ("notional_usd", F64),
+        ("coverage", STR),
+        ("source_file", STR),
+    ),
+)
+
+FCT_LIQUIDATIONS_5M = FactModel(
+    "fct_liquidations_5m",
+    (Input("fct_liquidations", ("fct_liquidations",), FCT_LIQUIDATIONS.schema),),
+    _schema(
+        ("ts", TIMESTAMP),
+        ("long_liq_usd", F64),
+        ("short_liq_usd", F64),
+        ("long_liq_count", I64),
+        ("short_liq_count", I64),
+        ("long_liq_base", F64),
+        ("short_liq_base", F64),
+    ),
+)
+
+FACT_MODELS: Final = (
+    FCT_PRICE_1M,
+    FCT_OPEN_INTEREST,
+    FCT_FUNDING,
+    FCT_LIQUIDATIONS,
+    FCT_LIQUIDATIONS_5M,
+)
+
+
+def read_input(lake_root: Path, model_input: Input, day: date) -> pa.Table:
+    """The partitions ``model_input`` needs around ``day``, with their ``date`` as a column.
+
+    Missing partitions are simply absent (an optional input leaves its columns null); the
+    result always has the input's schema, so the SQL binds even when nothing was published.
+    """
+    schema = model_input.schema.append(pa.field("date", pa.date32()))
+    parts = []
+    for offset in range(-model_input.days_before, model_input.days_after + 1):
+        partition_day = day + timedelta(days=offset)
+        for table in model_input.tables:
+            path = partition_dir(lake_root, table, partition_day) / PARTITION_FILE
+            if not path.exists():
+                continue
+            data = pq.read_table(path, schema=model_input.schema)
+            dates = pa.array([partition_day] * data.num_rows, pa.date32())
+            parts.append(data.append_column("date", dates))
+    return pa.concat_tables(parts) if parts else schema.empty_table()
+
+
+def build_fact(model: FactModel, day: date, lake_root: Path) -> pa.Table:
+    """Run ``model``'s SQL for ``day`` over the partitions it needs; rows sorted, schema exact."""
+    sql = model.sql_path.read_text()
+    start, end = day_bounds(day)
+    available = {"day_start": start, "day_end": end, "day": day}
+    params = {name: available[name] for name in dict.fromkeys(_PARAMETER.findall(sql))}
+    with duckdb.connect(
+        config={"TimeZone": "UTC", "autoinstall_known_extensions": False, "threads": 1}
+    ) as connection:
+        for model_input in model.inputs:
+            connection.register(model_input.role, read_input(lake_root, model_input, day))
+        result = connection.sql(sql, params=params).to_arrow_table()
+    return result.cast(model.schema)
