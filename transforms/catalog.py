@@ -17,9 +17,11 @@ import duckdb
 
 CATALOG_FILE = "catalog.duckdb"
 TABLE_PATTERN = re.compile(r"(stg|fct|feat|dq)_[a-z0-9_]+")
-_CONFIG: dict[str, str | bool | int | float | list[str]] = {
-    "TimeZone": "UTC",
+DUCKDB_CONFIG: dict[str, str | bool | int | float | list[str]] = {
+    # Never reach for the network to install an extension; icu (time zones) is built in, and
+    # with autoinstall on, DuckDB 2.0 refuses to set TimeZone at connect time.
     "autoinstall_known_extensions": False,
+    "TimeZone": "UTC",
 }
 
 
@@ -57,7 +59,7 @@ def build_catalog(warehouse: Path) -> tuple[Path, list[str]]:
     target = warehouse / CATALOG_FILE
     temp = warehouse / f".{CATALOG_FILE}.{uuid.uuid4().hex}.tmp"
     try:
-        with duckdb.connect(str(temp), config=_CONFIG) as connection:
+        with duckdb.connect(str(temp), config=DUCKDB_CONFIG) as connection:
             tables = create_views(connection, warehouse / "lake")
             connection.execute("checkpoint")
         os.replace(temp, target)
@@ -71,7 +73,7 @@ def connect_read_only(warehouse: Path) -> duckdb.DuckDBPyConnection:
     """The catalog opened read-only; an in-memory set of views when none was built yet."""
     catalog = warehouse / CATALOG_FILE
     if catalog.exists():
-        return duckdb.connect(str(catalog), read_only=True, config=_CONFIG)
-    connection = duckdb.connect(config=_CONFIG)
+        return duckdb.connect(str(catalog), read_only=True, config=DUCKDB_CONFIG)
+    connection = duckdb.connect(config=DUCKDB_CONFIG)
     create_views(connection, warehouse / "lake")
     return connection

@@ -17,6 +17,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from transforms.catalog import DUCKDB_CONFIG
 from transforms.publish import PARTITION_FILE, partition_dir
 from transforms.schemas import STAGED_SCHEMAS, TIMESTAMP
 from transforms.sources import DATASETS
@@ -188,9 +189,7 @@ def build_fact(model: FactModel, day: date, lake_root: Path) -> pa.Table:
     start, end = day_bounds(day)
     available = {"day_start": start, "day_end": end, "day": day}
     params = {name: available[name] for name in dict.fromkeys(_PARAMETER.findall(sql))}
-    with duckdb.connect(
-        config={"TimeZone": "UTC", "autoinstall_known_extensions": False, "threads": 1}
-    ) as connection:
+    with duckdb.connect(config={**DUCKDB_CONFIG, "threads": 1}) as connection:
         for model_input in model.inputs:
             connection.register(model_input.role, read_input(lake_root, model_input, day))
         result = connection.sql(sql, params=params).to_arrow_table()

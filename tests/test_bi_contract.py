@@ -1,0 +1,154 @@
+"""The BI contract: every published table reads the same through every common reader.
+
+A small warehouse is simulated and built through Dagster once for the module; then each table is
+read with DuckDB, polars, pyarrow datasets and pandas, and checked against its checked-in schema
+snapshot in ``contracts/``.
+"""
+
+import json
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pandas as pd
+import polars as pl
+import pyarrow as pa
+import pyarrow.dataset as pads
+import pyarrow.parquet as pq
+import pytest
+
+from pipelines.definitions import defs
+from pipelines.defs.jobs import DAILY_JOB
+from pipelines.runner import RANGE_END_TAG, RANGE_START_TAG
+from simulator.run import SimConfig, simulate_archive
+from transforms.catalog import CATALOG_FILE, DUCKDB_CONFIG
+from transforms.contracts import describe, published_schemas, render, snapshot_path
+
+START, END = date(2024, 3, 30), date(2024, 4, 1)
+UNIVERSE = "binance_um:BTCUSDT,ETHUSDT;binance_cm:BTCUSD_PERP;binance_spot:BTCUSDT"
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("bi")
+    mirror = root / "mirror"
+    simulate_archive(
+        SimConfig(
+            out=mirror,
+            start=START,
+            end=END,
+            symbols=("BTCUSDT", "ETHUSDT"),
+            coin_margined=("BTCUSD_PERP",),
+            spot=("BTCUSDT",),
+            workers=1,
+        )
+    )
+    config = {
+        "warehouse": str(root / "warehouse"),
+        "binance_url": mirror.as_uri() + "/",
+        "universe": UNIVERSE,
+    }
+    result = (
+        defs()
+        .resolve_job_def(DAILY_JOB)
+        .execute_in_process(
+            instance=dg.DagsterInstance.ephemeral(),
+            tags={RANGE_START_TAG: START.isoformat(), RANGE_END_TAG: END.isoformat()},
+            run_config={"resources": {"treadmill": {"config": config}}},
+        )
+    )
+    assert result.success
+    return root / "warehouse"
+
+
+TABLES = sorted(published_schemas())
+
+
+def test_every_table_has_a_checked_in_snapshot_matching_the_code() -> None:
+    for table, (schema, time_column) in published_schemas().items():
+        path = snapshot_path(table)
+        assert path.exists(), f"no contract for {table}: run python -m transforms.contracts"
+        assert path.read_text() == render(describe(schema, time_column)), (
+            f"{table} drifted from {path}: review, then rerun python -m transforms.contracts"
+        )
+    snapshots = {p.stem for p in snapshot_path("x").parent.glob("*.json")}
+    assert snapshots == set(TABLES)
+
+
+@pytest.mark.parametrize("table", TABLES)
+def test_published_files_match_the_contract(warehouse: Path, table: str) -> None:
+    files = sorted((warehouse / "lake" / table).glob("date=*/*"))
+    assert files, f"{table} published nothing"
+    assert {f.name for f in files} == {"data.parquet"}, "one data.parquet per partition"
+    contract = json.loads(snapshot_path(table).read_text())
+    expected = [(c["name"], c["type"]) for c in contract["columns"]]
+    time_column = contract["sorted_by"][-1]
+    for path in files:
+        schema = pq.read_schema(path)
+        assert [(f.name, str(f.type)) for f in schema] == expected
+        assert not any(pa.types.is_decimal(f.type) for f in schema)
+        metadata = pq.ParquetFile(path).metadata
+        for group in range(metadata.num_row_groups):
+            row_group = metadata.row_group(group)
+            codecs = {row_group.column(i).compression for i in range(row_group.num_columns)}
+            assert codecs == {"ZSTD"}
+        data = pq.read_table(path)
+        keys = list(
+            zip(
+                data["exchange"].to_pylist(),
+                data["symbol"].to_pylist(),
+                data[time_column].to_pylist(),
+                strict=True,
+            )
+        )
+        assert keys == sorted(keys), f"{path} is not sorted by (exchange, symbol, {time_column})"
+
+
+@pytest.mark.parametrize("table", TABLES)
+def test_every_reader_sees_the_same_rows(warehouse: Path, table: str) -> None:
+    root = warehouse / "lake" / table
+    glob = str(root / "**" / "*.parquet")
+    time_column = json.loads(snapshot_path(table).read_text())["sorted_by"][-1]
+    order = ["exchange", "symbol", time_column]
+
+    with duckdb.connect(config=DUCKDB_CONFIG) as connection:
+        from_duckdb = connection.sql(
+            "select * from read_parquet($glob, hive_partitioning = true)", params={"glob": glob}
+        ).pl()
+    from_polars = pl.scan_parquet(glob, hive_partitioning=True).collect()
+    from_arrow = pl.from_arrow(pads.dataset(root, partitioning="hive").to_table())
+    from_pandas = pl.from_pandas(pd.read_parquet(root))
+    assert isinstance(from_arrow, pl.DataFrame)
+
+    assert from_duckdb.schema["date"] == pl.Date
+    assert from_polars.schema["date"] == pl.Date
+    reference = from_polars.sort(order, maintain_order=True)
+    for name, frame in (("duckdb", from_duckdb), ("pyarrow", from_arrow), ("pandas", from_pandas)):
+        frame = frame.with_columns(pl.col("date").cast(pl.String).str.to_date()).select(
+            reference.columns
+        )
+        assert frame.height == reference.height, name
+        # Instants come back as UTC microseconds from every reader.
+        assert frame.schema[time_column] == pl.Datetime("us", "UTC"), name
+        assert frame.sort(order, maintain_order=True).equals(reference), name
+
+
+def test_the_catalog_has_a_view_per_table_with_the_lake_rows(warehouse: Path) -> None:
+    with duckdb.connect(str(warehouse / CATALOG_FILE), read_only=True) as connection:
+        views = {
+            row[0]
+            for row in connection.execute(
+                "select view_name from duckdb_views() where not internal"
+            ).fetchall()
+        }
+        assert views == set(TABLES)
+        for table in TABLES:
+            catalog_rows = connection.sql(f"select count(*) from {table}").fetchall()[0][0]
+            lake_rows = sum(
+                pq.ParquetFile(p).metadata.num_rows
+                for p in (warehouse / "lake" / table).glob("date=*/data.parquet")
+            )
+            assert catalog_rows == lake_rows, table
+        date_type = connection.sql("select typeof(date) from fct_funding limit 1").fetchall()
+        assert date_type == [("DATE",)]
