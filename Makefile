@@ -38,6 +38,7 @@ ui: $(VENV)/.synced
 bench: $(VENV)/.synced
 	$(VENV)/bin/python -m benchmarks.ingest
 	$(VENV)/bin/python -m benchmarks.simulate
+	$(VENV)/bin/python -m benchmarks.facts
 
 clean:
 	rm -rf .tools $(VENV) .pytest_cache .mypy_cache .ruff_cache
