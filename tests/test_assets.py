@@ -4,6 +4,8 @@ from datetime import date
 from pathlib import Path
 
 import dagster as dg
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
@@ -166,3 +168,50 @@ def test_definitions_load_with_one_asset_per_table() -> None:
         assert isinstance(node.partitions_def, dg.DailyPartitionsDefinition)
         assert node.backfill_policy == dg.BackfillPolicy.single_run()
     assert definitions.resolve_job_def(DAILY_JOB).partitions_def is not None
+
+
+def test_rematerialising_a_range_gives_identical_rows_and_no_stale_files(
+    tmp_path: Path, mirror: Path, write_file: WriteFile
+) -> None:
+    days = [date(2024, 1, 1), date(2024, 1, 2)]
+    for day in days:
+        write_day(write_file, day, ("BTCUSDT", "ETHUSDT"))
+    config = {
+        "warehouse": str(tmp_path / "warehouse"),
+        "binance_url": mirror.as_uri() + "/",
+        "universe": UNIVERSE,
+    }
+    lake = tmp_path / "warehouse" / "lake"
+
+    def run() -> dict[str, pa.Table]:
+        result = (
+            defs()
+            .resolve_job_def(DAILY_JOB)
+            .execute_in_process(
+                instance=dg.DagsterInstance.ephemeral(),
+                tags={RANGE_START_TAG: "2024-01-01", RANGE_END_TAG: "2024-01-02"},
+                run_config={"resources": {"treadmill": {"config": config}}},
+            )
+        )
+        assert result.success
+        return {str(p.relative_to(lake)): pq.read_table(p) for p in sorted(lake.rglob("*.parquet"))}
+
+    first = run()
+    # The archive re-publishes ETHUSDT's second day with ten bars: the old 1440 must not linger.
+    klines = dataset("binance_um", "klines")
+    write_file(
+        klines.archive_path("ETHUSDT", days[1]), formats.KLINE_COLUMNS, kline_rows(days[1], 10)
+    )
+    second = run()
+
+    assert first.keys() == second.keys()
+    assert all(name.endswith("/data.parquet") for name in second)
+    changed = {name for name in first if not first[name].equals(second[name])}
+    assert changed == {
+        "stg_binance_um_klines/date=2024-01-02/data.parquet",
+        "fct_price_1m/date=2024-01-02/data.parquet",
+    }
+    price = second["fct_price_1m/date=2024-01-02/data.parquet"]
+    assert price.filter(pc.equal(price["symbol"], "ETHUSDT")).num_rows == 10
+    assert price.filter(pc.equal(price["symbol"], "BTCUSDT")).num_rows == 1440
+    assert not [p for p in lake.rglob("*") if p.name.startswith(".")], "no temp files left"
