@@ -21,7 +21,9 @@ renamed as (
         price,
         avg_price,
         filled_qty_base as qty_base,
-        filled_qty_base * avg_price as notional_usd,
+        -- a filled order published without a fill price is valued at its order price, as its
+        -- base quantity already is
+        filled_qty_base * coalesce(nullif(avg_price, 0), price) as notional_usd,
         'sampled' as coverage,
         source_file
     from source
