@@ -165,9 +165,6 @@ def columns(table: pa.Table, *names: str) -> list[tuple[Any, ...]]:
     return list(zip(*(table[name].to_pylist() for name in names), strict=True))
 
 
-# --- fct_open_interest: the next-day 00:00 row, which file wins, the day window ----------------
-
-
 def test_next_day_midnight_comes_from_the_previous_days_file(tmp_path: Path) -> None:
     # D−1's file follows the period-end convention: 00:05 of D−1 … 00:00 of D.
     publish(
@@ -292,9 +289,6 @@ def test_open_interest_is_one_row_per_key_sorted_by_exchange_symbol_ts(tmp_path:
     ]
 
 
-# --- duplicate handling --------------------------------------------------------------------
-
-
 def test_exact_duplicate_metrics_keys_give_one_row(tmp_path: Path) -> None:
     # D 00:00 with identical values in D−1's and D's files, and D 00:05 twice in D's file.
     publish(METRICS, [metrics(at(D), 1000.0, 42_000_000.0, PREV)], tmp_path, UM_METRICS, PREV)
@@ -370,9 +364,6 @@ def test_distinct_liquidations_in_the_same_millisecond_are_kept(tmp_path: Path) 
         (moment, "long", 0.25, 10_500.0),
         (moment, "long", 0.5, 21_000.0),
     ]
-
-
-# --- COIN-M: archive CSV → parser → staged partition → fact ----------------------------------
 
 
 def test_coin_m_contracts_arrive_in_base_units(tmp_path: Path) -> None:
@@ -480,9 +471,6 @@ def test_coin_m_contracts_arrive_in_base_units(tmp_path: Path) -> None:
     ]
 
 
-# --- fct_liquidations: side, notional, coverage, day window --------------------------------
-
-
 def test_liquidation_sides_notional_and_coverage(tmp_path: Path) -> None:
     publish(
         LIQUIDATION,
@@ -517,9 +505,6 @@ def test_liquidation_sides_notional_and_coverage(tmp_path: Path) -> None:
         # BUY closes a short: 0.25 × 40,000 = 10,000.0
         (at(D, 2, 30), "short", 40_100.0, 40_000.0, 0.25, 10_000.0, "sampled", file),
     ]
-
-
-# --- fct_liquidations_5m -------------------------------------------------------------------
 
 
 def test_five_minute_liquidations_on_a_complete_grid(tmp_path: Path) -> None:
@@ -570,9 +555,6 @@ def test_five_minute_liquidations_on_a_complete_grid(tmp_path: Path) -> None:
     assert all(fact[name].null_count == 0 for name in values)
 
 
-# --- fct_funding ---------------------------------------------------------------------------
-
-
 def test_funding_is_rescaled_to_8h_and_annualised_from_its_own_interval(tmp_path: Path) -> None:
     publish(
         FUNDING_RATE,
@@ -606,9 +588,6 @@ def test_funding_is_rescaled_to_8h_and_annualised_from_its_own_interval(tmp_path
         "data/futures/um/monthly/fundingRate/ETHUSDT/ETHUSDT-fundingRate-2024-01.zip",
         "data/futures/um/monthly/fundingRate/SOLUSDT/SOLUSDT-fundingRate-2024-01.zip",
     ]
-
-
-# --- missing inputs ------------------------------------------------------------------------
 
 
 def test_missing_mark_index_and_premium_leave_their_columns_null(tmp_path: Path) -> None:
@@ -726,9 +705,6 @@ def test_no_input_gives_an_empty_table_of_the_models_schema(
     assert result.schema == model.schema
 
 
-# --- determinism and schemas ---------------------------------------------------------------
-
-
 def populate(lake: Path) -> None:
     """A little of every input for D, with the metrics of D−1 and D+1 around it."""
     um_file = source("binance_um", "klines", "BTCUSDT", D)
@@ -777,9 +753,6 @@ def test_outputs_have_the_model_schema_and_no_wall_clock_column(tmp_path: Path) 
                 values = result[field.name].to_pylist()
                 assert all(start <= value < end for value in values), (model.name, field.name)
         assert result[model.time_column].type == TIMESTAMP
-
-
-# --- scope: only the partitions a model needs are read -------------------------------------
 
 
 def test_metrics_read_only_the_day_before_and_after(tmp_path: Path) -> None:

@@ -132,9 +132,7 @@ def column(parsed: ParsedFile, name: str) -> list[Any]:
     return values
 
 
-# --------------------------------------------------------------------------------------------
 # 1. The real UM kline day (LevBeta copy of BTCUSDT-1m-2023-04-15)
-# --------------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -231,9 +229,7 @@ def test_real_um_klines_zipped_parses_the_same(tmp_path: Path, real_um_klines: P
     assert zipped.table.equals(real_um_klines.table)
 
 
-# --------------------------------------------------------------------------------------------
 # 2. The real spot zips (lostleaf copies, headerless, 8 dp)
-# --------------------------------------------------------------------------------------------
 
 SPOT_FIRST_ROWS = {
     date(2020, 1, 1): (7195.24, 7196.25, 7183.14, 7186.68, 51.642812, 493),
@@ -303,9 +299,7 @@ def test_real_spot_first_day_full_first_row() -> None:
     }
 
 
-# --------------------------------------------------------------------------------------------
 # 3. Hand-made files, one per quirk
-# --------------------------------------------------------------------------------------------
 
 
 def test_header_and_headerless_klines_give_identical_tables() -> None:
@@ -576,9 +570,6 @@ def test_liquidation_order_is_stable_whatever_the_file_order() -> None:
     assert all(table.equals(tables[0]) for table in tables[1:])
 
 
-# --- COIN-M conversions (contract size 100 USD for BTC, 10 USD for others) -------------------
-
-
 @pytest.mark.parametrize(("symbol", "size"), [("BTCUSD_PERP", 100.0), ("ETHUSD_PERP", 10.0)])
 def test_cm_kline_volumes_are_converted(symbol: str, size: float) -> None:
     klines = dataset("binance_cm", "klines")
@@ -709,9 +700,6 @@ def test_spot_conversions_are_identity() -> None:
     assert (got["volume_base"], got["volume_quote"]) == (3.0, 301.5)
 
 
-# --- Errors -----------------------------------------------------------------------------------
-
-
 def test_headerless_file_with_wrong_column_count_is_rejected() -> None:
     row = kline_row(epoch_ms(MIDNIGHT))[:11]
     with pytest.raises(ParseError, match=re.escape(SOURCE)) as caught:
@@ -831,9 +819,7 @@ def test_zip_inflating_past_the_cap_is_rejected(tmp_path: Path) -> None:
     assert exact.table.num_rows == 10
 
 
-# --------------------------------------------------------------------------------------------
 # 4. Determinism and provenance columns
-# --------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(

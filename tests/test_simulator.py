@@ -80,9 +80,7 @@ class Archive:
         return [self.config.start + timedelta(days=k) for k in range(self.config.days)]
 
 
-# --------------------------------------------------------------------------------------------
 # Helpers
-# --------------------------------------------------------------------------------------------
 
 
 def _run(config: SimConfig) -> Archive:
@@ -188,9 +186,7 @@ def _as_us(column: str) -> pl.Expr:
     return pl.col(column).dt.cast_time_unit("us")
 
 
-# --------------------------------------------------------------------------------------------
 # Fixtures
-# --------------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -232,9 +228,7 @@ def squeeze_cycle(tmp_path_factory: pytest.TempPathFactory) -> Archive:
     )
 
 
-# --------------------------------------------------------------------------------------------
 # 1. Determinism
-# --------------------------------------------------------------------------------------------
 
 
 def test_same_seed_gives_byte_identical_archive_whatever_the_workers(
@@ -268,9 +262,7 @@ def test_different_seed_gives_different_klines(shared: Archive, tmp_path: Path) 
     assert _tree(other.root)[rel] != _tree(shared.root)[rel]
 
 
-# --------------------------------------------------------------------------------------------
 # 2. Format conformance
-# --------------------------------------------------------------------------------------------
 
 
 def test_archive_tree_is_exactly_the_datasets_paths(shared: Archive) -> None:
@@ -690,9 +682,7 @@ def test_liquidation_snapshots_only_inside_the_availability_window(tmp_path: Pat
     assert _truth(outside, "liquidations").drop("published").equals(truth.drop("published", "date"))
 
 
-# --------------------------------------------------------------------------------------------
 # 3. Physical sanity
-# --------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -978,9 +968,7 @@ def test_truth_levels_are_the_exact_liquidation_prices(shared: Archive) -> None:
     assert all(abs(r - 0.90361) < 1e-3 for r in tenx_ratio)
 
 
-# --------------------------------------------------------------------------------------------
 # 4. The phases show in the data
-# --------------------------------------------------------------------------------------------
 
 
 def _hourly_by_phase(archive: Archive) -> pl.DataFrame:
@@ -1065,9 +1053,7 @@ def test_squeeze_phase_has_the_largest_short_liquidations(squeeze_cycle: Archive
     assert squeeze["short_liq"] > squeeze["long_liq"]
 
 
-# --------------------------------------------------------------------------------------------
 # 5. Quirk injection
-# --------------------------------------------------------------------------------------------
 
 
 def _quirky(shared: Archive, tmp_path: Path, **rates: float) -> Archive:
@@ -1227,9 +1213,7 @@ def test_quirk_unsorted_rows(shared: Archive, tmp_path: Path) -> None:
         assert parsed.table.equals(reference.table), rel
 
 
-# --------------------------------------------------------------------------------------------
 # 6. The CLI
-# --------------------------------------------------------------------------------------------
 
 
 def test_cli_sim_writes_the_archive(tmp_path: Path) -> None:

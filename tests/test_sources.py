@@ -19,9 +19,7 @@ from transforms.settings import (
 from transforms.sources import DATASETS, EXCHANGES, Cadence, Dataset, Kind, dataset
 from transforms.sources.binance import cm_pair, contract_size_usd
 
-# --------------------------------------------------------------------------------------------
 # Archive layout (FORMATS.md §1.1, §1.8)
-# --------------------------------------------------------------------------------------------
 
 D = date(2024, 1, 1)
 
@@ -198,8 +196,6 @@ def test_monthly_dataset_maps_every_day_of_a_month_to_one_file() -> None:
     assert dataset("binance_um", "metrics").period_key(date(2024, 2, 29)) == "2024-02-29"
 
 
-# --- the real .CHECKSUM files name files consistent with the layout -------------------------
-
 REAL_CHECKSUMS: list[tuple[str, str, str, str, date]] = [
     (
         "binance-cm/liquidationSnapshot/BTCUSD_PERP-liquidationSnapshot-2023-06-25.zip.CHECKSUM",
@@ -288,9 +284,7 @@ def test_real_checksum_trailing_newlines() -> None:
     assert len(without_lf) == 91
 
 
-# --------------------------------------------------------------------------------------------
 # Availability windows
-# --------------------------------------------------------------------------------------------
 
 
 def test_um_liquidation_window() -> None:
@@ -345,9 +339,7 @@ def test_nothing_is_available_before_the_window(ds: Dataset) -> None:
         assert not ds.is_available(ds.available_until + timedelta(days=1))
 
 
-# --------------------------------------------------------------------------------------------
 # Registry
-# --------------------------------------------------------------------------------------------
 
 
 def test_all_fifteen_datasets_exist() -> None:
@@ -398,9 +390,7 @@ def test_unknown_dataset_is_a_key_error() -> None:
         dataset("bybit", "klines")
 
 
-# --------------------------------------------------------------------------------------------
 # Contract sizes
-# --------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -424,9 +414,7 @@ def test_cm_pair() -> None:
     assert cm_pair("BTCUSD") == "BTCUSD"
 
 
-# --------------------------------------------------------------------------------------------
 # Settings
-# --------------------------------------------------------------------------------------------
 
 
 def test_parse_universe_documented_syntax() -> None:

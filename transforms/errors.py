@@ -19,7 +19,15 @@ class FetchError(SourceFileError):
 
 
 class ParseError(SourceFileError):
-    """A landed file does not parse into its dataset's canonical schema."""
+    """A landed file does not parse into its dataset's canonical schema.
+
+    ``check`` names the rule it broke (``csv_columns``, ``csv_values``, ``timestamp_unit``,
+    ``zip_member``), so that quarantine reports and coverage say which gate failed.
+    """
+
+    def __init__(self, location: str, problem: str, check: str = "file_parses") -> None:
+        super().__init__(location, problem)
+        self.check = check
 
 
 class ConfigError(TreadmillError):

@@ -119,14 +119,18 @@ def read_zip_member(path: Path, source_file: str, max_uncompressed_bytes: int) -
         with zipfile.ZipFile(path) as archive:
             if archive.namelist() != [member]:
                 raise ParseError(
-                    source_file, f"zip holds {archive.namelist()}, expected [{member!r}]"
+                    source_file,
+                    f"zip holds {archive.namelist()}, expected [{member!r}]",
+                    "zip_member",
                 )
             with archive.open(member) as fh:
                 data = fh.read(max_uncompressed_bytes + 1)
     except zipfile.BadZipFile as exc:
-        raise ParseError(source_file, f"corrupt zip ({exc})") from exc
+        raise ParseError(source_file, f"corrupt zip ({exc})", "zip_member") from exc
     if len(data) > max_uncompressed_bytes:
-        raise ParseError(source_file, f"inflates past the cap of {max_uncompressed_bytes} bytes")
+        raise ParseError(
+            source_file, f"inflates past the cap of {max_uncompressed_bytes} bytes", "zip_member"
+        )
     return data
 
 
@@ -158,14 +162,16 @@ def parse_csv(
     if not first_line.strip():
         if not data.strip():
             return _empty(dataset, had_header=False)
-        raise ParseError(source_file, "first line is blank")
+        raise ParseError(source_file, "first line is blank", "csv_columns")
     had_header = bool(_HEADER_FIELD.fullmatch(first_line.split(b",", 1)[0]))
     extra: tuple[str, ...] = ()
     if had_header:
         names = [n.strip().strip('"') for n in first_line.decode("utf-8", "replace").split(",")]
         missing = [c for c in raw_types if c not in names]
         if missing:
-            raise ParseError(source_file, f"header lacks column(s) {missing}; header is {names}")
+            raise ParseError(
+                source_file, f"header lacks column(s) {missing}; header is {names}", "csv_columns"
+            )
         extra = tuple(n for n in names if n not in expected)
     else:
         width = first_line.count(b",") + 1
@@ -173,6 +179,7 @@ def parse_csv(
             raise ParseError(
                 source_file,
                 f"headerless file has {width} columns, expected {len(expected)} {list(expected)}",
+                "csv_columns",
             )
         names = list(expected)
     try:
@@ -190,7 +197,7 @@ def parse_csv(
             ),
         )
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        raise ParseError(source_file, f"malformed CSV: {exc}") from exc
+        raise ParseError(source_file, f"malformed CSV: {exc}", "csv_values") from exc
     table, unit = _canonical(dataset, symbol, raw, source_file)
     rows_read = table.num_rows
     time_column = TIME_COLUMN[kind]
@@ -259,7 +266,9 @@ def epoch_to_timestamp(
 ) -> tuple[pa.Array, str]:
     """Epoch integers of ms or µs (told apart by digit count) as ``timestamp[us, UTC]``."""
     if values.null_count:
-        raise ParseError(source_file, f"{values.null_count} empty value(s) in {column}")
+        raise ParseError(
+            source_file, f"{values.null_count} empty value(s) in {column}", "timestamp_unit"
+        )
     if len(values) == 0:
         return pa.array([], pa.timestamp("us", tz="UTC")), "none"
     bounds = pc.min_max(values)
@@ -280,13 +289,17 @@ def _text_to_timestamp(
     values: pa.ChunkedArray, source_file: str, column: str
 ) -> tuple[pa.Array, str]:
     if values.null_count:
-        raise ParseError(source_file, f"{values.null_count} empty value(s) in {column}")
+        raise ParseError(
+            source_file, f"{values.null_count} empty value(s) in {column}", "timestamp_unit"
+        )
     if len(values) and pc.all(pc.match_substring_regex(values, r"^\d+$")).as_py():
         return epoch_to_timestamp(values.cast(pa.int64()), source_file, column)
     try:
         parsed = pc.strptime(values, format=formats.METRICS_TIME_FORMAT, unit="us")
     except pa.ArrowInvalid as exc:
-        raise ParseError(source_file, f"{column} is not 'YYYY-MM-DD HH:MM:SS': {exc}") from exc
+        raise ParseError(
+            source_file, f"{column} is not 'YYYY-MM-DD HH:MM:SS': {exc}", "timestamp_unit"
+        ) from exc
     return parsed.cast(pa.timestamp("us", tz="UTC")), "text"
 
 

@@ -7,11 +7,12 @@ with its error recorded, and every other symbol and day goes on. Each partition 
 the basis of coverage reporting and of skipping unchanged inputs.
 """
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -24,7 +25,11 @@ from transforms.schemas import STAGED_SCHEMAS, TIME_COLUMN
 from transforms.settings import Settings
 from transforms.sources import Cadence, Dataset
 
-Status = Literal["ok", "not_published", "failed", "outside_window"]
+Status = Literal["ok", "quarantined", "not_published", "failed", "outside_window"]
+"""``ok``: published; ``quarantined``: failed a quality gate, kept out of the partition and
+written to ``quarantine/``; ``not_published``: the archive answered 404; ``failed``: the download
+failed for good (checksum mismatch, bad body, retries exhausted); ``outside_window``: the dataset
+does not exist for that day."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,12 @@ class SymbolDay:
     timestamp_unit: str | None = None
     had_header: bool | None = None
     error: str | None = None
+    rows_in_day: int = 0
+    """Rows whose instant falls on the partition's day (a metrics file may carry one more)."""
+    checks_failed: tuple[str, ...] = ()
+    """Quality gates that quarantined the file."""
+    warnings: tuple[str, ...] = ()
+    """Quality checks that failed without quarantining (an unknown extra column, say)."""
 
 
 @dataclass(frozen=True)
@@ -218,6 +229,35 @@ def _publish_day(
 
 def manifest_path(settings: Settings, dataset: Dataset, day: date) -> Path:
     return settings.manifest_root / dataset.table / f"date={day.isoformat()}.json"
+
+
+def read_manifest(manifest_root: Path, table: str, day: date) -> dict[str, Any] | None:
+    """The manifest of a staged partition, or None when the day was never staged."""
+    path = manifest_root / table / f"date={day.isoformat()}.json"
+    if not path.exists():
+        return None
+    payload: dict[str, Any] = json.loads(path.read_text())
+    return payload
+
+
+def quarantined_symbols(
+    manifest_root: Path, datasets: Iterable[Dataset], day: date
+) -> set[tuple[str, str]]:
+    """(exchange, symbol) pairs quarantined on ``day`` in any of ``datasets``.
+
+    Facts of that symbol and day are not built, in this run or any later one, until a re-run
+    publishes the file.
+    """
+    quarantined = set()
+    for dataset in datasets:
+        manifest = read_manifest(manifest_root, dataset.table, day)
+        if manifest:
+            quarantined |= {
+                (dataset.exchange, entry["symbol"])
+                for entry in manifest["symbols"]
+                if entry["status"] == "quarantined"
+            }
+    return quarantined
 
 
 def manifest_payload(partition: StagedPartition) -> dict[str, object]:
