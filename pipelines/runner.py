@@ -9,7 +9,6 @@ from pathlib import Path
 import dagster as dg
 
 from pipelines.defs.jobs import DAILY_JOB
-from pipelines.defs.staged import SOURCE_FILES_CHECK
 from transforms.settings import Settings, format_universe
 
 PROJECT_DAGSTER_YAML = Path(__file__).resolve().parent.parent / "dagster.yaml"
@@ -91,7 +90,7 @@ def summarize(result: dg.ExecuteInProcessResult) -> RunSummary:
         asset = evaluation.asset_key.to_user_string()
         details = evaluation.metadata.get("failures")
         lines = details.value if details is not None else []
-        if evaluation.check_name == SOURCE_FILES_CHECK and isinstance(lines, list) and lines:
+        if isinstance(lines, list) and lines:
             summary.failed_checks.extend(f"{asset}: {line}" for line in lines)
         else:
             summary.failed_checks.append(f"{asset}: check {evaluation.check_name} failed")

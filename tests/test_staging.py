@@ -67,7 +67,8 @@ def test_a_bad_file_leaves_out_its_symbol_only(settings: Settings, write_file: W
 
     statuses = {s.symbol: s for s in day_1.symbols}
     assert statuses["BTCUSDT"].status == "ok"
-    assert statuses["ETHUSDT"].status == "failed"
+    assert statuses["ETHUSDT"].status == "quarantined"
+    assert statuses["ETHUSDT"].checks_failed == ("csv_values",)
     assert bad_path in (statuses["ETHUSDT"].error or "")
     assert "not-a-price" in (statuses["ETHUSDT"].error or "")
     assert day_1.path is not None

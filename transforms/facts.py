@@ -15,13 +15,14 @@ from typing import Final
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from transforms.catalog import DUCKDB_CONFIG
 from transforms.publish import PARTITION_FILE, partition_dir
 from transforms.schemas import STAGED_SCHEMAS, TIMESTAMP
-from transforms.sources import DATASETS
-from transforms.staging import day_bounds
+from transforms.sources import DATASETS, Dataset
+from transforms.staging import day_bounds, quarantined_symbols
 
 SQL_ROOT: Final = Path(__file__).resolve().parent.parent / "sql"
 _PARAMETER = re.compile(r"\$([a-z_]+)")
@@ -54,6 +55,15 @@ class FactModel:
     @property
     def upstream_tables(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(t for i in self.inputs for t in i.tables))
+
+    @property
+    def staged_inputs(self) -> tuple[Dataset, ...]:
+        """The staged datasets behind this model's inputs (directly or through other facts)."""
+        tables = set(self.upstream_tables)
+        for model in FACT_MODELS:
+            if model.name in tables:
+                tables |= set(model.upstream_tables)
+        return tuple(d for d in DATASETS if d.table in tables)
 
 
 def staged_role(name: str, days_before: int = 0, days_after: int = 0) -> Input:
@@ -183,8 +193,15 @@ def read_input(lake_root: Path, model_input: Input, day: date) -> pa.Table:
     return pa.concat_tables(parts) if parts else schema.empty_table()
 
 
-def build_fact(model: FactModel, day: date, lake_root: Path) -> pa.Table:
-    """Run ``model``'s SQL for ``day`` over the partitions it needs; rows sorted, schema exact."""
+def build_fact(
+    model: FactModel, day: date, lake_root: Path, manifest_root: Path | None = None
+) -> pa.Table:
+    """Run ``model``'s SQL for ``day`` over the partitions it needs; rows sorted, schema exact.
+
+    A symbol quarantined on ``day`` in any staged input is left out entirely, even where a
+    neighbouring day's file carries rows for it: its facts of that day are not built until a
+    later run publishes the file. ``manifest_root`` defaults to the warehouse's manifests.
+    """
     sql = model.sql_path.read_text()
     start, end = day_bounds(day)
     available = {"day_start": start, "day_end": end, "day": day}
@@ -193,4 +210,13 @@ def build_fact(model: FactModel, day: date, lake_root: Path) -> pa.Table:
         for model_input in model.inputs:
             connection.register(model_input.role, read_input(lake_root, model_input, day))
         result = connection.sql(sql, params=params).to_arrow_table()
+    quarantined = quarantined_symbols(
+        manifest_root or lake_root.parent / "manifests", model.staged_inputs, day
+    )
+    for exchange, symbol in quarantined:
+        result = result.filter(
+            pc.invert(
+                pc.and_(pc.equal(result["exchange"], exchange), pc.equal(result["symbol"], symbol))
+            )
+        )
     return result.cast(model.schema)

@@ -281,6 +281,7 @@ def epoch_to_timestamp(
         raise ParseError(
             source_file,
             f"{column} is neither all 13-digit ms nor all 16-digit µs epochs (range {low}..{high})",
+            "timestamp_unit",
         )
     return micros.cast(pa.int64()).cast(pa.timestamp("us", tz="UTC")), unit
 

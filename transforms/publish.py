@@ -26,9 +26,18 @@ def partition_dir(lake_root: Path, table: str, day: date) -> Path:
 def publish_partition(table: pa.Table, lake_root: Path, table_name: str, day: date) -> Path:
     """Atomically replace ``table_name``'s partition for ``day`` with ``table``."""
     directory = partition_dir(lake_root, table_name, day)
-    directory.mkdir(parents=True, exist_ok=True)
-    target = directory / PARTITION_FILE
-    temp = directory / f".{PARTITION_FILE}.{uuid.uuid4().hex}.tmp"
+    target = publish_file(table, directory / PARTITION_FILE)
+    for stale in directory.glob("*.parquet"):
+        if stale.name != PARTITION_FILE:
+            stale.unlink()
+    _fsync_dir(directory)
+    return target
+
+
+def publish_file(table: pa.Table, target: Path) -> Path:
+    """Write ``table`` to ``target`` as zstd Parquet through a temp file and ``os.replace``."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
     try:
         with temp.open("wb") as sink:
             pq.write_table(
@@ -45,10 +54,6 @@ def publish_partition(table: pa.Table, lake_root: Path, table_name: str, day: da
         os.replace(temp, target)
     finally:
         temp.unlink(missing_ok=True)
-    for stale in directory.glob("*.parquet"):
-        if stale.name != PARTITION_FILE:
-            stale.unlink()
-    _fsync_dir(directory)
     return target
 
 

@@ -8,6 +8,7 @@ the basis of coverage reporting and of skipping unchanged inputs.
 """
 
 import json
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -20,7 +21,8 @@ import pyarrow.compute as pc
 from transforms.errors import FetchError, ParseError
 from transforms.fetch import ArchiveClient, FetchOutcome, Landed, NotPublished
 from transforms.parse import ParsedFile, parse_zip
-from transforms.publish import publish_partition, write_json_atomically
+from transforms.publish import publish_file, publish_partition, write_json_atomically
+from transforms.quality import Failure, expectation_failures, structural_failures
 from transforms.schemas import STAGED_SCHEMAS, TIME_COLUMN
 from transforms.settings import Settings
 from transforms.sources import Cadence, Dataset
@@ -53,6 +55,8 @@ class SymbolDay:
     """Quality gates that quarantined the file."""
     warnings: tuple[str, ...] = ()
     """Quality checks that failed without quarantining (an unknown extra column, say)."""
+    report: tuple[dict[str, Any], ...] = ()
+    """Every failed check with its observed values: unexpected count and a sample."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,8 @@ class _FileResult:
     landed: Landed | None = None
     parsed: ParsedFile | None = None
     error: str | None = None
+    failed_check: str | None = None
+    """The gate a file that did not parse broke; None for a download that failed."""
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -107,7 +113,44 @@ def stage_dataset(
         for symbol in symbols
     }
     files = _fetch_and_parse(dataset, wanted, settings, client)
-    return [_publish_day(dataset, day, symbols, wanted, files, settings) for day in days]
+    failures = _gate(dataset, wanted, files)
+    return [_publish_day(dataset, day, symbols, wanted, files, failures, settings) for day in days]
+
+
+def _period_start(dataset: Dataset, day: date) -> date:
+    return day.replace(day=1) if dataset.cadence is Cadence.MONTHLY else day
+
+
+def _gate(
+    dataset: Dataset, wanted: dict[tuple[str, date], str], files: dict[str, _FileResult]
+) -> dict[tuple[str, date], list[Failure]]:
+    """Quality failures of every parsed file, keyed by (file, day) for the days staged."""
+    days_of_file: dict[str, list[date]] = defaultdict(list)
+    for (_, day), relpath in wanted.items():
+        days_of_file[relpath].append(day)
+    failures: dict[tuple[str, date], list[Failure]] = defaultdict(list)
+    parsed = {r: f.parsed for r, f in files.items() if f.parsed is not None}
+    for relpath, table in parsed.items():
+        found = structural_failures(
+            dataset, table, _period_start(dataset, min(days_of_file[relpath]))
+        )
+        for day in days_of_file[relpath]:
+            failures[relpath, day].extend(found)
+    frames = {
+        relpath: (table.table, _row_days(dataset, table.table, min(days_of_file[relpath])))
+        for relpath, table in parsed.items()
+    }
+    for key, found in expectation_failures(dataset, frames).items():
+        if key[1] in days_of_file[key[0]]:
+            failures[key].extend(found)
+    return failures
+
+
+def _row_days(dataset: Dataset, table: pa.Table, day: date) -> pa.Array:
+    """The day each row of a file counts for: its file's day, or its settlement's day."""
+    if dataset.cadence is Cadence.DAILY:
+        return pa.repeat(pa.scalar(day, pa.date32()), table.num_rows)
+    return pc.cast(table[TIME_COLUMN[dataset.kind]], pa.date32()).combine_chunks()
 
 
 def _fetch_and_parse(
@@ -139,7 +182,7 @@ def _fetch_and_parse(
                 settings.limits.max_uncompressed_bytes,
             )
         except ParseError as exc:
-            return _FileResult(relpath, landed=outcome, error=str(exc))
+            return _FileResult(relpath, landed=outcome, error=str(exc), failed_check=exc.check)
         return _FileResult(relpath, landed=outcome, parsed=parsed)
 
     return client.map_fetched(first_day, parse)
@@ -175,6 +218,7 @@ def _publish_day(
     symbols: Iterable[str],
     wanted: dict[tuple[str, date], str],
     files: dict[str, _FileResult],
+    failures: dict[tuple[str, date], list[Failure]],
     settings: Settings,
 ) -> StagedPartition:
     records: list[SymbolDay] = []
@@ -187,27 +231,49 @@ def _publish_day(
         result = files[relpath]
         landed = result.landed
         sha256, origin = (landed.sha256, landed.origin) if landed else (None, None)
-        if result.error is not None:
+        if result.error is not None and result.failed_check is None:
             records.append(SymbolDay(symbol, "failed", relpath, sha256, origin, error=result.error))
+        elif result.error is not None:
+            check = result.failed_check or "file_parses"
+            failure = Failure(check, "error", 1, (result.error,))
+            record = SymbolDay(
+                symbol,
+                "quarantined",
+                relpath,
+                sha256,
+                origin,
+                error=result.error,
+                checks_failed=(check,),
+                report=(failure.as_dict(),),
+            )
+            quarantine(settings, dataset, day, record, None)
+            records.append(record)
         elif result.parsed is None:
             records.append(SymbolDay(symbol, "not_published", relpath))
         else:
             rows, duplicates = _rows_of_day(dataset, result.parsed, day)
-            tables.append(rows)
-            records.append(
-                SymbolDay(
-                    symbol,
-                    "ok",
-                    relpath,
-                    sha256,
-                    origin,
-                    rows=rows.num_rows,
-                    duplicates_dropped=duplicates,
-                    label_convention=result.parsed.label_convention,
-                    timestamp_unit=result.parsed.timestamp_unit,
-                    had_header=result.parsed.had_header,
-                )
+            found = failures.get((relpath, day), [])
+            errors = tuple(dict.fromkeys(f.check for f in found if f.severity == "error"))
+            record = SymbolDay(
+                symbol,
+                "quarantined" if errors else "ok",
+                relpath,
+                sha256,
+                origin,
+                rows=rows.num_rows,
+                duplicates_dropped=duplicates,
+                label_convention=result.parsed.label_convention,
+                timestamp_unit=result.parsed.timestamp_unit,
+                had_header=result.parsed.had_header,
+                rows_in_day=_count_in_day(dataset, rows, day),
+                checks_failed=errors,
+                warnings=tuple(dict.fromkeys(f.check for f in found if f.severity == "warn")),
+                report=tuple(f.as_dict() for f in found),
             )
+            quarantine(settings, dataset, day, record, rows if errors else None)
+            if not errors:
+                tables.append(rows)
+            records.append(record)
     if not dataset.is_available(day):
         return StagedPartition(dataset.table, day, None, 0, tuple(records), None, None)
     schema = STAGED_SCHEMAS[dataset.kind]
@@ -225,6 +291,55 @@ def _publish_day(
     )
     write_json_atomically(manifest_path(settings, dataset, day), manifest_payload(partition))
     return partition
+
+
+def _count_in_day(dataset: Dataset, rows: pa.Table, day: date) -> int:
+    start, end = day_bounds(day)
+    column = rows[TIME_COLUMN[dataset.kind]]
+    in_day = pc.and_(
+        pc.greater_equal(column, pa.scalar(start, column.type)),
+        pc.less(column, pa.scalar(end, column.type)),
+    )
+    return int(pc.sum(pc.cast(in_day, pa.int64())).as_py() or 0)
+
+
+def quarantine_paths(
+    settings: Settings, dataset: Dataset, day: date, symbol: str
+) -> tuple[Path, Path]:
+    """Where a quarantined symbol-day's rows and report go."""
+    folder = settings.warehouse / "quarantine" / dataset.exchange / dataset.name / day.isoformat()
+    return folder / f"{symbol}.parquet", folder / f"{symbol}.json"
+
+
+def quarantine(
+    settings: Settings, dataset: Dataset, day: date, record: SymbolDay, rows: pa.Table | None
+) -> None:
+    """Write (or clear) the quarantine of one symbol-day.
+
+    A quarantined symbol-day leaves its rows (when it has any) and a JSON report of the failed
+    checks with what they observed; one that now passes has any old quarantine removed.
+    """
+    data_path, report_path = quarantine_paths(settings, dataset, day, record.symbol)
+    if record.status != "quarantined":
+        data_path.unlink(missing_ok=True)
+        report_path.unlink(missing_ok=True)
+        return
+    if rows is not None and rows.num_rows:
+        publish_file(rows, data_path)
+    else:
+        data_path.unlink(missing_ok=True)
+    write_json_atomically(
+        report_path,
+        {
+            "table": dataset.table,
+            "date": day.isoformat(),
+            "symbol": record.symbol,
+            "source_file": record.source_file,
+            "sha256": record.sha256,
+            "checks_failed": list(record.checks_failed),
+            "failures": list(record.report),
+        },
+    )
 
 
 def manifest_path(settings: Settings, dataset: Dataset, day: date) -> Path:

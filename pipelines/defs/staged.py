@@ -10,8 +10,9 @@ import dagster as dg
 from pipelines.defs.partitions import daily_partitions
 from pipelines.defs.resources import TreadmillConfig
 from transforms.fetch import ArchiveClient
+from transforms.quality import PARSE_CHECKS, STRUCTURAL_CHECKS, check_names
 from transforms.sources import DATASETS, Dataset
-from transforms.staging import StagedPartition, stage_dataset
+from transforms.staging import StagedPartition, SymbolDay, stage_dataset
 
 SOURCE_FILES_CHECK = "source_files_parse"
 
@@ -47,8 +48,10 @@ def build_staged_asset(dataset: Dataset) -> dg.AssetsDefinition:
     description = (
         f"{DESCRIPTIONS[dataset.name]}\n\n"
         f"`{dataset.exchange}` `{dataset.name}`, {dataset.cadence} archive files, published for "
-        f"{window}. One row per archive row, exact duplicates dropped and counted."
+        f"{window}. One row per archive row, exact duplicates dropped and counted. Each file is "
+        "validated before publishing; a file that fails a gate is quarantined alone."
     )
+    gates = [name for name in check_names(dataset) if name not in PARSE_CHECKS]
 
     @dg.asset(
         name=dataset.table,
@@ -62,8 +65,15 @@ def build_staged_asset(dataset: Dataset) -> dg.AssetsDefinition:
             dg.AssetCheckSpec(
                 SOURCE_FILES_CHECK,
                 asset=dataset.table,
+                blocking=True,
                 description="Every published source file downloaded, verified and parsed.",
-            )
+            ),
+            *(
+                dg.AssetCheckSpec(
+                    gate, asset=dataset.table, blocking=True, description=_gate_description(gate)
+                )
+                for gate in gates
+            ),
         ],
     )
     def staged_asset(
@@ -74,14 +84,81 @@ def build_staged_asset(dataset: Dataset) -> dg.AssetsDefinition:
         with ArchiveClient(settings.binance_url, settings.raw_root / dataset.exchange) as client:
             partitions = stage_dataset(dataset, days, settings, client)
         for partition in partitions:
-            for failure in partition.failures:
-                context.log.error(f"{partition.table} {partition.day} {failure.error}")
-        return dg.MaterializeResult(
-            metadata=_metadata(partitions, len(days)),
-            check_results=[_source_files_check(partitions)],
-        )
+            for record in partition.symbols:
+                if record.status in ("failed", "quarantined"):
+                    context.log.error(
+                        f"{partition.table} {partition.day} {record.symbol} {record.status}: "
+                        f"{record.error or ', '.join(record.checks_failed)}"
+                    )
+        checks = [_source_files_check(partitions)] + [_gate_check(partitions, g) for g in gates]
+        return dg.MaterializeResult(metadata=_metadata(partitions, len(days)), check_results=checks)
 
     return staged_asset
+
+
+def _gate_description(gate: str) -> str:
+    if gate in STRUCTURAL_CHECKS:
+        return {
+            "has_rows": "The file holds rows (empty and header-only files are quarantined).",
+            "timestamps_in_window": (
+                "Every instant lies in the window the file may cover: its day (a metrics file may "
+                "add the next day's 00:00 row), or its month for a monthly file."
+            ),
+            "no_unknown_columns": "No column beyond the documented layout (a warning only).",
+        }[gate]
+    return f"Great Expectations: {gate.replace('__', ' on ').replace('_', ' ')}."
+
+
+def _check_result(
+    check_name: str, partitions: list[StagedPartition], failing: list[tuple[date, SymbolDay, str]]
+) -> dg.AssetCheckResult:
+    """Pass when nothing failed. A failure charged to some symbols (quarantined, the rest
+    published) is a WARN; a day on which every file failed is an ERROR and blocks downstream."""
+    failed_days = {day for day, _, _ in failing}
+    whole_day_failed = any(
+        {r.symbol for d, r, _ in failing if d == partition.day}
+        >= {
+            r.symbol
+            for r in partition.symbols
+            if r.status not in ("not_published", "outside_window")
+        }
+        for partition in partitions
+        if partition.day in failed_days
+    )
+    return dg.AssetCheckResult(
+        check_name=check_name,
+        passed=not failing,
+        severity=dg.AssetCheckSeverity.ERROR if whole_day_failed else dg.AssetCheckSeverity.WARN,
+        metadata={
+            "failed_symbol_days": len(failing),
+            "failures": [
+                f"{day} {record.symbol}: {detail}" for day, record, detail in failing[:50]
+            ],
+        },
+    )
+
+
+def _source_files_check(partitions: list[StagedPartition]) -> dg.AssetCheckResult:
+    failing = [
+        (p.day, r, r.error or "")
+        for p in partitions
+        for r in p.symbols
+        if r.status == "failed" or set(r.checks_failed) & set(PARSE_CHECKS)
+    ]
+    return _check_result(SOURCE_FILES_CHECK, partitions, failing)
+
+
+def _gate_check(partitions: list[StagedPartition], gate: str) -> dg.AssetCheckResult:
+    failing = []
+    for partition in partitions:
+        for record in partition.symbols:
+            for failure in record.report:
+                if failure["check"] == gate:
+                    observed = (
+                        f"{failure['unexpected_count']} unexpected, e.g. {failure['sample'][:3]}"
+                    )
+                    failing.append((partition.day, record, f"{gate}: {observed}"))
+    return _check_result(gate, partitions, failing)
 
 
 def _metadata(partitions: list[StagedPartition], day_count: int) -> dict[str, Any]:
@@ -108,19 +185,6 @@ def _metadata(partitions: list[StagedPartition], day_count: int) -> dict[str, An
     if conventions:
         metadata["label_conventions"] = dict(conventions)
     return metadata
-
-
-def _source_files_check(partitions: list[StagedPartition]) -> dg.AssetCheckResult:
-    failures = [(p.day, f) for p in partitions for f in p.failures]
-    return dg.AssetCheckResult(
-        check_name=SOURCE_FILES_CHECK,
-        passed=not failures,
-        severity=dg.AssetCheckSeverity.ERROR,
-        metadata={
-            "failed_files": len(failures),
-            "failures": [f"{day} {f.symbol}: {f.error}" for day, f in failures[:50]],
-        },
-    )
 
 
 staged_assets = [build_staged_asset(dataset) for dataset in DATASETS]

@@ -1,0 +1,306 @@
+"""Quality gates of staged files: structural checks in Arrow and a Great Expectations suite.
+
+Every parsed file is checked before its rows are published. Structural checks (rows present,
+every instant inside the window the file may cover, no unknown columns) run on the Arrow table;
+the expectation suite of its dataset (kept in code, below) runs in Great Expectations on the
+in-memory frame. One GX validation covers every file of a run: each row carries the file and day
+it belongs to, and GX's unexpected-row index names them, so a failure is charged to exactly one
+symbol and day. A symbol-day that fails an ``error`` check is quarantined; ``warn`` checks are
+reported and the rows publish.
+
+Great Expectations takes ~8 s to import, so it is imported on first use only: loading the code
+location never pays for it.
+
+Decisions:
+
+- An unknown extra column is a warning, not a failure. Columns are matched by header name, so a
+  column Binance appends does not shift the ones we read; quarantining every file the day Binance
+  adds a field would stop the warehouse for no error in the data.
+- A day with fewer rows than its grid (1440 minutes, 288 five-minute rows) is not quarantined:
+  a gap is real (the archive has them) and shows as ``partial`` in coverage.
+"""
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime, timedelta
+from functools import cache
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from transforms.parse import ParsedFile
+from transforms.schemas import STAGED_SCHEMAS, TIME_COLUMN
+from transforms.sources import Cadence, Dataset, Kind
+
+if TYPE_CHECKING:
+    from great_expectations.core.validation_definition import ValidationDefinition
+
+Severity = Literal["error", "warn"]
+
+FUNDING_RATE_CAP: Final = 0.03
+"""Largest believable funding rate per interval. Binance caps it per contract between ±0.3% and
+±3%, so a rate beyond 3% is not a Binance rate."""
+FUNDING_INTERVALS: Final = [1, 2, 4, 8]
+SAMPLE_SIZE: Final = 5
+FILE_COLUMN: Final = "__file"
+DAY_COLUMN: Final = "__day"
+
+HAS_ROWS = "has_rows"
+IN_WINDOW = "timestamps_in_window"
+EXTRA_COLUMNS = "no_unknown_columns"
+STRUCTURAL_CHECKS: Final = (HAS_ROWS, IN_WINDOW, EXTRA_COLUMNS)
+PARSE_CHECKS: Final = ("zip_member", "csv_columns", "csv_values", "timestamp_unit")
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One failed check of one symbol-day, with what was observed."""
+
+    check: str
+    severity: Severity
+    unexpected_count: int
+    sample: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _sample(values: list[Any]) -> tuple[str, ...]:
+    return tuple(str(v) for v in values[:SAMPLE_SIZE])
+
+
+def file_window(dataset: Dataset, period_start: date) -> tuple[datetime, datetime, bool]:
+    """The instants a file may hold: [start, end), plus ``end`` itself for metrics files.
+
+    A daily file covers its day (a metrics file may also carry the next day's 00:00 row); a
+    monthly file covers its month.
+    """
+    start = datetime(period_start.year, period_start.month, period_start.day, tzinfo=UTC)
+    if dataset.cadence is Cadence.MONTHLY:
+        following = (period_start.replace(day=28) + timedelta(days=4)).replace(day=1)
+        end = datetime(following.year, following.month, 1, tzinfo=UTC)
+    else:
+        end = start + timedelta(days=1)
+    return start, end, dataset.kind is Kind.METRICS
+
+
+def structural_failures(dataset: Dataset, parsed: ParsedFile, period_start: date) -> list[Failure]:
+    """Checks on the Arrow table of one file: rows present, instants in window, no new columns."""
+    failures = []
+    table = parsed.table
+    if table.num_rows == 0:
+        failures.append(Failure(HAS_ROWS, "error", 1, ("file holds no rows",)))
+    if table.schema != STAGED_SCHEMAS[dataset.kind]:
+        raise AssertionError(f"parser produced a non-canonical schema for {dataset.table}")
+    start, end, end_allowed = file_window(dataset, period_start)
+    instants = table[TIME_COLUMN[dataset.kind]]
+    if table.num_rows:
+        kind = instants.type
+        before = pc.less(instants, pa.scalar(start, kind))
+        after = (
+            pc.greater(instants, pa.scalar(end, kind))
+            if end_allowed
+            else pc.greater_equal(instants, pa.scalar(end, kind))
+        )
+        outside = instants.filter(pc.or_(before, after))
+        if len(outside):
+            failures.append(Failure(IN_WINDOW, "error", len(outside), _sample(outside.to_pylist())))
+    if parsed.extra_columns:
+        failures.append(
+            Failure(EXTRA_COLUMNS, "warn", len(parsed.extra_columns), parsed.extra_columns)
+        )
+    return failures
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """One expectation of a suite, as plain data: a GX expectation class and its arguments."""
+
+    kind: str
+    column: str | None = None
+    options: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def name(self) -> str:
+        """The check's name: the expectation in snake case and its column(s)."""
+        snake = re.sub(r"(?<!^)(?=[A-Z])", "_", self.kind).lower()
+        options = dict(self.options)
+        columns = (
+            [self.column]
+            if self.column
+            else list(options.get("column_list", ()))
+            or [options.get("column_A", ""), options.get("column_B", "")]
+        )
+        return f"{snake}__{_joined(columns)}"
+
+    def build(self) -> Any:
+        import great_expectations.expectations as gxe
+
+        arguments = dict(self.options)
+        if self.column:
+            arguments["column"] = self.column
+        return getattr(gxe, self.kind)(**arguments)
+
+
+def _between(column: str, **bounds: Any) -> Expectation:
+    return Expectation("ExpectColumnValuesToBeBetween", column, tuple(bounds.items()))
+
+
+def _not_null(column: str) -> Expectation:
+    return Expectation("ExpectColumnValuesToNotBeNull", column)
+
+
+@cache
+def expectations(dataset: Dataset) -> tuple[Expectation, ...]:
+    """The expectation suite of ``dataset``, kept in code."""
+    # Keys are unique within a file: adjacent files may both carry a midnight row, legitimately.
+    keys = ("exchange", "symbol", TIME_COLUMN[dataset.kind], FILE_COLUMN)
+    unique_keys = Expectation("ExpectCompoundColumnsToBeUnique", None, (("column_list", keys),))
+    suite = [_not_null("exchange"), _not_null("symbol")]
+    if dataset.kind is Kind.KLINE:
+        prices = ("open", "high", "low", "close")
+        suite += [_not_null(c) for c in prices]
+        if dataset.name == "premium_index_klines":
+            # The premium index is a ratio around zero, negative whenever the perp is cheap.
+            suite += [_between(c, min_value=-1, max_value=1) for c in prices]
+        else:
+            suite += [_between(c, min_value=0, strict_min=True) for c in prices]
+        suite += [
+            _between(c, min_value=0)
+            for c in ("volume_base", "volume_quote", "trade_count", "taker_buy_base")
+        ]
+        suite.append(
+            Expectation(
+                "ExpectColumnPairValuesAToBeGreaterThanB",
+                None,
+                (("column_A", "high"), ("column_B", "low"), ("or_equal", True)),
+            )
+        )
+        suite.append(unique_keys)
+    elif dataset.kind is Kind.METRICS:
+        suite.append(_not_null("oi_base"))
+        suite += [
+            _between(c, min_value=0)
+            for c in (
+                "oi_base",
+                "oi_usd",
+                "top_account_ls_ratio",
+                "top_position_ls_ratio",
+                "account_ls_ratio",
+                "taker_buy_sell_ratio",
+            )
+        ]
+        suite.append(unique_keys)
+    elif dataset.kind is Kind.FUNDING_RATE:
+        suite += [
+            _not_null("funding_rate"),
+            _between("funding_rate", min_value=-FUNDING_RATE_CAP, max_value=FUNDING_RATE_CAP),
+            Expectation(
+                "ExpectColumnValuesToBeInSet",
+                "funding_interval_hours",
+                (("value_set", tuple(FUNDING_INTERVALS)),),
+            ),
+            unique_keys,
+        ]
+    else:
+        suite += [
+            Expectation("ExpectColumnValuesToBeInSet", "side", (("value_set", ("BUY", "SELL")),)),
+            _between("price", min_value=0, strict_min=True),
+            _between("avg_price", min_value=0),
+            _between("filled_qty_base", min_value=0),
+        ]
+    return tuple(suite)
+
+
+def check_names(dataset: Dataset) -> tuple[str, ...]:
+    """Every gate a file of ``dataset`` passes through, in a stable order (no GX import)."""
+    return (*PARSE_CHECKS, *STRUCTURAL_CHECKS, *(e.name for e in expectations(dataset)))
+
+
+@cache
+def _validation(dataset: Dataset) -> "ValidationDefinition":
+    import great_expectations as gx
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = {"globally": False}  # type: ignore[assignment]
+    batch = (
+        context.data_sources.add_pandas(dataset.table)
+        .add_dataframe_asset(dataset.table)
+        .add_batch_definition_whole_dataframe(dataset.table)
+    )
+    suite = context.suites.add(
+        gx.ExpectationSuite(
+            name=dataset.table, expectations=[e.build() for e in expectations(dataset)]
+        )
+    )
+    return context.validation_definitions.add(
+        gx.ValidationDefinition(data=batch, suite=suite, name=dataset.table)
+    )
+
+
+def expectation_failures(
+    dataset: Dataset, files: Mapping[str, tuple[pa.Table, pa.Array]]
+) -> dict[tuple[str, date], list[Failure]]:
+    """Run the dataset's suite once over every file; failures keyed by (file, day).
+
+    ``files`` maps each source file to its table and the day of each of its rows.
+    """
+    tagged = [
+        table.append_column(FILE_COLUMN, pa.repeat(pa.scalar(name), table.num_rows)).append_column(
+            DAY_COLUMN, days
+        )
+        for name, (table, days) in files.items()
+        if table.num_rows
+    ]
+    if not tagged:
+        return {}
+    frame = pa.concat_tables(tagged).to_pandas()
+    result = _validation(dataset).run(
+        batch_parameters={"dataframe": frame},
+        result_format={
+            "result_format": "COMPLETE",
+            "unexpected_index_column_names": [FILE_COLUMN, DAY_COLUMN],
+        },
+    )
+    names = {
+        (re.sub(r"(?<!^)(?=[A-Z])", "_", e.kind).lower(), e.name.split("__", 1)[1]): e.name
+        for e in expectations(dataset)
+    }
+    failures: dict[tuple[str, date], list[Failure]] = defaultdict(list)
+    for outcome in result.results:
+        config = outcome.expectation_config
+        if outcome.success or config is None:
+            continue
+        name = names[config.type, _columns_of(config)]
+        rows: dict[tuple[str, date], list[Any]] = defaultdict(list)
+        for index in outcome.result.get("unexpected_index_list") or []:
+            key = (str(index[FILE_COLUMN]), _as_date(index[DAY_COLUMN]))
+            rows[key].append({k: v for k, v in index.items() if not k.startswith("__")})
+        for key, unexpected in rows.items():
+            failures[key].append(Failure(name, "error", len(unexpected), _sample(unexpected)))
+    return dict(failures)
+
+
+def _columns_of(config: Any) -> str:
+    kwargs = config.kwargs
+    if kwargs.get("column"):
+        return str(kwargs["column"])
+    if kwargs.get("column_list"):
+        return _joined(kwargs["column_list"])
+    return _joined([kwargs.get("column_A", ""), kwargs.get("column_B", "")])
+
+
+def _joined(columns: Iterable[str]) -> str:
+    """Column names for a check's name; the internal file and day tags are left out."""
+    return "_".join(c for c in columns if c and not c.startswith("__"))
+
+
+def _as_date(value: Any) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
