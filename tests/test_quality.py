@@ -81,8 +81,8 @@ def bad_missing_column(write_file: WriteFile) -> None:
 
 def bad_timestamp_unit(write_file: WriteFile) -> None:
     rows = kline_rows(DAY)
-    for row in rows:
-        row[0] = int(row[0]) // 1000  # seconds, ten digits
+    for minute, row in enumerate(rows):
+        row[0] = epoch_ms(midnight(DAY)) // 1000 + 60 * minute  # seconds: ten digits
     write_file(KLINES.archive_path("ETHUSDT", DAY), formats.KLINE_COLUMNS, rows)
 
 
