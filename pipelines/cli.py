@@ -100,9 +100,14 @@ def _report(summary: "RunSummary") -> None:
         console.print(f"  {table:<40} {partitions:>5} partition(s) {rows:>12,} rows")
     for failure in summary.step_failures:
         console.print(f"[red]step failed:[/red] {failure}")
+    for warning in summary.warnings[:20]:
+        console.print(f"[yellow]warning:[/yellow] {warning}")
     for failure in summary.failed_checks:
-        console.print(f"[red]bad file:[/red] {failure}")
-    console.print(f"checks: {summary.checks_passed} passed, {summary.checks_failed} failed")
+        console.print(f"[red]failed:[/red] {failure}")
+    console.print(
+        f"checks: {summary.checks_passed} passed, {summary.checks_warned} warned, "
+        f"{summary.checks_failed} failed"
+    )
     if summary.ok:
         console.print(f"[green]run {summary.run_id} succeeded[/green]")
     else:
@@ -294,3 +299,147 @@ def sql(
     else:
         with pl.Config(tbl_rows=50, tbl_cols=20, fmt_str_lengths=40):
             typer.echo(str(frame))
+
+
+COVERAGE_WINDOW_DAYS = 30
+COVERAGE_MAX_PROBLEMS = 20
+COVERAGE_MARKS = {
+    "ok": ("█", "green"),
+    "partial": ("▄", "yellow"),
+    "pending": ("?", "cyan"),
+    "missing": ("x", "bold red"),
+    "quarantined": ("Q", "bold magenta"),
+    "not_published": (" ", ""),
+}
+NOT_CHECKED_MARK = ("·", "dim")
+
+
+@app.command()
+def coverage(
+    start: Annotated[
+        str | None,
+        typer.Option(help="First UTC day, YYYY-MM-DD. Default: 29 days before --end."),
+    ] = None,
+    end: Annotated[
+        str | None,
+        typer.Option(help="Last UTC day (inclusive). Default: the last day with coverage."),
+    ] = None,
+    universe: Annotated[
+        str | None,
+        typer.Option(
+            help="Only these symbols, e.g. 'binance_um:BTCUSDT;binance_cm:BTCUSD_PERP' "
+            "(symbols never checked show as '·'). Default: every symbol the coverage holds.",
+        ),
+    ] = None,
+    warehouse: WarehouseOption = None,
+) -> None:
+    """Show what the warehouse holds per exchange, dataset, symbol and day, from dq_coverage.
+
+    One line per exchange × dataset × symbol with one character per day. Exits 1 when a day in
+    the range is missing or quarantined (or nothing in it was checked), 0 otherwise.
+    """
+    from rich.markup import escape
+    from rich.text import Text
+
+    from transforms.coverage import (
+        COVERAGE_TABLE,
+        PROBLEM_STATUSES,
+        STATUSES,
+        coverage_days,
+        read_coverage,
+        status_counts,
+    )
+    from transforms.sources import DATASETS
+
+    settings = _settings(warehouse, universe)
+    try:
+        first = date.fromisoformat(start) if start else None
+        last = date.fromisoformat(end) if end else None
+    except ValueError as exc:
+        console.print(f"[red]bad date:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    checked = coverage_days(settings.lake_root)
+    if last is None:
+        latest = checked[-1] if checked else None
+        last = latest if latest and (first is None or latest >= first) else first
+    if last is None:
+        console.print(
+            f"[red]no {COVERAGE_TABLE} partitions in {settings.lake_root}[/red]: "
+            "run treadmill materialize first"
+        )
+        raise typer.Exit(1)
+    if first is None:
+        first = last - timedelta(days=COVERAGE_WINDOW_DAYS - 1)
+        if start is None and end is None and checked:
+            first = max(first, checked[0])
+    if last < first:
+        console.print(f"[red]--end {last} is before --start {first}[/red]")
+        raise typer.Exit(2)
+    days = [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
+    tables = read_coverage(settings.lake_root, days)
+
+    order = {(d.exchange, d.name): index for index, d in enumerate(DATASETS)}
+    cells: dict[tuple[str, str, str], dict[date, tuple[str, str | None]]] = {}
+    for day, table in tables.items():
+        for row in table.select(["exchange", "dataset", "symbol", "status", "detail"]).to_pylist():
+            key = (row["exchange"], row["dataset"], row["symbol"])
+            cells.setdefault(key, {})[day] = (row["status"], row["detail"])
+    if universe is not None:
+        wanted = {
+            (d.exchange, d.name, symbol)
+            for d in DATASETS
+            for symbol in settings.symbols(d.exchange)
+        }
+        cells = {key: cells.get(key, {}) for key in wanted}
+    keys = sorted(cells, key=lambda k: (order.get(k[:2], len(order)), k[0], k[1], k[2]))
+
+    out = Console(soft_wrap=True, highlight=False)
+    out.print(
+        f"{COVERAGE_TABLE} {first}…{last} ({len(days)} day(s), {len(tables)} checked) "
+        f"in {settings.lake_root}"
+    )
+    legend = Text("legend: ")
+    for status, (mark, style) in COVERAGE_MARKS.items():
+        legend.append(f"'{mark}'", style=style or None).append(f" {status}  ")
+    legend.append(f"'{NOT_CHECKED_MARK[0]}'", style=NOT_CHECKED_MARK[1]).append(" not checked")
+    out.print(legend)
+    width = max((len(f"{e} {d} {s}") for e, d, s in keys), default=0) + 2
+    if len(days) > 21:
+        out.print(" " * width + f"{first}{last!s:>{len(days) - 10}}")
+    totals: list[str] = []
+    problems: list[str] = []
+    for exchange, dataset_name, symbol in keys:
+        by_day = cells[exchange, dataset_name, symbol]
+        line = Text(f"{exchange} {dataset_name} {symbol}".ljust(width))
+        for day in days:
+            cell = by_day.get(day)
+            if cell is None:
+                line.append(NOT_CHECKED_MARK[0], style=NOT_CHECKED_MARK[1])
+                continue
+            status, detail = cell
+            mark, style = COVERAGE_MARKS.get(status, NOT_CHECKED_MARK)
+            line.append(mark, style=style or None)
+            totals.append(status)
+            if status in PROBLEM_STATUSES:
+                problems.append(
+                    f"{day} {exchange} {dataset_name} {symbol} {status}: {detail or 'no detail'}"
+                )
+        counts = status_counts(status for status, _ in by_day.values())
+        line.append("  " + ", ".join(f"{n} {s}" for s, n in counts.items() if n))
+        out.print(line)
+
+    counts = status_counts(totals)
+    out.print("symbol-days: " + ", ".join(f"{counts[s]:,} {s}" for s in STATUSES))
+    unchecked = [day for day in days if day not in tables]
+    if unchecked:
+        out.print(
+            f"[yellow]{len(unchecked)} day(s) without {COVERAGE_TABLE}[/yellow] "
+            f"({unchecked[0]}…{unchecked[-1]}): run treadmill materialize for them"
+        )
+    problems.sort()  # by day first: each line starts with its date
+    for problem in problems[:COVERAGE_MAX_PROBLEMS]:
+        out.print(f"[red]{escape(problem)}[/red]")
+    if len(problems) > COVERAGE_MAX_PROBLEMS:
+        out.print(f"… and {len(problems) - COVERAGE_MAX_PROBLEMS} more missing or quarantined")
+    if problems or not tables:
+        raise typer.Exit(1)

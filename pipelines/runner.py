@@ -40,6 +40,8 @@ class RunSummary:
     failed_checks: list[str] = field(default_factory=list)
     checks_passed: int = 0
     checks_failed: int = 0
+    checks_warned: int = 0
+    warnings: list[str] = field(default_factory=list)
     rows_by_table: dict[str, int] = field(default_factory=dict)
     partitions_by_table: dict[str, int] = field(default_factory=dict)
 
@@ -86,14 +88,23 @@ def summarize(result: dg.ExecuteInProcessResult) -> RunSummary:
         if evaluation.passed:
             summary.checks_passed += 1
             continue
-        summary.checks_failed += 1
         asset = evaluation.asset_key.to_user_string()
         details = evaluation.metadata.get("failures")
-        lines = details.value if details is not None else []
-        if isinstance(lines, list) and lines:
-            summary.failed_checks.extend(f"{asset}: {line}" for line in lines)
+        lines = details.value if details is not None and isinstance(details.value, list) else []
+        described = [f"{asset}: {line}" for line in lines] or [
+            f"{asset}: check {evaluation.check_name} failed"
+        ]
+        # A quarantined file is a failure even where the rest of the day published (WARN);
+        # other warnings (a partial day, say) are reported but do not fail the run.
+        quarantined = evaluation.metadata.get("failed_symbol_days")
+        if evaluation.severity == dg.AssetCheckSeverity.ERROR or (
+            quarantined is not None and quarantined.value
+        ):
+            summary.checks_failed += 1
+            summary.failed_checks.extend(described)
         else:
-            summary.failed_checks.append(f"{asset}: check {evaluation.check_name} failed")
+            summary.checks_warned += 1
+            summary.warnings.extend(described)
     for event in result.get_asset_materialization_events():
         if event.asset_key is None:
             continue

@@ -1,0 +1,96 @@
+"""The quality gates' share of staging time, excluding Great Expectations' one-time import.
+
+Simulates ``--symbols`` USDⓈ-M symbols for ``--days`` days, warms GX up (import and a first
+validation), then stages every UM dataset twice on fresh warehouses: the whole stage (fetch,
+parse, gate, publish) and, on the same parsed files, the gates alone.
+Writes ``benchmarks/results/gates.{md,json}``.
+"""
+
+import json
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from benchmarks.ingest import RESULTS, SYMBOLS
+from benchmarks.machine import describe
+from simulator.run import SimConfig, simulate_archive
+from transforms.fetch import ArchiveClient
+from transforms.settings import Settings, parse_universe
+from transforms.sources import DATASETS
+from transforms.staging import _fetch_and_parse, _gate, stage_dataset
+
+START = date(2024, 2, 1)
+
+
+def main(
+    symbols: Annotated[int, typer.Option(help="USDⓈ-M symbols.")] = 20,
+    days: Annotated[int, typer.Option(help="Days per staging call (one run).")] = 1,
+) -> None:
+    """Measure the gates' share of staging time per dataset."""
+    work = Path(tempfile.mkdtemp(prefix="treadmill-gates-bench-"))
+    names = tuple(SYMBOLS[:symbols])
+    day_list = [START + timedelta(days=d) for d in range(days)]
+    simulate_archive(
+        SimConfig(
+            out=work / "mirror",
+            start=START,
+            end=day_list[-1],
+            symbols=names,
+            coin_margined=(),
+            spot=(),
+        )
+    )
+    rows = []
+    for round_ in ("warm-up", "measured"):
+        for ds in [d for d in DATASETS if d.exchange == "binance_um"]:
+            settings = Settings(
+                warehouse=work / f"warehouse-{round_}-{ds.name}",
+                binance_url=(work / "mirror").as_uri() + "/",
+                universe=parse_universe(f"binance_um:{','.join(names)}"),
+            )
+            with ArchiveClient(settings.binance_url, settings.raw_root / ds.exchange) as client:
+                began = time.perf_counter()
+                stage_dataset(ds, day_list, settings, client)
+                total = time.perf_counter() - began
+                wanted = {
+                    (symbol, day): ds.archive_path(symbol, day)
+                    for day in day_list
+                    if ds.is_available(day)
+                    for symbol in names
+                }
+                files = _fetch_and_parse(ds, wanted, settings, client)
+                began = time.perf_counter()
+                _gate(ds, wanted, files)
+                gates = time.perf_counter() - began
+            if round_ == "measured":
+                rows.append(
+                    {
+                        "dataset": ds.name,
+                        "stage_s": round(total, 3),
+                        "gates_s": round(gates, 3),
+                        "share": round(gates / total, 3),
+                    }
+                )
+                typer.echo(json.dumps(rows[-1]))
+    total_stage = sum(r["stage_s"] for r in rows)
+    total_gates = sum(r["gates_s"] for r in rows)
+    summary = {"symbols": symbols, "days": days, "share": round(total_gates / total_stage, 3)}
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "gates.json").write_text(
+        json.dumps({"machine": describe(), "summary": summary, "results": rows}, indent=2) + "\n"
+    )
+    lines = ["| dataset | stage (s) | gates (s) | share |", "|---|---|---|---|"]
+    lines += [f"| {r['dataset']} | {r['stage_s']} | {r['gates_s']} | {r['share']} |" for r in rows]
+    lines.append(f"| **all** | {total_stage:.3f} | {total_gates:.3f} | {summary['share']} |")
+    (RESULTS / "gates.md").write_text(
+        f"# Gate overhead ({symbols} symbols × {days} day(s))\n\n" + "\n".join(lines) + "\n"
+    )
+    typer.echo("\n".join(lines))
+
+
+if __name__ == "__main__":
+    typer.run(main)

@@ -1,0 +1,272 @@
+"""``dq_coverage``: what the warehouse holds for every exchange × dataset × symbol × day.
+
+One row per dataset and universe symbol for each day, built from the staging manifests
+(``<warehouse>/manifests/<table>/date=YYYY-MM-DD.json``), the dataset registry (availability
+windows, cadence) and the wall clock at check time. ``status`` is one of:
+
+``ok``
+    published, with at least the expected rows of the day (liquidation snapshots, an event
+    stream, have no expected count: published is ``ok``);
+``partial``
+    published with fewer rows in the day than expected;
+``pending``
+    not in the archive yet and not yet due: a daily file is due at 00:00 UTC two days after its
+    day, a monthly funding file seven days after its month ends;
+``missing``
+    past due and not in the archive (404), not staged, or its download failed for good;
+``quarantined``
+    the file failed a quality gate and was kept out of the partition;
+``not_published``
+    outside the dataset's availability window: the archive never publishes it.
+
+``checked_at`` is the only wall-clock column: a ``pending`` day turns ``missing`` when a later
+check finds it still absent past its due time.
+"""
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any, Final, Literal, get_args
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from transforms.publish import PARTITION_FILE, partition_dir
+from transforms.schemas import TIMESTAMP
+from transforms.settings import Settings
+from transforms.sources import DATASETS, Cadence, Dataset, Kind
+from transforms.staging import read_manifest
+
+COVERAGE_TABLE: Final = "dq_coverage"
+
+CoverageStatus = Literal["ok", "partial", "pending", "missing", "quarantined", "not_published"]
+STATUSES: Final[tuple[CoverageStatus, ...]] = get_args(CoverageStatus)
+PROBLEM_STATUSES: Final[frozenset[str]] = frozenset({"missing", "quarantined"})
+"""Statuses that need someone to act; ``treadmill coverage`` exits 1 on them."""
+
+COVERAGE_SCHEMA: Final = pa.schema(
+    [
+        pa.field("exchange", pa.string(), nullable=False),
+        pa.field("dataset", pa.string(), nullable=False),
+        pa.field("symbol", pa.string(), nullable=False),
+        pa.field("status", pa.string(), nullable=False),
+        pa.field("expected_rows", pa.int64()),
+        pa.field("rows", pa.int64()),
+        pa.field("duplicates_dropped", pa.int64()),
+        pa.field("label_convention", pa.string()),
+        pa.field("sha256", pa.string()),
+        pa.field("checked_at", TIMESTAMP, nullable=False),
+        pa.field("source_file", pa.string()),
+        pa.field("detail", pa.string()),
+    ]
+)
+"""The partition file's columns; the day is the hive directory ``date=YYYY-MM-DD``.
+
+``expected_rows`` is null outside the window and for event-grain datasets; ``rows`` and
+``duplicates_dropped`` are null unless the day published rows for the symbol (``ok`` or
+``partial``); ``sha256``, ``label_convention`` and ``source_file`` describe the archive file
+whenever one was read; ``detail`` says why a day is not ``ok`` (or which warnings it raised).
+"""
+
+DAILY_DUE_AFTER: Final = timedelta(days=2)
+MONTHLY_DUE_AFTER: Final = timedelta(days=7)
+DEFAULT_FUNDING_INTERVAL_HOURS: Final = 8
+EXPECTED_ROWS: Final[dict[Kind, int | None]] = {
+    Kind.KLINE: 24 * 60,
+    Kind.METRICS: 24 * 12,
+    Kind.LIQUIDATION: None,
+}
+
+
+def due_at(dataset: Dataset, day: date) -> datetime:
+    """When the archive file holding ``day`` should exist: after that, a 404 is ``missing``.
+
+    Daily files: 00:00 UTC of ``day`` + 2. Monthly files: 7 days after the month ends.
+    """
+    if dataset.cadence is Cadence.MONTHLY:
+        next_month = (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+        return _midnight(next_month) + MONTHLY_DUE_AFTER
+    return _midnight(day) + DAILY_DUE_AFTER
+
+
+def expected_rows(dataset: Dataset, funding_intervals: Sequence[int | None] = ()) -> int | None:
+    """Rows a complete day holds for one symbol; ``None`` for event-grain datasets.
+
+    Funding settles every ``funding_interval_hours``: 24 / interval a day, 3 when the interval
+    is unknown (8h). ``funding_intervals`` are the intervals of the day's published settlements;
+    when they change within the day, the day needs its settlements plus enough of the shortest
+    interval to cover what the published ones leave uncovered.
+    """
+    if dataset.kind is not Kind.FUNDING_RATE:
+        return EXPECTED_ROWS[dataset.kind]
+    hours = [h if h and h > 0 else DEFAULT_FUNDING_INTERVAL_HOURS for h in funding_intervals]
+    if not hours:
+        return 24 // DEFAULT_FUNDING_INTERVAL_HOURS
+    if len(set(hours)) == 1:
+        return max(1, 24 // hours[0])
+    uncovered = max(0, 24 - sum(hours))
+    return len(hours) + -(-uncovered // min(hours))
+
+
+def coverage_rows(settings: Settings, day: date, now: datetime) -> pa.Table:
+    """The ``dq_coverage`` rows of ``day`` for every dataset and universe symbol.
+
+    ``now`` (timezone-aware) is the check time: it decides ``pending`` against ``missing`` and
+    is written as ``checked_at``. Rows are sorted by (exchange, symbol, dataset), the lake's
+    (exchange, symbol, …) order.
+    """
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    checked_at = now.astimezone(UTC)
+    rows: list[dict[str, Any]] = []
+    for dataset in DATASETS:
+        symbols = settings.symbols(dataset.exchange)
+        if not symbols:
+            continue
+        manifest = read_manifest(settings.manifest_root, dataset.table, day)
+        entries = {e["symbol"]: e for e in manifest["symbols"]} if manifest else {}
+        intervals = (
+            _funding_intervals(settings.lake_root, dataset, day)
+            if dataset.kind is Kind.FUNDING_RATE and manifest
+            else {}
+        )
+        for symbol in symbols:
+            cell = _cell(dataset, day, entries.get(symbol), checked_at, intervals.get(symbol, []))
+            rows.append(
+                {
+                    "exchange": dataset.exchange,
+                    "dataset": dataset.name,
+                    "symbol": symbol,
+                    "checked_at": checked_at,
+                    **cell,
+                }
+            )
+    rows.sort(key=lambda r: (r["exchange"], r["symbol"], r["dataset"]))
+    return pa.Table.from_pylist(rows, schema=COVERAGE_SCHEMA)
+
+
+def _cell(
+    dataset: Dataset,
+    day: date,
+    entry: dict[str, Any] | None,
+    now: datetime,
+    funding_intervals: Sequence[int | None],
+) -> dict[str, Any]:
+    """Status and observations of one symbol's day."""
+    manifest_status = entry["status"] if entry else None
+    if not dataset.is_available(day) or manifest_status == "outside_window":
+        until = dataset.available_until or "today"
+        return {
+            "status": "not_published",
+            "detail": f"outside the archive's window {dataset.available_from}…{until}",
+        }
+    expected = expected_rows(dataset, funding_intervals)
+    file_facts = {
+        "expected_rows": expected,
+        "source_file": entry.get("source_file") if entry else None,
+        "sha256": entry.get("sha256") if entry else None,
+        "label_convention": entry.get("label_convention") if entry else None,
+    }
+    if manifest_status == "ok":
+        assert entry is not None
+        in_day = rows_in_day(entry)
+        status = "ok" if _complete(in_day, expected, entry.get("label_convention")) else "partial"
+        notes = [f"{in_day} of {expected} rows in the day"] if status == "partial" else []
+        notes += [f"warning: {w}" for w in entry.get("warnings") or ()]
+        return {
+            **file_facts,
+            "status": status,
+            "rows": in_day,
+            "duplicates_dropped": entry.get("duplicates_dropped", 0),
+            "detail": "; ".join(notes) or None,
+        }
+    if manifest_status == "quarantined":
+        assert entry is not None
+        checks = ", ".join(entry.get("checks_failed") or ()) or "a quality gate"
+        error = entry.get("error")
+        detail = f"failed {checks}" + (f": {error}" if error else "")
+        return {**file_facts, "status": "quarantined", "detail": detail}
+    if manifest_status == "failed":
+        error = (entry or {}).get("error") or "unknown error"
+        return {**file_facts, "status": "missing", "detail": f"download failed: {error}"}
+    due = due_at(dataset, day)
+    # No manifest entry: never staged, or staged before the symbol joined the universe.
+    absent = "not in the archive (404)" if manifest_status == "not_published" else "not staged"
+    if now < due:
+        return {**file_facts, "status": "pending", "detail": f"{absent}; due {_stamp(due)}"}
+    return {**file_facts, "status": "missing", "detail": f"{absent}; was due {_stamp(due)}"}
+
+
+def rows_in_day(entry: dict[str, Any]) -> int:
+    """Rows of a published manifest entry whose instant falls on the partition's day.
+
+    Manifests written before staging counted rows in the day carry 0 there; their ``rows``
+    (the file's rows) stand in.
+    """
+    in_day = int(entry.get("rows_in_day") or 0)
+    rows = int(entry.get("rows") or 0)
+    return in_day if in_day or not rows else rows
+
+
+def _complete(in_day: int, expected: int | None, label_convention: str | None) -> bool:
+    if expected is None:
+        return True
+    # A metrics file labelled by period end (00:05…next 00:00) leaves its day's 00:00 row to the
+    # previous day's file, by convention rather than by loss.
+    allowance = 1 if label_convention == "period_end" else 0
+    return in_day + allowance >= expected
+
+
+def _funding_intervals(lake_root: Path, dataset: Dataset, day: date) -> dict[str, list[int | None]]:
+    """``funding_interval_hours`` of each symbol's settlements in the staged partition."""
+    path = partition_dir(lake_root, dataset.table, day) / PARTITION_FILE
+    if not path.exists():
+        return {}
+    table = pq.ParquetFile(path).read(columns=["symbol", "funding_interval_hours"])
+    intervals: dict[str, list[int | None]] = defaultdict(list)
+    for symbol, hours in zip(
+        table["symbol"].to_pylist(), table["funding_interval_hours"].to_pylist(), strict=True
+    ):
+        intervals[symbol].append(hours)
+    return intervals
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC)
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def status_counts(statuses: Iterable[str]) -> dict[str, int]:
+    """Counts of every coverage status, zeros included, in :data:`STATUSES` order."""
+    counts = Counter(statuses)
+    return {status: counts.get(status, 0) for status in STATUSES}
+
+
+def coverage_days(lake_root: Path) -> list[date]:
+    """Days with a published ``dq_coverage`` partition, in order."""
+    root = lake_root / COVERAGE_TABLE
+    if not root.is_dir():
+        return []
+    days = []
+    for directory in root.glob("date=*"):
+        try:
+            day = date.fromisoformat(directory.name.removeprefix("date="))
+        except ValueError:
+            continue
+        if (directory / PARTITION_FILE).exists():
+            days.append(day)
+    return sorted(days)
+
+
+def read_coverage(lake_root: Path, days: Iterable[date]) -> dict[date, pa.Table]:
+    """The published ``dq_coverage`` partition of each of ``days`` that has one."""
+    tables = {}
+    for day in days:
+        path = partition_dir(lake_root, COVERAGE_TABLE, day) / PARTITION_FILE
+        if path.exists():
+            tables[day] = pq.ParquetFile(path).read()
+    return tables

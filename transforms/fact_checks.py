@@ -1,0 +1,254 @@
+"""SQL checks on fact partitions: run on the day's table as built, before it is published.
+
+Each check is one fixed SQL file in ``sql/checks/`` named ``<table>__<check>.sql`` that returns
+the violating rows (zero rows = pass, as a dbt test). The day's table is registered under the
+fact's own name (``fct_funding``); a check that compares across days also gets the previous
+day's published partition as ``<name>_previous``. Values (day bounds, thresholds) are bound
+parameters, never interpolated.
+
+Severities, and why:
+
+- ``error`` (the partition is not published but quarantined, the previous one stays):
+  - ``unique_keys``: one row per key is the table's contract; the models deduplicate, so a
+    duplicate is a bug that would double-count every sum and fan out every join.
+  - ``within_cap`` (``fct_funding``): ``|funding_rate| <= 3%`` per interval. Binance clamps
+    every contract's rate to a per-contract cap (±0.3% for BTCUSDT, ±3% for USDⓈ-M perpetuals
+    of 25x maximum leverage or less, the widest it has announced), so a rate beyond ±3% was
+    never settled: it is a parse or unit error.
+  - ``notional`` (``fct_liquidations``): ``notional_usd = qty_base × fill price`` within a
+    relative 1e-6 (plus 1e-9 absolute): a row that disagrees with its own quantity and price
+    is a computation bug, and every liquidation total sums this column.
+- ``warn`` (the day is published; the check result says where to look):
+  - ``grid_complete``: 1440 minutes (``fct_price_1m``) or 288 five-minute labels
+    (``fct_open_interest``) per exchange × symbol present that day. A partial day is real data
+    (a listing, a delisting, an outage) and shows in coverage.
+  - ``continuity`` (``fct_open_interest``): the first ``oi_base`` of the day is within 25% of
+    the previous day's last one. A real cascade can move open interest that much, so a jump is
+    a signal to look, not proof of an error.
+"""
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any, Final, Literal
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from transforms.catalog import DUCKDB_CONFIG
+from transforms.facts import SQL_ROOT, FactModel
+from transforms.publish import PARTITION_FILE, partition_dir, publish_file, write_json_atomically
+from transforms.staging import day_bounds
+
+Severity = Literal["error", "warn"]
+
+CHECKS_ROOT: Final = SQL_ROOT / "checks"
+SAMPLE_SIZE: Final = 5
+_PARAMETER = re.compile(r"\$([a-z_]+)")
+
+FUNDING_RATE_CAP: Final = 0.03
+"""The widest per-interval funding cap Binance has set (±3%); see ``fct_funding__within_cap``."""
+OI_MAX_JUMP: Final = 0.25
+"""Largest relative change of ``oi_base`` across midnight before the continuity check warns."""
+NOTIONAL_REL_TOL: Final = 1e-6
+NOTIONAL_ABS_TOL: Final = 1e-9
+
+
+@dataclass(frozen=True)
+class FactCheck:
+    """One SQL check of one fact table: ``sql/checks/<table>__<name>.sql``."""
+
+    name: str
+    table: str
+    severity: Severity
+    description: str
+    params: Mapping[str, float] = field(default_factory=dict)
+    reads_previous: bool = False
+    """Whether the SQL reads ``<table>_previous``, the previous day's published partition."""
+
+    @property
+    def sql_path(self) -> Path:
+        return CHECKS_ROOT / f"{self.table}__{self.name}.sql"
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """The result of one check on one day: how many rows violate it and the first few."""
+
+    name: str
+    severity: Severity
+    passed: bool
+    violations: int
+    sample: list[dict[str, Any]]
+
+    @property
+    def blocks_publication(self) -> bool:
+        return self.severity == "error" and not self.passed
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready view (instants as ISO 8601 strings), for reports and Dagster metadata."""
+        return {
+            "name": self.name,
+            "severity": self.severity,
+            "passed": self.passed,
+            "violations": self.violations,
+            "sample": [
+                {key: _jsonable(value) for key, value in row.items()} for row in self.sample
+            ],
+        }
+
+
+def _unique_keys(table: str, key: str) -> FactCheck:
+    return FactCheck(
+        "unique_keys",
+        table,
+        "error",
+        f"At most one row per exchange × symbol × {key}, and no null key.",
+    )
+
+
+def _grid_complete(table: str, slots: int, unit: str) -> FactCheck:
+    return FactCheck(
+        "grid_complete",
+        table,
+        "warn",
+        f"Every exchange × symbol present on the day has all {slots} {unit} of the UTC day.",
+    )
+
+
+FACT_CHECKS: Final = (
+    _unique_keys("fct_price_1m", "ts"),
+    _grid_complete("fct_price_1m", 1440, "minutes"),
+    _unique_keys("fct_open_interest", "ts"),
+    _grid_complete("fct_open_interest", 288, "5-minute labels"),
+    FactCheck(
+        "continuity",
+        "fct_open_interest",
+        "warn",
+        f"The day's first oi_base per exchange × symbol is within {OI_MAX_JUMP:.0%} of the "
+        "previous day's last one.",
+        {"max_jump": OI_MAX_JUMP},
+        reads_previous=True,
+    ),
+    _unique_keys("fct_funding", "funding_time"),
+    FactCheck(
+        "within_cap",
+        "fct_funding",
+        "error",
+        f"|funding_rate| <= {FUNDING_RATE_CAP:.0%} per interval, the widest cap Binance sets.",
+        {"cap": FUNDING_RATE_CAP},
+    ),
+    FactCheck(
+        "notional",
+        "fct_liquidations",
+        "error",
+        "notional_usd = qty_base × fill price (avg_price, else price) within a relative "
+        f"{NOTIONAL_REL_TOL:g}.",
+        {"rel_tol": NOTIONAL_REL_TOL, "abs_tol": NOTIONAL_ABS_TOL},
+    ),
+    _unique_keys("fct_liquidations_5m", "ts"),
+)
+
+
+def checks_for(table: str) -> tuple[FactCheck, ...]:
+    """The registered checks of ``table``, in registry order."""
+    return tuple(check for check in FACT_CHECKS if check.table == table)
+
+
+def read_previous(model: FactModel, day: date, lake_root: Path) -> pa.Table:
+    """The published partition of ``model`` for the day before ``day``; empty when missing."""
+    path = partition_dir(lake_root, model.name, day - timedelta(days=1)) / PARTITION_FILE
+    if not path.exists():
+        return model.schema.empty_table()
+    return pq.read_table(path, schema=model.schema)
+
+
+def run_fact_checks(
+    model: FactModel, table: pa.Table, day: date, lake_root: Path
+) -> list[CheckOutcome]:
+    """Run every check of ``model`` on ``table``, its partition for ``day`` as just built."""
+    checks = checks_for(model.name)
+    if not checks:
+        return []
+    start, end = day_bounds(day)
+    available: dict[str, object] = {"day_start": start, "day_end": end, "day": day}
+    outcomes = []
+    with duckdb.connect(config={**DUCKDB_CONFIG, "threads": 1}) as connection:
+        connection.register(model.name, table)
+        if any(check.reads_previous for check in checks):
+            connection.register(f"{model.name}_previous", read_previous(model, day, lake_root))
+        for check in checks:
+            outcomes.append(_run(connection, check, {**available, **check.params}))
+    return outcomes
+
+
+def _run(
+    connection: duckdb.DuckDBPyConnection, check: FactCheck, available: Mapping[str, object]
+) -> CheckOutcome:
+    sql = check.sql_path.read_text()
+    names = dict.fromkeys(_PARAMETER.findall(sql))
+    missing = [name for name in names if name not in available]
+    if missing:
+        raise ValueError(f"{check.sql_path.name} binds unknown parameter(s): {missing}")
+    violating = connection.sql(sql, params={name: available[name] for name in names})
+    rows = violating.to_arrow_table()
+    return CheckOutcome(
+        name=check.name,
+        severity=check.severity,
+        passed=rows.num_rows == 0,
+        violations=rows.num_rows,
+        sample=rows.slice(0, SAMPLE_SIZE).to_pylist(),
+    )
+
+
+def quarantine_dir(warehouse: Path, table_name: str) -> Path:
+    return warehouse / "quarantine" / "facts" / table_name
+
+
+def quarantine_partition(
+    table: pa.Table,
+    outcomes: list[CheckOutcome],
+    warehouse: Path,
+    table_name: str,
+    day: date,
+) -> Path:
+    """Write a partition that failed an error check, and its report, to the quarantine.
+
+    ``<warehouse>/quarantine/facts/<table>/<date>.parquet`` holds the table as built and
+    ``<date>.json`` beside it the failed checks with their violation counts and samples (and
+    every other check's outcome). Nothing in the lake is touched.
+    """
+    directory = quarantine_dir(warehouse, table_name)
+    target = publish_file(table, directory / f"{day.isoformat()}.parquet")
+    failed = [o for o in outcomes if o.blocks_publication]
+    write_json_atomically(
+        directory / f"{day.isoformat()}.json",
+        {
+            "table": table_name,
+            "date": day.isoformat(),
+            "rows": table.num_rows,
+            "failed_checks": [o.name for o in failed],
+            "violations": {o.name: o.violations for o in failed},
+            "checks": [o.to_json() for o in outcomes],
+        },
+    )
+    return target
+
+
+def clear_quarantine(warehouse: Path, table_name: str, day: date) -> None:
+    """Remove a day's quarantined partition and report once the day has been published."""
+    directory = quarantine_dir(warehouse, table_name)
+    for suffix in ("parquet", "json"):
+        (directory / f"{day.isoformat()}.{suffix}").unlink(missing_ok=True)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # JSON has no NaN or infinity
+    return value
