@@ -1,5 +1,7 @@
 """The staged assets run in process through Dagster, alone, as a range, and from the CLI."""
 
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -226,3 +228,17 @@ def test_rematerialising_a_range_gives_identical_rows_and_no_stale_files(
     assert price.filter(pc.equal(price["symbol"], "ETHUSDT")).num_rows == 10
     assert price.filter(pc.equal(price["symbol"], "BTCUSDT")).num_rows == 1440
     assert not [p for p in lake.rglob("*") if p.name.startswith(".")], "no temp files left"
+
+
+def test_loading_the_code_location_does_not_import_great_expectations() -> None:
+    """GX costs ~8 s to import: only a run that validates data may pay for it."""
+    probe = (
+        "import sys\n"
+        "from pipelines.definitions import defs\n"
+        "defs().resolve_asset_graph()\n"
+        "print('great_expectations' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert result.stdout.strip() == "False"

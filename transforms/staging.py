@@ -10,9 +10,10 @@ the basis of coverage reporting and of skipping unchanged inputs.
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from time import perf_counter
 from typing import Any, Literal
 
 import pyarrow as pa
@@ -70,6 +71,8 @@ class StagedPartition:
     symbols: tuple[SymbolDay, ...]
     min_ts: datetime | None
     max_ts: datetime | None
+    gate_seconds: float = 0.0
+    """This day's share of the time the quality gates took (measured, for observability)."""
 
     @property
     def failures(self) -> tuple[SymbolDay, ...]:
@@ -113,8 +116,16 @@ def stage_dataset(
         for symbol in symbols
     }
     files = _fetch_and_parse(dataset, wanted, settings, client)
+    began = perf_counter()
     failures = _gate(dataset, wanted, files)
-    return [_publish_day(dataset, day, symbols, wanted, files, failures, settings) for day in days]
+    gate_seconds = (perf_counter() - began) / max(len(days), 1)
+    return [
+        replace(
+            _publish_day(dataset, day, symbols, wanted, files, failures, settings),
+            gate_seconds=gate_seconds,
+        )
+        for day in days
+    ]
 
 
 def _period_start(dataset: Dataset, day: date) -> date:

@@ -169,6 +169,7 @@ def _metadata(partitions: list[StagedPartition], day_count: int) -> dict[str, An
         "days": day_count,
         "partitions_published": len(published),
         "duplicates_dropped": sum(p.duplicates_dropped for p in partitions),
+        "gate_seconds": round(sum(p.gate_seconds for p in partitions), 4),
         "files": dict(sorted(statuses.items())),
         "sha256": dict(sorted(sha256s.items())),
         "min_ts": min_ts.isoformat() if min_ts else "",
