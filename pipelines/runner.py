@@ -96,7 +96,7 @@ def summarize(result: dg.ExecuteInProcessResult) -> RunSummary:
         ]
         # A quarantined file is a failure even where the rest of the day published (WARN);
         # other warnings (a partial day, say) are reported but do not fail the run.
-        quarantined = evaluation.metadata.get("failed_symbol_days")
+        quarantined = evaluation.metadata.get("quarantined_symbol_days")
         if evaluation.severity == dg.AssetCheckSeverity.ERROR or (
             quarantined is not None and quarantined.value
         ):

@@ -194,6 +194,12 @@ def test_a_grid_gap_publishes_as_partial(settings: Settings, write_file: WriteFi
     assert record.status == "ok"
     assert record.rows_in_day == 250
     assert record.checks_failed == ()
+    assert record.warnings == ("rows_on_grid",)
+    assert {k: v for k, v in record.report[0].items() if k != "sample"} == {
+        "check": "rows_on_grid",
+        "severity": "warn",
+        "unexpected_count": 38,
+    }
 
 
 def test_a_fixed_file_clears_its_quarantine(settings: Settings, write_file: WriteFile) -> None:

@@ -173,7 +173,8 @@ def _cell(
         in_day = rows_in_day(entry)
         status = "ok" if _complete(in_day, expected, entry.get("label_convention")) else "partial"
         notes = [f"{in_day} of {expected} rows in the day"] if status == "partial" else []
-        notes += [f"warning: {w}" for w in entry.get("warnings") or ()]
+        # A short grid is what ``partial`` already says; other warnings are worth a note.
+        notes += [f"warning: {w}" for w in entry.get("warnings") or () if w != "rows_on_grid"]
         return {
             **file_facts,
             "status": status,

@@ -51,7 +51,10 @@ DAY_COLUMN: Final = "__day"
 HAS_ROWS = "has_rows"
 IN_WINDOW = "timestamps_in_window"
 EXTRA_COLUMNS = "no_unknown_columns"
-STRUCTURAL_CHECKS: Final = (HAS_ROWS, IN_WINDOW, EXTRA_COLUMNS)
+ON_GRID = "rows_on_grid"
+STRUCTURAL_CHECKS: Final = (HAS_ROWS, IN_WINDOW, EXTRA_COLUMNS, ON_GRID)
+GRID_ROWS: Final = {Kind.KLINE: 1440, Kind.METRICS: 288}
+"""Rows a complete day has: one per minute, or one per five minutes."""
 PARSE_CHECKS: Final = ("zip_member", "csv_columns", "csv_values", "timestamp_unit")
 
 
@@ -88,7 +91,8 @@ def file_window(dataset: Dataset, period_start: date) -> tuple[datetime, datetim
 
 
 def structural_failures(dataset: Dataset, parsed: ParsedFile, period_start: date) -> list[Failure]:
-    """Checks on the Arrow table of one file: rows present, instants in window, no new columns."""
+    """Checks on the Arrow table of one file: rows present, instants in window, a full grid,
+    no new columns."""
     failures = []
     table = parsed.table
     if table.num_rows == 0:
@@ -108,6 +112,16 @@ def structural_failures(dataset: Dataset, parsed: ParsedFile, period_start: date
         outside = instants.filter(pc.or_(before, after))
         if len(outside):
             failures.append(Failure(IN_WINDOW, "error", len(outside), _sample(outside.to_pylist())))
+    expected = GRID_ROWS.get(dataset.kind)
+    if expected is not None and table.num_rows:
+        # Rows in the file's window: a metrics file labelled 00:05…next-day 00:00 is as full
+        # as one labelled 00:00…23:55.
+        rows = table.num_rows - len(outside)
+        # A gap is real (the archive has them): the day publishes and coverage says partial.
+        if rows < expected:
+            failures.append(
+                Failure(ON_GRID, "warn", expected - rows, (f"{rows} of {expected} rows",))
+            )
     if parsed.extra_columns:
         failures.append(
             Failure(EXTRA_COLUMNS, "warn", len(parsed.extra_columns), parsed.extra_columns)

@@ -105,6 +105,10 @@ def _gate_description(gate: str) -> str:
                 "add the next day's 00:00 row), or its month for a monthly file."
             ),
             "no_unknown_columns": "No column beyond the documented layout (a warning only).",
+            "rows_on_grid": (
+                "A full day of rows: 1440 minutes, 288 five-minute rows (a warning: a gap is "
+                "real and shows as partial in coverage)."
+            ),
         }[gate]
     return f"Great Expectations: {gate.replace('__', ' on ').replace('_', ' ')}."
 
@@ -125,6 +129,7 @@ def _check_result(
         severity=dg.AssetCheckSeverity.WARN,
         metadata={
             "failed_symbol_days": len(failing),
+            "quarantined_symbol_days": sum(r.status == "quarantined" for _, r, _ in failing),
             "failures": [
                 f"{day} {record.symbol}: {detail}" for day, record, detail in failing[:50]
             ],
