@@ -39,6 +39,7 @@ bench: $(VENV)/.synced
 	$(VENV)/bin/python -m benchmarks.ingest
 	$(VENV)/bin/python -m benchmarks.simulate
 	$(VENV)/bin/python -m benchmarks.facts
+	$(VENV)/bin/python -m benchmarks.gates
 
 clean:
 	rm -rf .tools $(VENV) .pytest_cache .mypy_cache .ruff_cache
