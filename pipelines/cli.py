@@ -86,6 +86,15 @@ def materialize(
     if last < first:
         console.print(f"[red]--end {last} is before --start {first}[/red]")
         raise typer.Exit(2)
+    from pipelines.defs.partitions import FIRST_PARTITION
+
+    earliest, latest = date.fromisoformat(FIRST_PARTITION), _yesterday()
+    if first < earliest or last > latest:
+        console.print(
+            f"[red]the warehouse's days run from {earliest} to yesterday ({latest}); "
+            f"{first}…{last} is outside them[/red]"
+        )
+        raise typer.Exit(2)
     days = (last - first).days + 1
     console.print(f"materialising {first}…{last} ({days} day(s)) into {settings.warehouse}")
     summary = materialize_range(settings, first, last)
@@ -374,6 +383,15 @@ def coverage(
             first = max(first, checked[0])
     if last < first:
         console.print(f"[red]--end {last} is before --start {first}[/red]")
+        raise typer.Exit(2)
+    from pipelines.defs.partitions import FIRST_PARTITION
+
+    earliest, latest = date.fromisoformat(FIRST_PARTITION), _yesterday()
+    if first < earliest or last > latest:
+        console.print(
+            f"[red]the warehouse's days run from {earliest} to yesterday ({latest}); "
+            f"{first}…{last} is outside them[/red]"
+        )
         raise typer.Exit(2)
     days = [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
     tables = read_coverage(settings.lake_root, days)

@@ -94,9 +94,10 @@ def summarize(result: dg.ExecuteInProcessResult) -> RunSummary:
         described = [f"{asset}: {line}" for line in lines] or [
             f"{asset}: check {evaluation.check_name} failed"
         ]
-        # A quarantined file is a failure even where the rest of the day published (WARN);
+        # A quarantined or undownloadable file is a failure even where the rest of the day
+        # published (WARN);
         # other warnings (a partial day, say) are reported but do not fail the run.
-        quarantined = evaluation.metadata.get("quarantined_symbol_days")
+        quarantined = evaluation.metadata.get("rejected_symbol_days")
         if evaluation.severity == dg.AssetCheckSeverity.ERROR or (
             quarantined is not None and quarantined.value
         ):

@@ -22,6 +22,7 @@ from tests.conftest import WriteFile
 from tests.factories import kline_rows, metrics_rows
 from transforms import formats
 from transforms.facts import FACT_MODELS
+from transforms.features import FEATURE_MODELS
 from transforms.sources import DATASETS, dataset
 
 DAY = date(2024, 1, 1)
@@ -164,10 +165,9 @@ def test_definitions_load_with_one_asset_per_table() -> None:
     dg.Definitions.validate_loadable(definitions)
     graph = definitions.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
-    assert keys == {d.table for d in DATASETS} | {m.name for m in FACT_MODELS} | {
-        "catalog",
-        "dq_coverage",
-    }
+    assert keys == {d.table for d in DATASETS} | {
+        m.name for m in (*FACT_MODELS, *FEATURE_MODELS)
+    } | {"catalog", "dq_coverage"}
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
         assert isinstance(node.partitions_def, dg.DailyPartitionsDefinition)
@@ -223,6 +223,7 @@ def test_rematerialising_a_range_gives_identical_rows_and_no_stale_files(
         "stg_binance_um_klines/date=2024-01-02/data.parquet",
         "fct_price_1m/date=2024-01-02/data.parquet",
         "dq_coverage/date=2024-01-02/data.parquet",
+        "feat_regime_1h/date=2024-01-02/data.parquet",
     }
     price = second["fct_price_1m/date=2024-01-02/data.parquet"]
     assert price.filter(pc.equal(price["symbol"], "ETHUSDT")).num_rows == 10
@@ -242,3 +243,39 @@ def test_loading_the_code_location_does_not_import_great_expectations() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
     )
     assert result.stdout.strip() == "False"
+
+
+def test_cli_refuses_days_outside_the_partitions(tmp_path: Path) -> None:
+    runner = CliRunner()
+    base = ["materialize", "--warehouse", str(tmp_path / "warehouse")]
+    before = runner.invoke(app, [*base, "--start", "2019-08-31"])
+    future = runner.invoke(app, [*base, "--start", "2099-01-01"])
+    assert before.exit_code == 2
+    assert "2019-09-01" in before.output
+    assert future.exit_code == 2
+    assert not (tmp_path / "warehouse" / "lake").exists()
+
+
+def test_cli_fails_when_a_download_fails(
+    tmp_path: Path, mirror: Path, write_file: WriteFile
+) -> None:
+    write_day(write_file, DAY, ("BTCUSDT",))
+    klines = dataset("binance_um", "klines")
+    (mirror / (klines.archive_path("BTCUSDT", DAY) + ".CHECKSUM")).write_text(
+        "0" * 64 + "  " + Path(klines.archive_path("BTCUSDT", DAY)).name + "\n"
+    )
+    result = CliRunner().invoke(
+        app,
+        [
+            "materialize",
+            "--start",
+            DAY.isoformat(),
+            "--warehouse",
+            str(tmp_path / "warehouse"),
+            "--universe",
+            "binance_um:BTCUSDT",
+        ],
+        env={"TREADMILL_BINANCE_URL": mirror.as_uri() + "/", "DAGSTER_HOME": ""},
+    )
+    assert result.exit_code == 1, result.output
+    assert "checksum mismatch" in result.output

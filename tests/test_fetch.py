@@ -331,9 +331,13 @@ def test_bad_republish_leaves_the_landed_copy_alone(
 
     new_body = zip_bytes(member_name(REL), csv_bytes(METRICS_HEADER, metrics_rows("2024-01-01", 5)))
     publish(mirror, REL, new_body, checksum_of=b"not what is served")
-    error = fetch_error(client, REL)
+    outcome = client.fetch(REL)
 
-    assert "checksum mismatch" in error.problem
+    # The verified copy stands in, and the archive's failure travels with it.
+    assert isinstance(outcome, Landed)
+    assert outcome.origin == "landed_copy"
+    assert outcome.problem is not None
+    assert "checksum mismatch" in outcome.problem
     assert (raw_root / REL).read_bytes() == old_zip
     assert (raw_root / CHK).read_bytes() == old_checksum
     assert files_under(raw_root) == sorted([raw_root / REL, raw_root / CHK])

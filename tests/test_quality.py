@@ -7,16 +7,19 @@ right check, while the good one publishes untouched.
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
+from simulator.archive import checksum_line, csv_bytes, zip_bytes
 from tests.conftest import WriteFile
 from tests.factories import epoch_ms, funding_rows, kline_rows, metrics_rows, midnight
 from transforms import formats
 from transforms.facts import FCT_OPEN_INTEREST, build_fact
-from transforms.fetch import ArchiveClient
+from transforms.fetch import ArchiveClient, csv_member_name
 from transforms.publish import publish_partition
 from transforms.quality import check_names
 from transforms.settings import Settings
@@ -243,3 +246,63 @@ def test_facts_of_a_quarantined_symbol_day_are_not_built(
     rebuilt = build_fact(FCT_OPEN_INTEREST, DAY, settings.lake_root)
     publish_partition(rebuilt, settings.lake_root, FCT_OPEN_INTEREST.name, DAY)
     assert set(rebuilt["symbol"].to_pylist()) == {"BTCUSDT", "ETHUSDT"}
+
+
+def test_an_archive_outage_keeps_the_landed_copy(settings: Settings, write_file: WriteFile) -> None:
+    """A re-run while the archive is down must not empty a partition that was good."""
+    write_good(write_file, KLINES)
+    stage(KLINES, settings)
+    down = replace(settings, binance_url="http://127.0.0.1:9/")
+
+    partition = stage(KLINES, down)
+
+    record = next(r for r in partition.symbols if r.symbol == "BTCUSDT")
+    assert record.status == "ok"
+    assert record.origin == "landed_copy"
+    assert record.warnings == ("archive_answered",)
+    assert "gave up" in record.report[0]["sample"][0]
+    assert partition.rows == 1440
+
+
+def test_a_narrower_universe_keeps_the_other_symbols(
+    settings: Settings, write_file: WriteFile
+) -> None:
+    write_good(write_file, METRICS)
+    write_file(
+        METRICS.archive_path("ETHUSDT", DAY), formats.METRICS_COLUMNS, metrics_rows(DAY, "ETHUSDT")
+    )
+    stage(METRICS, settings)
+    only_btc = replace(settings, universe={"binance_um": ("BTCUSDT",)})
+
+    partition = stage(METRICS, only_btc)
+
+    assert partition.path is not None
+    assert sorted(set(pq.read_table(partition.path)["symbol"].to_pylist())) == [
+        "BTCUSDT",
+        "ETHUSDT",
+    ]
+    assert [r.symbol for r in partition.symbols] == ["BTCUSDT", "ETHUSDT"]
+    assert partition.rows == 2 * 288
+
+
+def test_a_zip_with_corrupt_data_is_quarantined_alone(
+    settings: Settings, write_file: WriteFile, mirror: Path
+) -> None:
+    write_good(write_file, KLINES)
+    relpath = KLINES.archive_path("ETHUSDT", DAY)
+    body = bytearray(
+        zip_bytes(csv_member_name(relpath), csv_bytes(formats.KLINE_COLUMNS, kline_rows(DAY)))
+    )
+    start = len(body) // 3
+    body[start : start + 64] = bytes(64)  # the index stays sound, the deflate stream does not
+    (mirror / relpath).parent.mkdir(parents=True, exist_ok=True)
+    (mirror / relpath).write_bytes(bytes(body))
+    (mirror / (relpath + ".CHECKSUM")).write_bytes(checksum_line(bytes(body), Path(relpath).name))
+
+    partition = stage(KLINES, settings)
+
+    records = {r.symbol: r for r in partition.symbols}
+    assert records["ETHUSDT"].status == "quarantined"
+    assert records["ETHUSDT"].checks_failed == ("zip_member",)
+    assert records["BTCUSDT"].status == "ok"
+    assert partition.rows == 1440

@@ -13,6 +13,7 @@ import pyarrow as pa
 
 from transforms.coverage import COVERAGE_SCHEMA, COVERAGE_TABLE
 from transforms.facts import FACT_MODELS
+from transforms.features import FEATURE_MODELS
 from transforms.schemas import STAGED_SCHEMAS, TIME_COLUMN
 from transforms.sources import DATASETS
 
@@ -22,7 +23,7 @@ CONTRACT_ROOT: Final = Path(__file__).resolve().parent.parent / "contracts"
 def published_schemas() -> dict[str, tuple[pa.Schema, str]]:
     """Every table the warehouse publishes: its Parquet schema and its instant column."""
     tables = {d.table: (STAGED_SCHEMAS[d.kind], TIME_COLUMN[d.kind]) for d in DATASETS}
-    tables |= {m.name: (m.schema, m.time_column) for m in FACT_MODELS}
+    tables |= {m.name: (m.schema, m.time_column) for m in (*FACT_MODELS, *FEATURE_MODELS)}
     # One row per exchange × symbol × dataset; ``checked_at`` is its only instant.
     tables[COVERAGE_TABLE] = (COVERAGE_SCHEMA, "checked_at")
     return dict(sorted(tables.items()))

@@ -47,10 +47,14 @@ class FactModel:
     inputs: tuple[Input, ...]
     schema: pa.Schema
     time_column: str = "ts"
+    layer: str = "facts"
+    params: tuple[tuple[str, float], ...] = ()
+    """Named values the SQL binds besides the day (thresholds of a feature, say)."""
+    description: str = ""
 
     @property
     def sql_path(self) -> Path:
-        return SQL_ROOT / "facts" / f"{self.name}.sql"
+        return SQL_ROOT / self.layer / f"{self.name}.sql"
 
     @property
     def upstream_tables(self) -> tuple[str, ...]:
@@ -204,7 +208,14 @@ def build_fact(
     """
     sql = model.sql_path.read_text()
     start, end = day_bounds(day)
-    available = {"day_start": start, "day_end": end, "day": day}
+    reach = max((i.days_before for i in model.inputs), default=0)
+    available = {
+        "day_start": start,
+        "day_end": end,
+        "day": day,
+        "window_start": start - timedelta(days=reach),
+        **dict(model.params),
+    }
     params = {name: available[name] for name in dict.fromkeys(_PARAMETER.findall(sql))}
     with duckdb.connect(config={**DUCKDB_CONFIG, "threads": 1}) as connection:
         for model_input in model.inputs:

@@ -18,7 +18,7 @@ import uuid
 import zipfile
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Literal, TypeVar
 
@@ -45,7 +45,9 @@ class Landed:
     relpath: str
     path: Path
     sha256: str
-    origin: Literal["downloaded", "reused", "raw_only"]
+    origin: Literal["downloaded", "reused", "raw_only", "landed_copy"]
+    problem: str | None = None
+    """Why the landed copy stands in (``landed_copy``): the archive's failure."""
 
 
 @dataclass(frozen=True)
@@ -161,21 +163,41 @@ class ArchiveClient:
         return self.raw_root / relpath
 
     def fetch(self, relpath: str) -> FetchOutcome:
-        """Land ``relpath`` (or re-use the landed copy) and return where it is."""
-        zip_url = self.url(relpath)
+        """Land ``relpath`` (or re-use the landed copy) and return where it is.
+
+        When the archive fails for good (down, or serving a corrupt file) but a verified copy
+        was landed before, that copy is used and the failure is reported with it: an outage
+        must never empty a partition that was already good.
+        """
         target = self.landed_path(relpath)
+        try:
+            return self._fetch(relpath, target)
+        except FetchError as exc:
+            landed = self._landed_copy(relpath, target)
+            if landed is None:
+                raise
+            return replace(landed, origin="landed_copy", problem=str(exc))
+        except OSError as exc:
+            raise FetchError(self.url(relpath), f"{type(exc).__name__}: {exc}") from exc
+
+    def _landed_copy(self, relpath: str, target: Path) -> Landed | None:
+        """The previously landed file, if it is still the one its CHECKSUM vouches for."""
+        checksum_path = target.with_name(target.name + CHECKSUM_SUFFIX)
+        if not (target.exists() and checksum_path.exists()):
+            return None
+        expected = parse_checksum(checksum_path.read_text(), target.name, str(checksum_path))
+        actual = sha256_of(target)
+        if actual != expected:
+            raise FetchError(str(target), "landed file no longer matches its CHECKSUM")
+        return Landed(relpath, target, actual, "raw_only")
+
+    def _fetch(self, relpath: str, target: Path) -> FetchOutcome:
+        zip_url = self.url(relpath)
         checksum_path = target.with_name(target.name + CHECKSUM_SUFFIX)
         checksum_body = self._get(zip_url + CHECKSUM_SUFFIX, max_bytes=4096)
         if checksum_body is None:
-            if target.exists() and checksum_path.exists():
-                expected = parse_checksum(
-                    checksum_path.read_text(), target.name, str(checksum_path)
-                )
-                actual = sha256_of(target)
-                if actual != expected:
-                    raise FetchError(str(target), "landed file no longer matches its CHECKSUM")
-                return Landed(relpath, target, actual, "raw_only")
-            return NotPublished(relpath, zip_url)
+            landed = self._landed_copy(relpath, target)
+            return landed if landed is not None else NotPublished(relpath, zip_url)
         expected = parse_checksum(checksum_body.decode("ascii", "replace"), target.name, zip_url)
         if target.exists() and sha256_of(target) == expected:
             if not checksum_path.exists() or checksum_path.read_bytes() != checksum_body:
@@ -214,6 +236,8 @@ class ArchiveClient:
                 outcome: FetchOutcome | FetchError = self.fetch(relpath)
             except FetchError as exc:
                 outcome = exc
+            except Exception as exc:  # one file's surprise must not end the other fetches
+                outcome = FetchError(self.url(relpath), f"{type(exc).__name__}: {exc}")
             return handle(relpath, outcome)
 
         workers = self.limits.concurrency

@@ -22,6 +22,7 @@ Rules, each from a quirk documented in FORMATS.md:
 import io
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -125,7 +126,8 @@ def read_zip_member(path: Path, source_file: str, max_uncompressed_bytes: int) -
                 )
             with archive.open(member) as fh:
                 data = fh.read(max_uncompressed_bytes + 1)
-    except zipfile.BadZipFile as exc:
+    # A zip whose index is sound can still hold corrupt, encrypted or unsupported data.
+    except (zipfile.BadZipFile, zlib.error, RuntimeError, NotImplementedError, EOFError) as exc:
         raise ParseError(source_file, f"corrupt zip ({exc})", "zip_member") from exc
     if len(data) > max_uncompressed_bytes:
         raise ParseError(
@@ -198,7 +200,10 @@ def parse_csv(
         )
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise ParseError(source_file, f"malformed CSV: {exc}", "csv_values") from exc
-    table, unit = _canonical(dataset, symbol, raw, source_file)
+    try:
+        table, unit = _canonical(dataset, symbol, raw, source_file)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise ParseError(source_file, f"value out of range: {exc}", "csv_values") from exc
     rows_read = table.num_rows
     time_column = TIME_COLUMN[kind]
     # Exact duplicates share their instant, so a file with unique instants (nearly every

@@ -52,7 +52,9 @@ HAS_ROWS = "has_rows"
 IN_WINDOW = "timestamps_in_window"
 EXTRA_COLUMNS = "no_unknown_columns"
 ON_GRID = "rows_on_grid"
-STRUCTURAL_CHECKS: Final = (HAS_ROWS, IN_WINDOW, EXTRA_COLUMNS, ON_GRID)
+ARCHIVE_FAILED = "archive_answered"
+"""A warning: the download failed this time and the previously landed, verified copy was used."""
+STRUCTURAL_CHECKS: Final = (HAS_ROWS, IN_WINDOW, EXTRA_COLUMNS, ON_GRID, ARCHIVE_FAILED)
 GRID_ROWS: Final = {Kind.KLINE: 1440, Kind.METRICS: 288}
 """Rows a complete day has: one per minute, or one per five minutes."""
 PARSE_CHECKS: Final = ("zip_member", "csv_columns", "csv_values", "timestamp_unit")
@@ -187,13 +189,20 @@ def expectations(dataset: Dataset) -> tuple[Expectation, ...]:
             _between(c, min_value=0)
             for c in ("volume_base", "volume_quote", "trade_count", "taker_buy_base")
         ]
-        suite.append(
+        # The bar's extremes bound its open and close (which also gives high ≥ low).
+        suite += [
             Expectation(
                 "ExpectColumnPairValuesAToBeGreaterThanB",
                 None,
-                (("column_A", "high"), ("column_B", "low"), ("or_equal", True)),
+                (("column_A", above), ("column_B", below), ("or_equal", True)),
             )
-        )
+            for above, below in (
+                ("high", "open"),
+                ("high", "close"),
+                ("open", "low"),
+                ("close", "low"),
+            )
+        ]
         suite.append(unique_keys)
     elif dataset.kind is Kind.METRICS:
         suite.append(_not_null("oi_base"))

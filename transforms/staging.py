@@ -18,12 +18,24 @@ from typing import Any, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from transforms.errors import FetchError, ParseError
 from transforms.fetch import ArchiveClient, FetchOutcome, Landed, NotPublished
 from transforms.parse import ParsedFile, parse_zip
-from transforms.publish import publish_file, publish_partition, write_json_atomically
-from transforms.quality import Failure, expectation_failures, structural_failures
+from transforms.publish import (
+    PARTITION_FILE,
+    partition_dir,
+    publish_file,
+    publish_partition,
+    write_json_atomically,
+)
+from transforms.quality import (
+    ARCHIVE_FAILED,
+    Failure,
+    expectation_failures,
+    structural_failures,
+)
 from transforms.schemas import STAGED_SCHEMAS, TIME_COLUMN
 from transforms.settings import Settings
 from transforms.sources import Cadence, Dataset
@@ -194,6 +206,9 @@ def _fetch_and_parse(
             )
         except ParseError as exc:
             return _FileResult(relpath, landed=outcome, error=str(exc), failed_check=exc.check)
+        except Exception as exc:  # an unforeseen fault of one file quarantines that file only
+            problem = f"{relpath}: {type(exc).__name__}: {exc}"
+            return _FileResult(relpath, landed=outcome, error=problem, failed_check="file_parses")
         return _FileResult(relpath, landed=outcome, parsed=parsed)
 
     return client.map_fetched(first_day, parse)
@@ -243,7 +258,9 @@ def _publish_day(
         landed = result.landed
         sha256, origin = (landed.sha256, landed.origin) if landed else (None, None)
         if result.error is not None and result.failed_check is None:
-            records.append(SymbolDay(symbol, "failed", relpath, sha256, origin, error=result.error))
+            record = SymbolDay(symbol, "failed", relpath, sha256, origin, error=result.error)
+            quarantine(settings, dataset, day, record, None)
+            records.append(record)
         elif result.error is not None:
             check = result.failed_check or "file_parses"
             failure = Failure(check, "error", 1, (result.error,))
@@ -263,7 +280,10 @@ def _publish_day(
             records.append(SymbolDay(symbol, "not_published", relpath))
         else:
             rows, duplicates = _rows_of_day(dataset, result.parsed, day)
-            found = failures.get((relpath, day), [])
+            found = list(failures.get((relpath, day), []))
+            if landed is not None and landed.problem:
+                # The archive failed this time; the verified copy landed earlier stands in.
+                found.append(Failure(ARCHIVE_FAILED, "warn", 1, (landed.problem,)))
             errors = tuple(dict.fromkeys(f.check for f in found if f.severity == "error"))
             record = SymbolDay(
                 symbol,
@@ -287,8 +307,13 @@ def _publish_day(
             records.append(record)
     if not dataset.is_available(day):
         return StagedPartition(dataset.table, day, None, 0, tuple(records), None, None)
-    schema = STAGED_SCHEMAS[dataset.kind]
-    table = pa.concat_tables(tables) if tables else schema.empty_table()
+    carried_rows, carried_records = _carried_over(
+        dataset, day, settings, {r.symbol for r in records}
+    )
+    table = pa.concat_tables([*tables, carried_rows]) if tables else carried_rows
+    if carried_records:
+        records = sorted([*records, *carried_records], key=lambda r: r.symbol)
+        table = table.sort_by([("symbol", "ascending"), (TIME_COLUMN[dataset.kind], "ascending")])
     path = publish_partition(table, settings.lake_root, dataset.table, day)
     bounds = pc.min_max(table[TIME_COLUMN[dataset.kind]]) if table.num_rows else None
     partition = StagedPartition(
@@ -302,6 +327,39 @@ def _publish_day(
     )
     write_json_atomically(manifest_path(settings, dataset, day), manifest_payload(partition))
     return partition
+
+
+def _carried_over(
+    dataset: Dataset, day: date, settings: Settings, processed: set[str]
+) -> tuple[pa.Table, list[SymbolDay]]:
+    """Rows and records of symbols this run did not process, kept from the published partition.
+
+    A run over a narrower universe (``--universe binance_um:BTCUSDT`` to refresh one symbol)
+    replaces those symbols only; it never deletes the others.
+    """
+    schema = STAGED_SCHEMAS[dataset.kind]
+    path = partition_dir(settings.lake_root, dataset.table, day) / PARTITION_FILE
+    manifest = read_manifest(settings.manifest_root, dataset.table, day)
+    if not path.exists() or manifest is None:
+        return schema.empty_table(), []
+    kept = [entry for entry in manifest["symbols"] if entry["symbol"] not in processed]
+    if not kept:
+        return schema.empty_table(), []
+    existing = pq.read_table(path, schema=schema)
+    symbols = pa.array([entry["symbol"] for entry in kept])
+    rows = existing.filter(pc.is_in(existing["symbol"], value_set=symbols))
+    records = [
+        SymbolDay(
+            **{
+                **entry,
+                "checks_failed": tuple(entry.get("checks_failed") or ()),
+                "warnings": tuple(entry.get("warnings") or ()),
+                "report": tuple(entry.get("report") or ()),
+            }
+        )
+        for entry in kept
+    ]
+    return rows, records
 
 
 def _count_in_day(dataset: Dataset, rows: pa.Table, day: date) -> int:

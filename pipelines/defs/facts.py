@@ -69,13 +69,16 @@ def build_fact_asset(model: FactModel) -> dg.AssetsDefinition:
 
     @dg.asset(
         name=model.name,
-        group_name="facts",
+        group_name=model.layer,
         deps=deps,
         partitions_def=daily_partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
         kinds={"duckdb", "parquet"},
-        description=f"{DESCRIPTIONS[model.name]}\n\nSQL: `sql/facts/{model.name}.sql`.",
-        tags={"layer": "facts"},
+        description=(
+            f"{DESCRIPTIONS.get(model.name, model.description)}\n\n"
+            f"SQL: `sql/{model.layer}/{model.name}.sql`."
+        ),
+        tags={"layer": model.layer},
         check_specs=[
             dg.AssetCheckSpec(
                 check.name,

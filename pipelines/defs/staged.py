@@ -105,6 +105,10 @@ def _gate_description(gate: str) -> str:
                 "add the next day's 00:00 row), or its month for a monthly file."
             ),
             "no_unknown_columns": "No column beyond the documented layout (a warning only).",
+            "archive_answered": (
+                "The archive served the file; a warning names each day on which it failed and "
+                "the copy landed earlier was used instead."
+            ),
             "rows_on_grid": (
                 "A full day of rows: 1440 minutes, 288 five-minute rows (a warning: a gap is "
                 "real and shows as partial in coverage)."
@@ -129,7 +133,10 @@ def _check_result(
         severity=dg.AssetCheckSeverity.WARN,
         metadata={
             "failed_symbol_days": len(failing),
-            "quarantined_symbol_days": sum(r.status == "quarantined" for _, r, _ in failing),
+            # Rejected: quarantined, or not downloaded at all. Either fails `materialize`.
+            "rejected_symbol_days": sum(
+                r.status in ("quarantined", "failed") for _, r, _ in failing
+            ),
             "failures": [
                 f"{day} {record.symbol}: {detail}" for day, record, detail in failing[:50]
             ],

@@ -1,0 +1,240 @@
+-- feat_regime_1h: the liquidation-treadmill trifecta per perpetual and hour (price, open interest,
+-- funding) with its context (volatility, liquidations, spot versus perp flow) and one regime label.
+-- grain: exchange × symbol × hour (ts = hour start), perpetuals only
+-- partition: date = UTC day of ts; $day_start <= ts < $day_end
+-- inputs: fct_price_1m, fct_open_interest, fct_funding, fct_liquidations_5m for the 30 days
+--         ending with the partition ($window_start = day − 29 days). Trailing windows only: a
+--         value never depends on anything after its hour, so adding later days changes nothing.
+-- thresholds: bound from transforms.features.RegimeThresholds (one place, with their reasons).
+with minutes as (
+    select
+        exchange,
+        symbol,
+        ts,
+        close,
+        volume_quote,
+        volume_base,
+        taker_buy_base,
+        premium_close,
+        ln(close / lag(close) over (partition by exchange, symbol order by ts)) as log_return
+    from fct_price_1m
+    where ts >= $window_start and ts < $day_end
+),
+
+perp_hours as (
+    select
+        exchange,
+        symbol,
+        time_bucket(interval 1 hour, ts) as ts,
+        arg_max(close, ts) as close,
+        sqrt(sum(log_return * log_return)) as realized_vol,
+        sum(volume_quote) as perp_volume_quote,
+        (2 * sum(taker_buy_base) - sum(volume_base)) / nullif(sum(volume_base), 0)
+            as perp_taker_imbalance,
+        avg(premium_close) as premium_mean
+    from minutes
+    where exchange <> 'binance_spot'
+    group by all
+),
+
+spot_hours as (
+    select
+        symbol as spot_symbol,
+        time_bucket(interval 1 hour, ts) as ts,
+        sum(volume_quote) as spot_volume_quote,
+        (2 * sum(taker_buy_base) - sum(volume_base)) / nullif(sum(volume_base), 0)
+            as spot_taker_imbalance
+    from minutes
+    where exchange = 'binance_spot'
+    group by all
+),
+
+oi_hours as (
+    select
+        exchange,
+        symbol,
+        time_bucket(interval 1 hour, ts) as ts,
+        arg_max(oi_base, ts) as oi_base,
+        arg_max(oi_usd, ts) as oi_usd
+    from fct_open_interest
+    where ts >= $window_start and ts < $day_end
+    group by all
+),
+
+liquidation_hours as (
+    select
+        exchange,
+        symbol,
+        time_bucket(interval 1 hour, ts) as ts,
+        sum(long_liq_usd) as long_liq_usd,
+        sum(short_liq_usd) as short_liq_usd
+    from fct_liquidations_5m
+    where ts >= $window_start and ts < $day_end
+    group by all
+),
+
+settlements as (
+    select exchange, symbol, funding_time, funding_rate, funding_interval_hours, funding_rate_8h
+    from fct_funding
+    where funding_time < $day_end
+),
+
+hours as (
+    select
+        perp_hours.*,
+        oi_hours.oi_base,
+        oi_hours.oi_usd,
+        coalesce(liquidation_hours.long_liq_usd, 0) as long_liq_usd,
+        coalesce(liquidation_hours.short_liq_usd, 0) as short_liq_usd,
+        spot_hours.spot_taker_imbalance,
+        spot_hours.spot_volume_quote / nullif(perp_hours.perp_volume_quote, 0)
+            as spot_perp_volume_ratio
+    from perp_hours
+    left join oi_hours using (exchange, symbol, ts)
+    left join liquidation_hours using (exchange, symbol, ts)
+    -- the spot pair of the same coin: BTCUSDT for BTCUSDT and for the coin-margined BTCUSD_PERP
+    left join spot_hours
+        on spot_hours.ts = perp_hours.ts
+        and spot_hours.spot_symbol = regexp_replace(perp_hours.symbol, 'USD_PERP$', 'USDT')
+),
+
+with_funding as (
+    -- the last settlement at or before the hour's start: the running interval began there
+    select
+        hours.*,
+        settlements.funding_time as interval_start,
+        settlements.funding_rate_8h as funding_last_8h,
+        settlements.funding_interval_hours
+    from hours
+    asof left join settlements
+        on hours.exchange = settlements.exchange
+        and hours.symbol = settlements.symbol
+        and hours.ts >= settlements.funding_time
+),
+
+with_trends as (
+    select
+        *,
+        ln(close / lag(close, 1) over by_symbol) as return_1h,
+        ln(close / lag(close, $trend_hours) over by_symbol) as return_trend,
+        oi_base / nullif(lag(oi_base, 1) over by_symbol, 0) - 1 as oi_change_pct_1h,
+        oi_base / nullif(lag(oi_base, $trend_hours) over by_symbol, 0) - 1 as oi_change_pct_trend,
+        (long_liq_usd + short_liq_usd) / nullif(oi_usd, 0) as liq_intensity,
+        long_liq_usd / nullif(oi_usd, 0) as long_liq_intensity,
+        short_liq_usd / nullif(oi_usd, 0) as short_liq_intensity,
+        -- Binance's formula on the running interval's average premium, per 8 hours
+        avg(premium_mean) over (
+            partition by exchange, symbol, interval_start order by ts
+            rows between unbounded preceding and current row
+        ) as premium_interval_mean
+    from with_funding
+    window by_symbol as (partition by exchange, symbol order by ts)
+),
+
+scored as (
+    select
+        *,
+        (premium_interval_mean + least(greatest(
+            $funding_anchor * coalesce(funding_interval_hours, 8) / 8 - premium_interval_mean,
+            -$funding_clamp), $funding_clamp))
+            * 8 / coalesce(funding_interval_hours, 8) as funding_estimate_8h,
+        (oi_base - avg(oi_base) over month) / nullif(stddev_samp(oi_base) over month, 0)
+            as oi_zscore_30d,
+        (funding_last_8h - avg(funding_last_8h) over month)
+            / nullif(stddev_samp(funding_last_8h) over month, 0) as funding_zscore_30d,
+        (long_liq_intensity - avg(long_liq_intensity) over month)
+            / nullif(stddev_samp(long_liq_intensity) over month, 0) as long_liq_zscore,
+        (short_liq_intensity - avg(short_liq_intensity) over month)
+            / nullif(stddev_samp(short_liq_intensity) over month, 0) as short_liq_zscore,
+        (liq_intensity - avg(liq_intensity) over month)
+            / nullif(stddev_samp(liq_intensity) over month, 0) as liq_intensity_zscore,
+        list(realized_vol) over month as vol_history,
+        list(oi_base) over month as oi_history,
+        median(oi_base) over month as oi_median_30d,
+        median(liq_intensity) over month as liq_intensity_median_30d
+    from with_trends
+    window month as (
+        partition by exchange, symbol order by ts rows between 719 preceding and current row
+    )
+),
+
+flagged as (
+    select
+        *,
+        len(list_filter(vol_history, lambda v: v <= realized_vol)) / len(vol_history)
+            as vol_percentile_30d,
+        len(list_filter(oi_history, lambda v: v <= oi_base)) / len(oi_history) as oi_percentile_30d,
+        funding_estimate_8h - $funding_anchor as funding_minus_anchor,
+        coalesce(liq_intensity_zscore > $burst_z, false) as liq_burst,
+        coalesce(
+            max(long_liq_zscore) over recent > $burst_z, false
+        ) as long_burst_recent,
+        coalesce(
+            max(short_liq_zscore) over recent > $burst_z, false
+        ) as short_burst_recent,
+        avg(liq_intensity) over recent as liq_intensity_recent
+    from scored
+    window recent as (
+        partition by exchange, symbol order by ts
+        rows between $burst_hours preceding and current row
+    )
+),
+
+labelled as (
+    select
+        *,
+        case
+            when return_trend < -$price_move and oi_change_pct_trend < -$oi_move
+                and long_burst_recent then 'flush'
+            when return_trend > $price_move and oi_change_pct_trend < -$oi_move
+                and short_burst_recent then 'squeeze'
+            when return_trend > $price_move and oi_change_pct_trend > $oi_move
+                and funding_estimate_8h > $funding_anchor + $funding_tolerance
+                then 'leverage_build'
+            when return_trend < -$price_move and oi_change_pct_trend >= -$oi_move
+                and funding_estimate_8h >= $funding_anchor - $funding_tolerance
+                and oi_change_pct_trend <= $oi_move then 'latent_fragility'
+            when return_trend < -$price_move and oi_change_pct_trend > $oi_move
+                and funding_estimate_8h < $funding_anchor - $funding_tolerance
+                then 'short_build'
+            when return_trend >= -$price_move and perp_taker_imbalance < -$flow_imbalance
+                and spot_taker_imbalance > $flow_imbalance then 'spot_absorption'
+            when oi_base < oi_median_30d
+                and funding_estimate_8h <= $funding_anchor + $funding_tolerance
+                and liq_intensity_recent <= liq_intensity_median_30d then 'reset'
+            else 'neutral'
+        end as regime
+    from flagged
+)
+
+select
+    exchange::varchar as exchange,
+    symbol::varchar as symbol,
+    ts::timestamptz as ts,
+    close::double as close,
+    return_1h::double as return_1h,
+    return_trend::double as return_trend,
+    realized_vol::double as realized_vol,
+    vol_percentile_30d::double as vol_percentile_30d,
+    oi_base::double as oi_base,
+    oi_usd::double as oi_usd,
+    oi_change_pct_1h::double as oi_change_pct_1h,
+    oi_change_pct_trend::double as oi_change_pct_trend,
+    oi_zscore_30d::double as oi_zscore_30d,
+    oi_percentile_30d::double as oi_percentile_30d,
+    funding_last_8h::double as funding_last_8h,
+    funding_estimate_8h::double as funding_estimate_8h,
+    funding_minus_anchor::double as funding_minus_anchor,
+    funding_zscore_30d::double as funding_zscore_30d,
+    premium_mean::double as premium_mean,
+    long_liq_usd::double as long_liq_usd,
+    short_liq_usd::double as short_liq_usd,
+    liq_intensity::double as liq_intensity,
+    liq_burst::boolean as liq_burst,
+    spot_taker_imbalance::double as spot_taker_imbalance,
+    perp_taker_imbalance::double as perp_taker_imbalance,
+    spot_perp_volume_ratio::double as spot_perp_volume_ratio,
+    regime::varchar as regime
+from labelled
+where ts >= $day_start and ts < $day_end
+order by exchange, symbol, ts

@@ -1,0 +1,117 @@
+"""Regime features: trailing windows only, values consistent with the facts they come from."""
+
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+
+from pipelines.definitions import defs
+from pipelines.defs.jobs import DAILY_JOB
+from pipelines.runner import RANGE_END_TAG, RANGE_START_TAG
+from simulator.run import SimConfig, simulate_archive
+from transforms.features import FEAT_REGIME_1H, RegimeThresholds
+
+START, SPLIT, END = date(2024, 2, 1), date(2024, 2, 3), date(2024, 2, 6)
+REGIMES = {
+    "flush",
+    "squeeze",
+    "leverage_build",
+    "latent_fragility",
+    "short_build",
+    "spot_absorption",
+    "reset",
+    "neutral",
+}
+
+
+def run(warehouse: Path, mirror: Path, first: date, last: date) -> None:
+    config = {
+        "warehouse": str(warehouse),
+        "binance_url": mirror.as_uri() + "/",
+        "universe": "binance_um:BTCUSDT;binance_spot:BTCUSDT",
+    }
+    result = (
+        defs()
+        .resolve_job_def(DAILY_JOB)
+        .execute_in_process(
+            instance=dg.DagsterInstance.ephemeral(),
+            tags={RANGE_START_TAG: first.isoformat(), RANGE_END_TAG: last.isoformat()},
+            run_config={"resources": {"treadmill": {"config": config}}},
+        )
+    )
+    assert result.success
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, pl.DataFrame]]:
+    root = tmp_path_factory.mktemp("features")
+    mirror = root / "mirror"
+    simulate_archive(
+        SimConfig(
+            out=mirror, start=START, end=END, symbols=("BTCUSDT",), coin_margined=(), workers=1
+        )
+    )
+    warehouse = root / "warehouse"
+    run(warehouse, mirror, START, SPLIT)
+    lake = warehouse / "lake" / FEAT_REGIME_1H.name
+    early = {p.parent.name: pl.read_parquet(p) for p in sorted(lake.glob("date=*/data.parquet"))}
+    run(warehouse, mirror, date(2024, 2, 4), END)
+    return warehouse, early
+
+
+def test_later_days_change_no_earlier_feature_value(
+    built: tuple[Path, dict[str, pl.DataFrame]],
+) -> None:
+    warehouse, early = built
+    lake = warehouse / "lake" / FEAT_REGIME_1H.name
+    assert sorted(early) == ["date=2024-02-01", "date=2024-02-02", "date=2024-02-03"]
+    for partition, before in early.items():
+        after = pl.read_parquet(lake / partition / "data.parquet")
+        assert after.equals(before), f"{partition} changed when later days arrived"
+    assert len(list(lake.glob("date=*/data.parquet"))) == 6
+
+
+def test_every_hour_has_one_label_and_the_schema(
+    built: tuple[Path, dict[str, pl.DataFrame]],
+) -> None:
+    warehouse, _ = built
+    lake = warehouse / "lake" / FEAT_REGIME_1H.name
+    for path in sorted(lake.glob("date=*/data.parquet")):
+        assert pq.read_schema(path) == FEAT_REGIME_1H.schema
+        frame = pl.read_parquet(path)
+        assert frame.height == 24, "one row per hour of the perpetual"
+        assert set(frame["regime"]) <= REGIMES
+        assert frame["symbol"].unique().to_list() == ["BTCUSDT"]
+
+
+def test_values_agree_with_the_facts(built: tuple[Path, dict[str, pl.DataFrame]]) -> None:
+    warehouse, _ = built
+    lake = warehouse / "lake"
+    day = "date=2024-02-05"
+    features = pl.read_parquet(lake / FEAT_REGIME_1H.name / day / "data.parquet")
+    price = pl.read_parquet(lake / "fct_price_1m" / day / "data.parquet").filter(
+        pl.col("exchange") == "binance_um"
+    )
+    oi = pl.read_parquet(lake / "fct_open_interest" / day / "data.parquet")
+    liquidations = pl.read_parquet(lake / "fct_liquidations_5m" / day / "data.parquet")
+    hour = features.row(10, named=True)
+    start = hour["ts"]
+    in_hour = price.filter((pl.col("ts") >= start) & (pl.col("ts") < start + pl.duration(hours=1)))
+    assert hour["close"] == in_hour.sort("ts")["close"][-1]
+    oi_in_hour = oi.filter(
+        (pl.col("ts") >= start) & (pl.col("ts") < start + pl.duration(hours=1))
+    ).sort("ts")
+    assert hour["oi_base"] == oi_in_hour["oi_base"][-1]
+    long_usd = liquidations.filter(
+        (pl.col("ts") >= start) & (pl.col("ts") < start + pl.duration(hours=1))
+    )["long_liq_usd"].sum()
+    assert hour["long_liq_usd"] == pytest.approx(long_usd)
+    anchor = RegimeThresholds().funding_anchor
+    assert hour["funding_minus_anchor"] == pytest.approx(hour["funding_estimate_8h"] - anchor)
+    previous = features.row(9, named=True)
+    assert hour["oi_change_pct_1h"] == pytest.approx(hour["oi_base"] / previous["oi_base"] - 1)
+    assert 0 < hour["vol_percentile_30d"] <= 1
+    assert 0 < hour["oi_percentile_30d"] <= 1

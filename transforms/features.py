@@ -1,0 +1,113 @@
+"""Regime features: the liquidation treadmill, hour by hour, from trailing windows only.
+
+``feat_regime_1h`` (``sql/features/feat_regime_1h.sql``) scores each perpetual's hour on the
+trifecta (price, open interest, funding) and its context, then gives it one ``regime`` label in
+DESIGN.md §7's priority. Every threshold lives in :class:`RegimeThresholds`, bound into the SQL.
+Features of day D read the facts of D−29..D, never later ones: adding data never changes an
+earlier value.
+"""
+
+from dataclasses import astuple, dataclass, fields
+from typing import Final
+
+import pyarrow as pa
+
+from transforms.facts import (
+    FCT_FUNDING,
+    FCT_LIQUIDATIONS_5M,
+    FCT_OPEN_INTEREST,
+    FCT_PRICE_1M,
+    FactModel,
+    Input,
+)
+from transforms.schemas import TIMESTAMP
+
+TRAILING_DAYS: Final = 29
+"""Days before the partition a feature reads: 30 days in all, the windows of its z-scores."""
+
+
+@dataclass(frozen=True)
+class RegimeThresholds:
+    """The named thresholds of the regime label, with the reason for each default."""
+
+    trend_hours: int = 4
+    """Price and OI moves are measured over 4 hours: one hour is mostly noise, a day blurs a
+    12-hour flush into its neighbours."""
+    price_move: float = 0.004
+    """±0.4% over 4 hours is a move; BTC's 4-hour noise in a calm market is about half that."""
+    oi_move: float = 0.01
+    """±1% of open interest over 4 hours is traders opening or closing, not drift."""
+    funding_anchor: float = 0.0001
+    """Binance's resting rate: 0.01% per 8 hours; crowding is measured against it, not zero."""
+    funding_clamp: float = 0.0005
+    """Binance's clamp on (anchor − premium), used to estimate the running interval's rate."""
+    funding_tolerance: float = 0.00001
+    """A rate within 0.001%/8h of the anchor is at the anchor (rounding of the premium)."""
+    burst_z: float = 2.0
+    """Liquidation intensity two standard deviations above its 30-day mean is a burst."""
+    burst_hours: int = 2
+    """A burst in the last two hours still marks the hour: cascades come in waves."""
+    flow_imbalance: float = 0.1
+    """Taker imbalance beyond ±0.1 (55% of volume on one side) is one side dominating."""
+
+    def bound(self) -> tuple[tuple[str, float], ...]:
+        return tuple(zip((f.name for f in fields(self)), astuple(self), strict=True))
+
+
+def _schema(*columns: tuple[str, pa.DataType]) -> pa.Schema:
+    keys = [pa.field("exchange", pa.string(), False), pa.field("symbol", pa.string(), False)]
+    return pa.schema([*keys, *(pa.field(name, kind) for name, kind in columns)])
+
+
+F64 = pa.float64()
+
+FEAT_REGIME_1H = FactModel(
+    "feat_regime_1h",
+    tuple(
+        Input(model.name, (model.name,), model.schema, days_before=TRAILING_DAYS)
+        for model in (FCT_PRICE_1M, FCT_OPEN_INTEREST, FCT_FUNDING, FCT_LIQUIDATIONS_5M)
+    ),
+    _schema(
+        ("ts", TIMESTAMP),
+        *(
+            (name, F64)
+            for name in (
+                "close",
+                "return_1h",
+                "return_trend",
+                "realized_vol",
+                "vol_percentile_30d",
+                "oi_base",
+                "oi_usd",
+                "oi_change_pct_1h",
+                "oi_change_pct_trend",
+                "oi_zscore_30d",
+                "oi_percentile_30d",
+                "funding_last_8h",
+                "funding_estimate_8h",
+                "funding_minus_anchor",
+                "funding_zscore_30d",
+                "premium_mean",
+                "long_liq_usd",
+                "short_liq_usd",
+                "liq_intensity",
+            )
+        ),
+        ("liq_burst", pa.bool_()),
+        ("spot_taker_imbalance", F64),
+        ("perp_taker_imbalance", F64),
+        ("spot_perp_volume_ratio", F64),
+        ("regime", pa.string()),
+    ),
+    layer="features",
+    params=RegimeThresholds().bound(),
+    description=(
+        "Each perpetual's hour scored on the liquidation treadmill's trifecta: price, open "
+        "interest (base units) and funding against its 0.01%/8h anchor, with volatility, "
+        "liquidation bursts and spot-versus-perp flow, and one regime label: flush, squeeze, "
+        "leverage_build, latent_fragility, short_build, spot_absorption, reset or neutral. "
+        "Trailing 30-day windows only."
+    ),
+)
+
+FEATURE_MODELS: Final = (FEAT_REGIME_1H,)
