@@ -224,6 +224,7 @@ def test_rematerialising_a_range_gives_identical_rows_and_no_stale_files(
         "fct_price_1m/date=2024-01-02/data.parquet",
         "dq_coverage/date=2024-01-02/data.parquet",
         "feat_regime_1h/date=2024-01-02/data.parquet",
+        "feat_regime_1d/date=2024-01-02/data.parquet",
     }
     price = second["fct_price_1m/date=2024-01-02/data.parquet"]
     assert price.filter(pc.equal(price["symbol"], "ETHUSDT")).num_rows == 10

@@ -115,3 +115,21 @@ def test_values_agree_with_the_facts(built: tuple[Path, dict[str, pl.DataFrame]]
     assert hour["oi_change_pct_1h"] == pytest.approx(hour["oi_base"] / previous["oi_base"] - 1)
     assert 0 < hour["vol_percentile_30d"] <= 1
     assert 0 < hour["oi_percentile_30d"] <= 1
+
+
+def test_the_daily_roll_up_agrees_with_its_hours(
+    built: tuple[Path, dict[str, pl.DataFrame]],
+) -> None:
+    warehouse, _ = built
+    lake = warehouse / "lake"
+    for day in ("date=2024-02-04", "date=2024-02-06"):
+        hours = pl.read_parquet(lake / "feat_regime_1h" / day / "data.parquet")
+        daily = pl.read_parquet(lake / "feat_regime_1d" / day / "data.parquet").row(0, named=True)
+        assert daily["close"] == hours.sort("ts")["close"][-1]
+        assert daily["long_liq_usd"] == pytest.approx(hours["long_liq_usd"].sum())
+        assert daily["flush_hours"] == (hours["regime"] == "flush").sum()
+        assert daily["reset_hours"] == (hours["regime"] == "reset").sum()
+        counts = hours["regime"].value_counts()
+        most = counts["count"].max()
+        assert daily["regime"] in counts.filter(pl.col("count") == most)["regime"].to_list()
+        assert daily["return_1d"] == pytest.approx(hours["return_1h"].sum())

@@ -113,4 +113,45 @@ FEAT_REGIME_1H = FactModel(
     ),
 )
 
-FEATURE_MODELS: Final = (FEAT_REGIME_1H,)
+FEAT_REGIME_1D = FactModel(
+    "feat_regime_1d",
+    (Input(FEAT_REGIME_1H.name, (FEAT_REGIME_1H.name,), FEAT_REGIME_1H.schema),),
+    _schema(
+        ("ts", TIMESTAMP),
+        *(
+            (name, F64)
+            for name in (
+                "close",
+                "return_1d",
+                "realized_vol_1d",
+                "oi_base",
+                "oi_usd",
+                "oi_change_pct_1d",
+                "funding_last_8h",
+                "funding_estimate_8h_mean",
+                "long_liq_usd",
+                "short_liq_usd",
+            )
+        ),
+        *(
+            (name, pa.int64())
+            for name in (
+                "burst_hours",
+                "flush_hours",
+                "squeeze_hours",
+                "leverage_build_hours",
+                "latent_fragility_hours",
+                "reset_hours",
+            )
+        ),
+        ("regime", pa.string()),
+    ),
+    layer="features",
+    description=(
+        "Each perpetual's day at a glance: closing price, open interest and funding, the day's "
+        "long and short liquidations, liquidation-burst hours, the hours spent in each regime, "
+        "and the day's label (its most frequent hourly regime, the more severe on a tie)."
+    ),
+)
+
+FEATURE_MODELS: Final = (FEAT_REGIME_1H, FEAT_REGIME_1D)
