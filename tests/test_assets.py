@@ -167,7 +167,13 @@ def test_definitions_load_with_one_asset_per_table() -> None:
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
     assert keys == {d.table for d in DATASETS} | {
         m.name for m in (*FACT_MODELS, *FEATURE_MODELS)
-    } | {"catalog", "dq_coverage"}
+    } | {
+        "catalog",
+        "dq_coverage",
+        "feat_liquidation_levels",
+        "feat_liquidation_heatmap",
+        "feat_hot_zones",
+    }
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
         assert isinstance(node.partitions_def, dg.DailyPartitionsDefinition)
@@ -225,6 +231,9 @@ def test_rematerialising_a_range_gives_identical_rows_and_no_stale_files(
         "dq_coverage/date=2024-01-02/data.parquet",
         "feat_regime_1h/date=2024-01-02/data.parquet",
         "feat_regime_1d/date=2024-01-02/data.parquet",
+        "feat_liquidation_levels/date=2024-01-02/data.parquet",
+        "feat_liquidation_heatmap/date=2024-01-02/data.parquet",
+        "feat_hot_zones/date=2024-01-02/data.parquet",
     }
     price = second["fct_price_1m/date=2024-01-02/data.parquet"]
     assert price.filter(pc.equal(price["symbol"], "ETHUSDT")).num_rows == 10

@@ -56,8 +56,12 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, pl.
     )
     warehouse = root / "warehouse"
     run(warehouse, mirror, START, SPLIT)
-    lake = warehouse / "lake" / FEAT_REGIME_1H.name
-    early = {p.parent.name: pl.read_parquet(p) for p in sorted(lake.glob("date=*/data.parquet"))}
+    lake = warehouse / "lake"
+    early = {
+        str(p.relative_to(lake)): pl.read_parquet(p)
+        for table in (FEAT_REGIME_1H.name, "feat_liquidation_levels", "feat_hot_zones")
+        for p in sorted((lake / table).glob("date=*/data.parquet"))
+    }
     run(warehouse, mirror, date(2024, 2, 4), END)
     return warehouse, early
 
@@ -66,12 +70,39 @@ def test_later_days_change_no_earlier_feature_value(
     built: tuple[Path, dict[str, pl.DataFrame]],
 ) -> None:
     warehouse, early = built
-    lake = warehouse / "lake" / FEAT_REGIME_1H.name
-    assert sorted(early) == ["date=2024-02-01", "date=2024-02-02", "date=2024-02-03"]
+    lake = warehouse / "lake"
+    assert len(early) == 9, "three days of three tables"
     for partition, before in early.items():
-        after = pl.read_parquet(lake / partition / "data.parquet")
+        after = pl.read_parquet(lake / partition)
         assert after.equals(before), f"{partition} changed when later days arrived"
-    assert len(list(lake.glob("date=*/data.parquet"))) == 6
+    assert len(list((lake / FEAT_REGIME_1H.name).glob("date=*/data.parquet"))) == 6
+
+
+def test_the_heatmap_carries_its_book_and_finds_zones_on_both_sides(
+    built: tuple[Path, dict[str, pl.DataFrame]],
+) -> None:
+    warehouse, _ = built
+    lake = warehouse / "lake"
+    day = "date=2024-02-06"
+    zones = pl.read_parquet(lake / "feat_hot_zones" / day / "data.parquet")
+    heat = pl.read_parquet(lake / "feat_liquidation_heatmap" / day / "data.parquet")
+    levels = pl.read_parquet(lake / "feat_liquidation_levels" / day / "data.parquet")
+    assert sorted(zones["position"]) == ["above", "below"]
+    below = zones.filter(pl.col("position") == "below").row(0, named=True)
+    above = zones.filter(pl.col("position") == "above").row(0, named=True)
+    assert below["distance_pct"] < 0 < above["distance_pct"]
+    assert below["price_high"] <= above["price_low"]
+    assert heat["est_notional_usd"].sum() == pytest.approx(levels["est_notional_usd"].sum())
+    assert heat["share"].sum() == pytest.approx(1.0)
+    assert all(m.startswith("estimate") for m in heat["method"].unique())
+    # Longs liquidate below the close, shorts above it.
+    close = (
+        pl.read_parquet(lake / "fct_price_1m" / day / "data.parquet")
+        .filter(pl.col("exchange") == "binance_um")
+        .sort("ts")["close"][-1]
+    )
+    assert (levels.filter(pl.col("side") == "long")["price"] < close).all()
+    assert (levels.filter(pl.col("side") == "short")["price"] > close).all()
 
 
 def test_every_hour_has_one_label_and_the_schema(

@@ -14,6 +14,12 @@ import pyarrow as pa
 from transforms.coverage import COVERAGE_SCHEMA, COVERAGE_TABLE
 from transforms.facts import FACT_MODELS
 from transforms.features import FEATURE_MODELS
+from transforms.heatmap import (
+    HEATMAP_TABLE_SCHEMA,
+    HOT_ZONES_TABLE_SCHEMA,
+    LEVELS_SCHEMA,
+    LEVELS_TABLE,
+)
 from transforms.schemas import STAGED_SCHEMAS, TIME_COLUMN
 from transforms.sources import DATASETS
 
@@ -24,6 +30,11 @@ def published_schemas() -> dict[str, tuple[pa.Schema, str]]:
     """Every table the warehouse publishes: its Parquet schema and its instant column."""
     tables = {d.table: (STAGED_SCHEMAS[d.kind], TIME_COLUMN[d.kind]) for d in DATASETS}
     tables |= {m.name: (m.schema, m.time_column) for m in (*FACT_MODELS, *FEATURE_MODELS)}
+    tables |= {
+        LEVELS_TABLE: (LEVELS_SCHEMA, "ts"),
+        "feat_liquidation_heatmap": (HEATMAP_TABLE_SCHEMA, "ts"),
+        "feat_hot_zones": (HOT_ZONES_TABLE_SCHEMA, "ts"),
+    }
     # One row per exchange × symbol × dataset; ``checked_at`` is its only instant.
     tables[COVERAGE_TABLE] = (COVERAGE_SCHEMA, "checked_at")
     return dict(sorted(tables.items()))

@@ -7,6 +7,7 @@ import dagster as dg
 from pipelines.defs.coverage import dq_coverage
 from pipelines.defs.facts import fact_assets
 from pipelines.defs.features import feature_assets
+from pipelines.defs.heatmap import liquidation_heatmap
 from pipelines.defs.partitions import daily_partitions
 from pipelines.defs.resources import TreadmillConfig
 from pipelines.defs.staged import staged_assets
@@ -18,7 +19,13 @@ from transforms.catalog import build_catalog
     group_name="catalog",
     deps=[
         key
-        for assets in (*staged_assets, *fact_assets, *feature_assets, dq_coverage)
+        for assets in (
+            *staged_assets,
+            *fact_assets,
+            *feature_assets,
+            liquidation_heatmap,
+            dq_coverage,
+        )
         for key in assets.keys
     ],
     partitions_def=daily_partitions,

@@ -1,0 +1,47 @@
+-- heatmap_bars: the 5-minute bars the liquidation-heatmap estimator consumes, per perpetual.
+-- grain: exchange × symbol × 5 minutes (ts = bar start) of the partition day
+-- partition: date = UTC day of ts; $day_start <= ts < $day_end
+-- inputs: fct_price_1m of the day (trade high/low/close and taker flow; the facts carry the mark
+--         close only) and fct_open_interest of the day before and the day (ΔOI per bar: the
+--         open interest at the bar's label minus the one before it)
+with minutes as (
+    select *
+    from fct_price_1m
+    where ts >= $day_start and ts < $day_end and exchange <> 'binance_spot'
+),
+
+bars as (
+    select
+        exchange,
+        symbol,
+        time_bucket(interval 5 minute, ts) as ts,
+        max(high) as high,
+        min(low) as low,
+        arg_max(close, ts) as close,
+        sum(taker_buy_base) / nullif(sum(volume_base), 0) as taker_buy_share
+    from minutes
+    group by all
+),
+
+open_interest as (
+    select
+        exchange,
+        symbol,
+        ts,
+        oi_base - lag(oi_base) over (partition by exchange, symbol order by ts) as delta_oi_base
+    from fct_open_interest
+    where ts < $day_end
+)
+
+select
+    bars.exchange::varchar as exchange,
+    bars.symbol::varchar as symbol,
+    bars.ts::timestamptz as ts,
+    bars.high::double as high,
+    bars.low::double as low,
+    bars.close::double as close,
+    open_interest.delta_oi_base::double as delta_oi_base,
+    bars.taker_buy_share::double as taker_buy_share
+from bars
+left join open_interest using (exchange, symbol, ts)
+order by exchange, symbol, ts
