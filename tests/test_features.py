@@ -1,18 +1,22 @@
 """Regime features: trailing windows only, values consistent with the facts they come from."""
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
 import polars as pl
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from pipelines.definitions import defs
+from pipelines.defs.features import feature_assets
 from pipelines.defs.jobs import DAILY_JOB
+from pipelines.defs.resources import TreadmillConfig
 from pipelines.runner import RANGE_END_TAG, RANGE_START_TAG
 from simulator.run import SimConfig, simulate_archive
-from transforms.features import FEAT_REGIME_1H, RegimeThresholds
+from transforms.features import FEAT_REGIME_1H, RegimeThresholds, funding_estimate_errors
+from transforms.schemas import TIMESTAMP
 
 START, SPLIT, END = date(2024, 2, 1), date(2024, 2, 3), date(2024, 2, 6)
 REGIMES = {
@@ -164,3 +168,55 @@ def test_the_daily_roll_up_agrees_with_its_hours(
         most = counts["count"].max()
         assert daily["regime"] in counts.filter(pl.col("count") == most)["regime"].to_list()
         assert daily["return_1d"] == pytest.approx(hours["return_1h"].sum())
+
+
+def test_the_funding_estimate_error_compares_the_hour_before_each_settlement() -> None:
+    at = datetime(2024, 2, 1, 7, tzinfo=UTC)
+    features = pa.table(
+        {
+            "exchange": ["binance_um", "binance_um"],
+            "symbol": ["BTCUSDT", "BTCUSDT"],
+            "ts": pa.array([at, at + timedelta(hours=1)], TIMESTAMP),
+            "funding_estimate_8h": [0.00025, 0.9],
+        }
+    )
+    settled = pa.table(
+        {
+            "exchange": ["binance_um"],
+            "symbol": ["BTCUSDT"],
+            "funding_time": pa.array([at + timedelta(hours=1)], TIMESTAMP),
+            "funding_rate_8h": [0.0001],
+        }
+    )
+    total, count = funding_estimate_errors(features, settled)
+    # Only 07:00's estimate covers the interval settled at 08:00: |0.00025 − 0.0001|.
+    assert count == 1
+    assert total == pytest.approx(0.00015)
+
+
+def test_the_asset_reports_the_funding_estimate_error(
+    built: tuple[Path, dict[str, pl.DataFrame]],
+) -> None:
+    warehouse, _ = built
+    (feature_asset,) = [
+        a for a in feature_assets if FEAT_REGIME_1H.name in {k.to_user_string() for k in a.keys}
+    ]
+    result = dg.materialize(
+        [feature_asset],
+        partition_key="2024-02-05",
+        resources={
+            "treadmill": TreadmillConfig(
+                warehouse=str(warehouse),
+                binance_url="file:///nonexistent/",
+                universe="binance_um:BTCUSDT",
+            )
+        },
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+    (event,) = result.get_asset_materialization_events()
+    metadata = event.materialization.metadata
+    # 08:00 and 16:00 settle inside the day; 00:00's hour before lies in the day before.
+    assert metadata["funding_estimate_mae_8h_n"].value == 2
+    mae = metadata["funding_estimate_mae_8h"].value
+    assert isinstance(mae, float)
+    assert 0 <= mae < 0.001

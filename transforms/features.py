@@ -10,8 +10,10 @@ earlier value.
 from dataclasses import astuple, dataclass, fields
 from typing import Final
 
+import duckdb
 import pyarrow as pa
 
+from transforms.catalog import DUCKDB_CONFIG
 from transforms.facts import (
     FCT_FUNDING,
     FCT_LIQUIDATIONS_5M,
@@ -155,3 +157,27 @@ FEAT_REGIME_1D = FactModel(
 )
 
 FEATURE_MODELS: Final = (FEAT_REGIME_1H, FEAT_REGIME_1D)
+
+
+def funding_estimate_errors(features: pa.Table, settled: pa.Table) -> tuple[float, int]:
+    """How far the premium-based estimate was from each rate Binance then settled.
+
+    The estimate of the hour that ends on a settlement covers that settlement's whole interval,
+    so the two are compared per 8 hours. Returns the sum of absolute errors and the count.
+    """
+    with duckdb.connect(config=DUCKDB_CONFIG) as connection:
+        connection.register("features", features)
+        connection.register("settled", settled)
+        total, count = connection.sql(
+            """
+            select coalesce(sum(abs(features.funding_estimate_8h - settled.funding_rate_8h)), 0),
+                   count(*)
+            from features
+            join settled
+                on settled.exchange = features.exchange
+                and settled.symbol = features.symbol
+                and settled.funding_time = features.ts + interval 1 hour
+            where features.funding_estimate_8h is not null
+            """
+        ).fetchall()[0]
+    return float(total), int(count)

@@ -8,10 +8,13 @@ the run still publish. The checks are blocking asset checks, so a failed ``error
 the step and keeps its downstream assets from running; a failed ``warn`` check does neither.
 """
 
+from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import pyarrow as pa
 
 from pipelines.defs.partitions import daily_partitions
 from pipelines.defs.resources import TreadmillConfig
@@ -53,8 +56,18 @@ DESCRIPTIONS = {
 }
 
 
-def build_fact_asset(model: FactModel) -> dg.AssetsDefinition:
-    """The asset of one fact model: reads its inputs' partitions through a day-window mapping."""
+DayMeasure = Callable[[pa.Table, date, Path], tuple[float, int]]
+"""A measurement of a built day for the asset's metadata: a sum and a count to average."""
+
+
+def build_fact_asset(
+    model: FactModel, measures: dict[str, DayMeasure] | None = None
+) -> dg.AssetsDefinition:
+    """The asset of one fact model: reads its inputs' partitions through a day-window mapping.
+
+    ``measures`` name averages reported in the metadata, each summed over the days built.
+    """
+    measures = measures or {}
     deps = [
         dg.AssetDep(
             table,
@@ -96,6 +109,7 @@ def build_fact_asset(model: FactModel) -> dg.AssetsDefinition:
         rows: dict[str, int] = {}
         quarantined: dict[str, list[str]] = {}
         outcomes: dict[str, dict[str, CheckOutcome]] = {check.name: {} for check in checks}
+        totals: dict[str, tuple[float, int]] = dict.fromkeys(measures, (0.0, 0))
         for key in context.partition_keys:
             day = date.fromisoformat(key)
             table = build_fact(model, day, settings.lake_root)
@@ -116,6 +130,9 @@ def build_fact_asset(model: FactModel) -> dg.AssetsDefinition:
             publish_partition(table, settings.lake_root, model.name, day)
             clear_quarantine(settings.warehouse, model.name, day)
             rows[key] = table.num_rows
+            for name, measure in measures.items():
+                total, count = measure(table, day, settings.lake_root)
+                totals[name] = (totals[name][0] + total, totals[name][1] + count)
         metadata: dict[str, Any] = {
             "dagster/row_count": sum(rows.values()),
             "partitions_published": len(rows),
@@ -125,6 +142,9 @@ def build_fact_asset(model: FactModel) -> dg.AssetsDefinition:
         }
         if quarantined:
             metadata["quarantined"] = dict(list(quarantined.items())[:MAX_DAYS_LISTED])
+        for name, (total, count) in totals.items():
+            metadata[name] = total / count if count else None
+            metadata[f"{name}_n"] = count
         return dg.MaterializeResult(
             metadata=metadata,
             check_results=[_check_result(check, outcomes[check.name]) for check in checks],
