@@ -1,6 +1,5 @@
 """Staged tables: one asset per exchange dataset, landing the archive's daily files as Parquet."""
 
-import warnings
 from collections import Counter
 from datetime import date
 from typing import Any
@@ -16,9 +15,6 @@ from transforms.staging import StagedPartition, SymbolDay, stage_dataset
 
 SOURCE_FILES_CHECK = "source_files_parse"
 
-# Single-run backfills are what makes a long range one run; the policy is marked beta in 1.13
-# and would otherwise warn once per asset on every load.
-warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=dg.BetaWarning)
 
 DESCRIPTIONS = {
     "klines": "Traded 1-minute OHLCV bars with taker-buy volume: the price and flow of the market.",
