@@ -21,7 +21,7 @@ from simulator.run import SimConfig, simulate_archive
 from transforms.fetch import ArchiveClient
 from transforms.settings import Settings, parse_universe
 from transforms.sources import DATASETS
-from transforms.staging import _fetch_and_parse, _gate, stage_dataset
+from transforms.staging import _fetch_and_parse, _gate, stage_dataset, wanted_files
 
 START = date(2024, 2, 1)
 
@@ -56,12 +56,7 @@ def main(
                 began = time.perf_counter()
                 stage_dataset(ds, day_list, settings, client)
                 total = time.perf_counter() - began
-                wanted = {
-                    (symbol, day): ds.archive_path(symbol, day)
-                    for day in day_list
-                    if ds.is_available(day)
-                    for symbol in names
-                }
+                wanted = wanted_files(ds, day_list, names)
                 files = _fetch_and_parse(ds, wanted, settings, client)
                 began = time.perf_counter()
                 _gate(ds, wanted, files)

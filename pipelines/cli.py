@@ -83,18 +83,7 @@ def materialize(
     except ValueError as exc:
         console.print(f"[red]bad date:[/red] {exc}")
         raise typer.Exit(2) from exc
-    if last < first:
-        console.print(f"[red]--end {last} is before --start {first}[/red]")
-        raise typer.Exit(2)
-    from pipelines.defs.partitions import FIRST_PARTITION
-
-    earliest, latest = date.fromisoformat(FIRST_PARTITION), _yesterday()
-    if first < earliest or last > latest:
-        console.print(
-            f"[red]the warehouse's days run from {earliest} to yesterday ({latest}); "
-            f"{first}…{last} is outside them[/red]"
-        )
-        raise typer.Exit(2)
+    _check_range(first, last)
     days = (last - first).days + 1
     console.print(f"materialising {first}…{last} ({days} day(s)) into {settings.warehouse}")
     summary = materialize_range(settings, first, last)
@@ -121,6 +110,22 @@ def _report(summary: "RunSummary") -> None:
         console.print(f"[green]run {summary.run_id} succeeded[/green]")
     else:
         console.print(f"[red]run {summary.run_id} finished with failures[/red]")
+
+
+def _check_range(first: date, last: date) -> None:
+    """Exit 2 unless first…last is an ordered range of the warehouse's days."""
+    from pipelines.defs.partitions import FIRST_PARTITION
+
+    if last < first:
+        console.print(f"[red]--end {last} is before --start {first}[/red]")
+        raise typer.Exit(2)
+    earliest, latest = date.fromisoformat(FIRST_PARTITION), _yesterday()
+    if first < earliest or last > latest:
+        console.print(
+            f"[red]the warehouse's days run from {earliest} to yesterday ({latest}); "
+            f"{first}…{last} is outside them[/red]"
+        )
+        raise typer.Exit(2)
 
 
 def _day(text: str) -> date:
@@ -381,18 +386,7 @@ def coverage(
         first = last - timedelta(days=COVERAGE_WINDOW_DAYS - 1)
         if start is None and end is None and checked:
             first = max(first, checked[0])
-    if last < first:
-        console.print(f"[red]--end {last} is before --start {first}[/red]")
-        raise typer.Exit(2)
-    from pipelines.defs.partitions import FIRST_PARTITION
-
-    earliest, latest = date.fromisoformat(FIRST_PARTITION), _yesterday()
-    if first < earliest or last > latest:
-        console.print(
-            f"[red]the warehouse's days run from {earliest} to yesterday ({latest}); "
-            f"{first}…{last} is outside them[/red]"
-        )
-        raise typer.Exit(2)
+    _check_range(first, last)
     days = [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
     tables = read_coverage(settings.lake_root, days)
 

@@ -121,12 +121,7 @@ def stage_dataset(
     symbols = sorted(settings.symbols(dataset.exchange))
     if not symbols:
         return []
-    wanted = {
-        (symbol, day): dataset.archive_path(symbol, day)
-        for day in days
-        if dataset.is_available(day)
-        for symbol in symbols
-    }
+    wanted = wanted_files(dataset, days, symbols)
     files = _fetch_and_parse(dataset, wanted, settings, client)
     began = perf_counter()
     failures = _gate(dataset, wanted, files)
@@ -138,6 +133,19 @@ def stage_dataset(
         )
         for day in days
     ]
+
+
+def wanted_files(
+    dataset: Dataset, days: Iterable[date], symbols: Iterable[str]
+) -> dict[tuple[str, date], str]:
+    """The archive file each (symbol, day) needs, for the days the dataset is published."""
+    symbols = list(symbols)
+    return {
+        (symbol, day): dataset.archive_path(symbol, day)
+        for day in days
+        if dataset.is_available(day)
+        for symbol in symbols
+    }
 
 
 def _period_start(dataset: Dataset, day: date) -> date:
@@ -222,20 +230,22 @@ def _rows_of_day(dataset: Dataset, parsed: ParsedFile, day: date) -> tuple[pa.Ta
     """
     if dataset.cadence is Cadence.DAILY:
         return parsed.table, parsed.duplicates_dropped
-    start, end = day_bounds(day)
-    column = parsed.table[TIME_COLUMN[dataset.kind]]
-    scalar_type = column.type
-    in_day = pc.and_(
-        pc.greater_equal(column, pa.scalar(start, scalar_type)),
-        pc.less(column, pa.scalar(end, scalar_type)),
-    )
-    dropped = parsed.dropped_instants
-    dropped_in_day = pc.and_(
-        pc.greater_equal(dropped, pa.scalar(start, dropped.type)),
-        pc.less(dropped, pa.scalar(end, dropped.type)),
-    )
-    duplicates = pc.sum(pc.cast(dropped_in_day, pa.int64())).as_py() or 0
+    in_day = _on_day(parsed.table[TIME_COLUMN[dataset.kind]], day)
+    duplicates = _count(_on_day(parsed.dropped_instants, day))
     return parsed.table.filter(in_day), duplicates
+
+
+def _on_day(instants: pa.Array | pa.ChunkedArray, day: date) -> pa.ChunkedArray:
+    """Which instants fall on the UTC ``day``."""
+    start, end = day_bounds(day)
+    return pc.and_(
+        pc.greater_equal(instants, pa.scalar(start, instants.type)),
+        pc.less(instants, pa.scalar(end, instants.type)),
+    )
+
+
+def _count(mask: pa.Array | pa.ChunkedArray) -> int:
+    return int(pc.sum(pc.cast(mask, pa.int64())).as_py() or 0)
 
 
 def _publish_day(
@@ -363,13 +373,7 @@ def _carried_over(
 
 
 def _count_in_day(dataset: Dataset, rows: pa.Table, day: date) -> int:
-    start, end = day_bounds(day)
-    column = rows[TIME_COLUMN[dataset.kind]]
-    in_day = pc.and_(
-        pc.greater_equal(column, pa.scalar(start, column.type)),
-        pc.less(column, pa.scalar(end, column.type)),
-    )
-    return int(pc.sum(pc.cast(in_day, pa.int64())).as_py() or 0)
+    return _count(_on_day(rows[TIME_COLUMN[dataset.kind]], day))
 
 
 def quarantine_paths(
