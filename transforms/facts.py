@@ -108,6 +108,10 @@ FCT_PRICE_1M = FactModel(
         ("premium_close", F64),
         ("source_file", STR),
     ),
+    description=(
+        "Every minute's traded bar per perpetual and spot pair, with the perpetual's mark, "
+        "index and premium closes: price, volume and taker flow, the base of every feature."
+    ),
 )
 
 FCT_OPEN_INTEREST = FactModel(
@@ -123,6 +127,10 @@ FCT_OPEN_INTEREST = FactModel(
         ("taker_buy_sell_ratio", F64),
         ("source_file", STR),
     ),
+    description=(
+        "Open interest every 5 minutes in base units (BTC, not USD, so that price moves do not "
+        "look like new positions) and USD, with long/short and taker ratios."
+    ),
 )
 
 FCT_FUNDING = FactModel(
@@ -137,6 +145,10 @@ FCT_FUNDING = FactModel(
         ("source_file", STR),
     ),
     time_column="funding_time",
+    description=(
+        "Every funding settlement with its rate rescaled to 8 hours and annualised from its own"
+        " interval: the cost of holding leverage, 0.01%/8h (10.95% APR) at rest."
+    ),
 )
 
 FCT_LIQUIDATIONS = FactModel(
@@ -152,6 +164,10 @@ FCT_LIQUIDATIONS = FactModel(
         ("coverage", STR),
         ("source_file", STR),
     ),
+    description=(
+        "Every forced order: which side was liquidated (a Binance SELL liquidates a long), at "
+        "what price, for how much. Coverage 'sampled': Binance's stream is a lower bound."
+    ),
 )
 
 FCT_LIQUIDATIONS_5M = FactModel(
@@ -165,6 +181,10 @@ FCT_LIQUIDATIONS_5M = FactModel(
         ("short_liq_count", I64),
         ("long_liq_base", F64),
         ("short_liq_base", F64),
+    ),
+    description=(
+        "Long and short liquidations per 5 minutes (USD, base units, counts) on a complete "
+        "grid: the bursts that mark a flush or a squeeze."
     ),
 )
 

@@ -32,30 +32,6 @@ from transforms.publish import publish_partition
 SEVERITIES = {"error": dg.AssetCheckSeverity.ERROR, "warn": dg.AssetCheckSeverity.WARN}
 MAX_DAYS_LISTED = 50
 
-DESCRIPTIONS = {
-    "fct_price_1m": (
-        "Every minute's traded bar per perpetual and spot pair, with the perpetual's mark, index "
-        "and premium closes: price, volume and taker flow, the base of every feature."
-    ),
-    "fct_open_interest": (
-        "Open interest every 5 minutes in base units (BTC, not USD, so that price moves do not "
-        "look like new positions) and USD, with long/short and taker ratios."
-    ),
-    "fct_funding": (
-        "Every funding settlement with its rate rescaled to 8 hours and annualised from its own "
-        "interval: the cost of holding leverage, 0.01%/8h (10.95% APR) at rest."
-    ),
-    "fct_liquidations": (
-        "Every forced order: which side was liquidated (a Binance SELL liquidates a long), at "
-        "what price, for how much. Coverage 'sampled': Binance's stream is a lower bound."
-    ),
-    "fct_liquidations_5m": (
-        "Long and short liquidations per 5 minutes (USD, base units, counts) on a complete "
-        "grid: the bursts that mark a flush or a squeeze."
-    ),
-}
-
-
 DayMeasure = Callable[[pa.Table, date, Path], tuple[float, int]]
 """A measurement of a built day for the asset's metadata: a sum and a count to average."""
 
@@ -87,10 +63,7 @@ def build_fact_asset(
         partitions_def=daily_partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
         kinds={"duckdb", "parquet"},
-        description=(
-            f"{DESCRIPTIONS.get(model.name, model.description)}\n\n"
-            f"SQL: `sql/{model.layer}/{model.name}.sql`."
-        ),
+        description=(f"{model.description}\n\nSQL: `sql/{model.layer}/{model.name}.sql`."),
         tags={"layer": model.layer},
         check_specs=[
             dg.AssetCheckSpec(
