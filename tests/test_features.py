@@ -13,6 +13,7 @@ from pipelines.defs.features import feature_assets
 from pipelines.defs.resources import TreadmillConfig
 from simulator.run import SimConfig, simulate_archive
 from tests.runs import run_daily
+from transforms.facts import FCT_PRICE_1M, build_fact
 from transforms.features import (
     FEAT_FLUSH_EVENTS,
     FEAT_REGIME_1D,
@@ -20,6 +21,8 @@ from transforms.features import (
     RegimeThresholds,
     funding_estimate_errors,
 )
+from transforms.heatmap import HEATMAP_BARS
+from transforms.publish import publish_partition
 from transforms.schemas import TIMESTAMP
 
 START, SPLIT, END = date(2024, 2, 1), date(2024, 2, 3), date(2024, 2, 6)
@@ -216,3 +219,21 @@ def test_the_asset_reports_the_funding_estimate_error(
     mae = metadata["funding_estimate_mae_8h"].value
     assert isinstance(mae, float)
     assert 0 <= mae < 0.001
+
+
+def test_heatmap_bars_cross_levels_on_the_mark_range(tmp_path: Path) -> None:
+    """Binance liquidates on the mark: its range decides, the trade range only fills gaps."""
+    day = date(2024, 2, 1)
+    minute = datetime(2024, 2, 1, tzinfo=UTC)
+    rows = [
+        {"ts": minute, "high": 101.0, "low": 99.0, "mark_high": 104.0, "mark_low": 98.0},
+        {"ts": minute + timedelta(minutes=1), "high": 103.0, "low": 97.5},
+        {"ts": minute + timedelta(minutes=5), "high": 102.0, "low": 96.0},
+    ]
+    price = pa.Table.from_pylist(
+        [{"exchange": "binance_um", "symbol": "BTCUSDT", "close": 100.0, **row} for row in rows]
+    )
+    price = pa.Table.from_pylist(price.to_pylist(), schema=FCT_PRICE_1M.schema)
+    publish_partition(price, tmp_path, FCT_PRICE_1M.name, day)
+    bars = build_fact(HEATMAP_BARS, day, tmp_path).to_pylist()
+    assert [(bar["high"], bar["low"]) for bar in bars] == [(104.0, 97.5), (102.0, 96.0)]
