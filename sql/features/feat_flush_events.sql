@@ -55,38 +55,26 @@ sequenced as (
     window by_symbol as (partition by exchange, symbol order by start_ts)
 ),
 
-before as (
-    -- the levels the flush drew down from: the trend window that preceded its first hour
+around as (
+    -- the trend window before the flush's first hour (the levels it drew down from), then the
+    -- flush itself
     select
         events.exchange,
         events.symbol,
         events.start_ts,
-        max(source.close) as price_peak,
-        max(source.oi_base) as oi_peak_base,
-        arg_max(source.funding_estimate_8h, source.ts) as funding_before_8h
+        max(source.close) filter (where source.ts < events.start_ts) as price_peak,
+        max(source.oi_base) filter (where source.ts < events.start_ts) as oi_peak_base,
+        arg_max(source.funding_estimate_8h, source.ts) filter (where source.ts < events.start_ts)
+            as funding_before_8h,
+        min(source.close) filter (where source.ts >= events.start_ts) as price_low,
+        min(source.oi_base) filter (where source.ts >= events.start_ts) as oi_trough_base,
+        sum(source.long_liq_usd) filter (where source.ts >= events.start_ts) as long_liq_usd,
+        sum(source.short_liq_usd) filter (where source.ts >= events.start_ts) as short_liq_usd
     from sequenced as events
     join source
         on source.exchange = events.exchange
         and source.symbol = events.symbol
         and source.ts >= events.start_ts - to_hours(cast($trend_hours as bigint))
-        and source.ts < events.start_ts
-    group by all
-),
-
-during as (
-    select
-        events.exchange,
-        events.symbol,
-        events.start_ts,
-        min(source.close) as price_low,
-        min(source.oi_base) as oi_trough_base,
-        sum(source.long_liq_usd) as long_liq_usd,
-        sum(source.short_liq_usd) as short_liq_usd
-    from sequenced as events
-    join source
-        on source.exchange = events.exchange
-        and source.symbol = events.symbol
-        and source.ts >= events.start_ts
         and source.ts < events.end_ts
     group by all
 ),
@@ -94,19 +82,12 @@ during as (
 measured as (
     select
         sequenced.*,
-        before.price_peak,
-        during.price_low,
-        before.oi_peak_base,
-        during.oi_trough_base,
-        during.long_liq_usd,
-        during.short_liq_usd,
-        before.funding_before_8h,
+        around.* exclude (exchange, symbol, start_ts),
         after_hour.funding_estimate_8h as funding_after_8h,
-        during.oi_trough_base
-            + $relever_share * (before.oi_peak_base - during.oi_trough_base) as oi_relever_base
+        around.oi_trough_base
+            + $relever_share * (around.oi_peak_base - around.oi_trough_base) as oi_relever_base
     from sequenced
-    join during using (exchange, symbol, start_ts)
-    left join before using (exchange, symbol, start_ts)
+    join around using (exchange, symbol, start_ts)
     left join source as after_hour
         on after_hour.exchange = sequenced.exchange
         and after_hour.symbol = sequenced.symbol
