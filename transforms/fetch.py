@@ -112,14 +112,18 @@ def csv_member_name(relpath: str) -> str:
     return PurePosixPath(relpath).with_suffix(".csv").name
 
 
-def write_atomically(path: Path, body: bytes) -> None:
+def write_atomically(path: Path, body: bytes, temp_dir: Path | None = None) -> None:
     """Write ``body`` to ``path`` so that readers see the old file or the whole new one.
 
-    No fsync: a landed file is always checked against its CHECKSUM before it is used, so one
-    torn by a power cut is simply fetched again; a crashed process cannot tear it at all.
+    The bytes go to a temporary file in ``temp_dir`` (default: beside ``path``; it must be on
+    the same filesystem) and are renamed over ``path``. No fsync: a landed file is always
+    checked against its CHECKSUM before it is used, so one torn by a power cut is simply
+    fetched again; a crashed process cannot tear it at all.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.part")
+    folder = temp_dir or path.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    temp = folder / f".{path.name}.{uuid.uuid4().hex}.part"
     try:
         temp.write_bytes(body)
         os.replace(temp, path)
@@ -130,10 +134,18 @@ def write_atomically(path: Path, body: bytes) -> None:
 class ArchiveClient:
     """Fetches files of one archive (``https://``, ``http://`` or ``file://``) into ``raw/``."""
 
-    def __init__(self, base_url: str, raw_root: Path, limits: Limits | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        raw_root: Path,
+        limits: Limits | None = None,
+        temp_dir: Path | None = None,
+    ) -> None:
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.raw_root = raw_root
         self.limits = limits or Limits()
+        self.temp_dir = temp_dir
+        """Where files are written before they are renamed into ``raw/`` (default: beside)."""
         self._http: httpx.Client | None = None
         if self.base_url.startswith(("http://", "https://")):
             self._http = httpx.Client(
@@ -201,7 +213,7 @@ class ArchiveClient:
         expected = parse_checksum(checksum_body.decode("ascii", "replace"), target.name, zip_url)
         if target.exists() and sha256_of(target) == expected:
             if not checksum_path.exists() or checksum_path.read_bytes() != checksum_body:
-                write_atomically(checksum_path, checksum_body)
+                write_atomically(checksum_path, checksum_body, self.temp_dir)
             return Landed(relpath, target, expected, "reused")
         body = self._get(zip_url, max_bytes=self.limits.max_download_bytes)
         if body is None:
@@ -210,8 +222,8 @@ class ArchiveClient:
         actual = hashlib.sha256(body).hexdigest()
         if actual != expected:
             raise FetchError(zip_url, f"checksum mismatch: CHECKSUM says {expected}, got {actual}")
-        write_atomically(target, body)
-        write_atomically(checksum_path, checksum_body)
+        write_atomically(target, body, self.temp_dir)
+        write_atomically(checksum_path, checksum_body, self.temp_dir)
         return Landed(relpath, target, actual, "downloaded")
 
     def fetch_many(self, relpaths: Iterable[str]) -> dict[str, FetchOutcome | FetchError]:

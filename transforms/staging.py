@@ -335,7 +335,9 @@ def _publish_day(
         bounds["min"].as_py() if bounds else None,
         bounds["max"].as_py() if bounds else None,
     )
-    write_json_atomically(manifest_path(settings, dataset, day), manifest_payload(partition))
+    write_json_atomically(
+        manifest_path(settings, dataset, day), manifest_payload(partition), settings.temp_root
+    )
     return partition
 
 
@@ -398,7 +400,7 @@ def quarantine(
         report_path.unlink(missing_ok=True)
         return
     if rows is not None and rows.num_rows:
-        publish_file(rows, data_path)
+        publish_file(rows, data_path, settings.temp_root)
     else:
         data_path.unlink(missing_ok=True)
     write_json_atomically(
@@ -412,6 +414,7 @@ def quarantine(
             "checks_failed": list(record.checks_failed),
             "failures": list(record.report),
         },
+        settings.temp_root,
     )
 
 
