@@ -277,7 +277,7 @@ class ArchiveClient:
             return retrying(self._http_get_once, url, max_bytes)
         except _TransientError as exc:
             raise FetchError(
-                url, f"gave up after {self.limits.max_attempts} attempts: {exc}"
+                url, f"gave up after {self.limits.max_attempts} attempts: {exc}", transient=True
             ) from exc
 
     def _http_get_once(self, url: str, max_bytes: int) -> bytes | None:
