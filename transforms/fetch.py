@@ -26,7 +26,7 @@ import httpx
 import tenacity
 
 from transforms.errors import FetchError
-from transforms.settings import Limits
+from transforms.settings import Limits, Settings
 
 CHECKSUM_SUFFIX = ".CHECKSUM"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -241,7 +241,6 @@ class ArchiveClient:
         ``Limits.concurrency`` (and by the core count for a local ``file://`` mirror, where the
         work is all CPU).
         """
-        unique = list(dict.fromkeys(relpaths))
 
         def attempt(relpath: str) -> T:
             try:
@@ -252,13 +251,42 @@ class ArchiveClient:
                 outcome = FetchError(self.url(relpath), f"{type(exc).__name__}: {exc}")
             return handle(relpath, outcome)
 
+        return self._map(relpaths, attempt)
+
+    def published_checksum(self, relpath: str) -> str | None:
+        """The sha256 the archive's ``.CHECKSUM`` publishes for ``relpath`` now; None on 404.
+
+        Only the small CHECKSUM is read: this says whether a file has appeared or changed
+        without downloading it. Raises :class:`FetchError` when the archive does not answer.
+        """
+        target = self.landed_path(relpath)
+        body = self._get(self.url(relpath) + CHECKSUM_SUFFIX, max_bytes=4096)
+        if body is None:
+            return None
+        return parse_checksum(body.decode("ascii", "replace"), target.name, self.url(relpath))
+
+    def published_checksums(self, relpaths: Iterable[str]) -> dict[str, str | FetchError | None]:
+        """:meth:`published_checksum` of many files, with the fetches' bounded concurrency."""
+
+        def probe(relpath: str) -> str | FetchError | None:
+            try:
+                return self.published_checksum(relpath)
+            except FetchError as exc:
+                return exc
+            except OSError as exc:
+                return FetchError(self.url(relpath), f"{type(exc).__name__}: {exc}")
+
+        return self._map(relpaths, probe)
+
+    def _map(self, relpaths: Iterable[str], work: Callable[[str], T]) -> dict[str, T]:
+        unique = list(dict.fromkeys(relpaths))
         workers = self.limits.concurrency
         if self._http is None:
             workers = min(workers, os.cpu_count() or 1)
         if len(unique) <= 1 or workers <= 1:
-            return {relpath: attempt(relpath) for relpath in unique}
+            return {relpath: work(relpath) for relpath in unique}
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            return dict(zip(unique, pool.map(attempt, unique), strict=True))
+            return dict(zip(unique, pool.map(work, unique), strict=True))
 
     def _get(self, url: str, max_bytes: int) -> bytes | None:
         """GET ``url``; ``None`` on 404; retries transient failures, then raises FetchError."""
@@ -320,3 +348,18 @@ class ArchiveClient:
         if size > max_bytes:
             raise FetchError(url, f"size {size} bytes exceeds the cap of {max_bytes}")
         return path.read_bytes()
+
+
+def published_checksums(
+    settings: Settings, files: Iterable[tuple[str, str]]
+) -> dict[str, str | FetchError | None]:
+    """The sha256 the archive publishes now for each (exchange, archive path); None for 404."""
+    by_exchange: dict[str, list[str]] = {}
+    for exchange, relpath in files:
+        by_exchange.setdefault(exchange, []).append(relpath)
+    published: dict[str, str | FetchError | None] = {}
+    for exchange, relpaths in by_exchange.items():
+        raw_root = settings.raw_root / exchange
+        with ArchiveClient(settings.binance_url, raw_root, settings.limits) as client:
+            published.update(client.published_checksums(relpaths))
+    return published
