@@ -165,12 +165,15 @@ def live_warehouse(tmp_path: Path, mirror: Path, monkeypatch: pytest.MonkeyPatch
     return Settings.from_env()
 
 
-def stage(tables: set[str], **selection: str) -> None:
+def stage(
+    tables: set[str], partition_key: str | None = None, tags: dict[str, str] | None = None
+) -> None:
     result = dg.materialize(
         [asset for asset in staged_assets if asset.key.to_user_string() in tables],
         instance=dg.DagsterInstance.ephemeral(),
         resources={"treadmill": TreadmillConfig()},
-        **selection,  # type: ignore[arg-type]
+        partition_key=partition_key,
+        tags=tags,
     )
     assert result.success
 

@@ -102,7 +102,7 @@ def test_a_run_holds_the_writer_lock_from_start_to_end(tmp_path: Path) -> None:
 
     metadata = result.get_asset_materialization_events()[0].materialization.metadata
     assert metadata["other_process"].value == "held"
-    assert metadata["holder"].value.startswith(f"pid {os.getpid()} ")
+    assert str(metadata["holder"].value).startswith(f"pid {os.getpid()} ")
     assert other_process_sees(warehouse / LOCK_FILE) == "free"
 
 
