@@ -112,14 +112,17 @@ def materialize(
             on_wait=lambda message: console.print(f"[yellow]{message}[/yellow]"),
             on_plan=_report_plan,
         )
+    still_bad = outcome.plan.quarantined if outcome.plan else ()
+    for key in still_bad:
+        console.print(f"[red]failed:[/red] {key} is quarantined (skipped: its input is unchanged)")
     if outcome.summary is None:
         console.print(
-            f"[green]nothing to do:[/green] all {days} day(s) are built from unchanged inputs "
+            f"nothing to do: all {days} day(s) are built from unchanged inputs "
             "(--force rebuilds them)"
         )
-        return
-    _report(outcome.summary)
-    if not outcome.summary.ok:
+    else:
+        _report(outcome.summary)
+    if still_bad or (outcome.summary is not None and not outcome.summary.ok):
         raise typer.Exit(1)
 
 

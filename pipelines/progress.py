@@ -71,7 +71,7 @@ class RunProgress:
         days: list[date],
         lake_root: Path,
         report: Callable[[Progress], None],
-        poll_seconds: float = 0.5,
+        poll_seconds: float = 1.0,
     ) -> None:
         self.instance = instance
         self.run_id = run_id

@@ -126,30 +126,45 @@ def server(mirror: Path) -> Iterator[ArchiveServer]:
         yield running
 
 
-def test_a_download_that_outlasts_its_retries_retries_the_step(
-    tmp_path: Path, mirror: Path, write_file: WriteFile, server: ArchiveServer
-) -> None:
-    """Two attempts of 503: the file is given up, the step fails and its retry lands the file."""
-    relpath = KLINES.archive_path("BTCUSDT", DAY)
-    write_file(relpath, formats.KLINE_COLUMNS, kline_rows(DAY))
-    server.inject(relpath, "503", times=2)
-    quick = dg.RetryPolicy(
-        max_retries=2, delay=0.01, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
-    )
+def stage_from_a_flaky_archive(
+    warehouse: Path, server: ArchiveServer, failures: int, policy: dg.RetryPolicy
+) -> dg.ExecuteInProcessResult:
+    """Stage one klines file that the archive answers 503 ``failures`` times first, with two
+    attempts per download."""
+    server.inject(KLINES.archive_path("BTCUSDT", DAY), "503", times=failures)
     resource = TreadmillConfig(
-        warehouse=str(tmp_path / "warehouse"),
+        warehouse=str(warehouse),
         binance_url=server.base_url,
         universe="binance_um:BTCUSDT",
         fetch_attempts=2,
         fetch_backoff_seconds=0.01,
     )
-
-    result = dg.materialize(
-        [build_staged_asset(KLINES, retry_policy=quick)],
+    return dg.materialize(
+        [build_staged_asset(KLINES, retry_policy=policy)],
         partition_key=DAY.isoformat(),
         resources={"treadmill": resource},
         instance=dg.DagsterInstance.ephemeral(),
     )
+
+
+def klines_manifest_entry(warehouse: Path) -> dict[str, object]:
+    manifest = read_manifest(warehouse / "manifests", KLINES.table, DAY)
+    assert manifest is not None
+    [entry] = manifest["symbols"]
+    return entry
+
+
+def test_a_download_that_outlasts_its_retries_retries_the_step(
+    tmp_path: Path, write_file: WriteFile, server: ArchiveServer
+) -> None:
+    """Two answers of 503: the file is given up, the step fails and its retry lands the file."""
+    relpath = KLINES.archive_path("BTCUSDT", DAY)
+    write_file(relpath, formats.KLINE_COLUMNS, kline_rows(DAY))
+    quick = dg.RetryPolicy(
+        max_retries=2, delay=0.01, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+    )
+
+    result = stage_from_a_flaky_archive(tmp_path, server, failures=2, policy=quick)
 
     retries = [
         e for e in result.all_events if e.event_type is dg.DagsterEventType.STEP_UP_FOR_RETRY
@@ -158,39 +173,21 @@ def test_a_download_that_outlasts_its_retries_retries_the_step(
     assert len(retries) == 1
     assert "unreachable" in str(retries[0].event_specific_data)
     assert server.count(relpath) == 3
-    manifest = read_manifest(tmp_path / "warehouse" / "manifests", KLINES.table, DAY)
-    assert manifest is not None
-    assert [entry["status"] for entry in manifest["symbols"]] == ["ok"]
+    assert klines_manifest_entry(tmp_path)["status"] == "ok"
 
 
 def test_a_download_that_fails_on_every_retry_is_reported_not_raised(
-    tmp_path: Path, mirror: Path, write_file: WriteFile, server: ArchiveServer
+    tmp_path: Path, write_file: WriteFile, server: ArchiveServer
 ) -> None:
     """Once the retries are spent the step ends normally, the file recorded as failed."""
     relpath = KLINES.archive_path("BTCUSDT", DAY)
     write_file(relpath, formats.KLINE_COLUMNS, kline_rows(DAY))
-    server.inject(relpath, "503", times=4)
     quick = dg.RetryPolicy(max_retries=1, delay=0.01, backoff=dg.Backoff.EXPONENTIAL)
-    resource = TreadmillConfig(
-        warehouse=str(tmp_path / "warehouse"),
-        binance_url=server.base_url,
-        universe="binance_um:BTCUSDT",
-        fetch_attempts=2,
-        fetch_backoff_seconds=0.01,
-    )
 
-    result = dg.materialize(
-        [build_staged_asset(KLINES, retry_policy=quick)],
-        partition_key=DAY.isoformat(),
-        resources={"treadmill": resource},
-        instance=dg.DagsterInstance.ephemeral(),
-        raise_on_error=False,
-    )
+    result = stage_from_a_flaky_archive(tmp_path, server, failures=4, policy=quick)
 
+    entry = klines_manifest_entry(tmp_path)
     assert result.success
     assert server.count(relpath) == 4
-    manifest = read_manifest(tmp_path / "warehouse" / "manifests", KLINES.table, DAY)
-    assert manifest is not None
-    [entry] = manifest["symbols"]
     assert (entry["status"], entry["retryable"]) == ("failed", True)
-    assert "gave up after 2 attempts" in entry["error"]
+    assert "gave up after 2 attempts" in str(entry["error"])

@@ -36,13 +36,18 @@ def publish_day(write_file: WriteFile, day: date, minutes: int = 1440) -> None:
     write_file(METRICS.archive_path("BTCUSDT", day), formats.METRICS_COLUMNS, metrics_rows(day))
 
 
-def build(settings: Settings, days: list[date], code: str = "v1") -> list[date]:
-    """Stage every dataset of the universe for ``days``, then record them, as a run would."""
+def stage(settings: Settings, days: list[date]) -> None:
+    """Stage every dataset of the universe for ``days``, as a run's staged assets would."""
     for ds in DATASETS:
         if settings.symbols(ds.exchange):
             raw = settings.raw_root / ds.exchange
             with ArchiveClient(settings.binance_url, raw, settings.limits) as client:
                 stage_dataset(ds, days, settings, client)
+
+
+def build(settings: Settings, days: list[date], code: str = "v1") -> list[date]:
+    """Stage ``days`` and record them, as a successful run does."""
+    stage(settings, days)
     return record_days(settings, days, code, "run-1", BUILT)
 
 
@@ -82,13 +87,12 @@ def test_a_republished_file_rebuilds_its_day_and_every_later_one(
 
 
 def test_a_file_that_appears_rebuilds_from_the_first_day_that_reads_it(
-    one_symbol: Settings, write_file: WriteFile
+    one_symbol: Settings, write_file: WriteFile, mirror: Path
 ) -> None:
     """Day 2's metrics were absent; day 1's facts read day 2's 00:00 row, so day 1 rebuilds."""
     for day in DAYS:
         publish_day(write_file, day)
     relpath = METRICS.archive_path("BTCUSDT", DAYS[1])
-    mirror = Path(one_symbol.binance_url.removeprefix("file://"))
     for path in (mirror / relpath, mirror / (relpath + ".CHECKSUM")):
         path.unlink()
     build(one_symbol, DAYS)
@@ -122,11 +126,10 @@ def test_other_code_a_missing_partition_or_a_wider_range_rebuild(
 
 
 def test_a_failed_download_leaves_its_day_unrecorded(
-    one_symbol: Settings, write_file: WriteFile
+    one_symbol: Settings, write_file: WriteFile, mirror: Path
 ) -> None:
     for day in DAYS:
         publish_day(write_file, day)
-    mirror = Path(one_symbol.binance_url.removeprefix("file://"))
     checksum = mirror / (KLINES.archive_path("BTCUSDT", DAYS[2]) + ".CHECKSUM")
     checksum.write_text("0" * 64 + "  " + checksum.name.removesuffix(".CHECKSUM") + "\n")
 
@@ -141,13 +144,8 @@ def test_a_pending_file_rebuilds_its_day_once_due_so_coverage_says_missing(
     """Built the morning after without its metrics (pending until 00:00 two days on)."""
     day = DAYS[0]
     write_file(KLINES.archive_path("BTCUSDT", day), formats.KLINE_COLUMNS, kline_rows(day))
-    morning_after = datetime(2024, 3, 2, 8, tzinfo=UTC)
-    for ds in DATASETS:
-        if one_symbol.symbols(ds.exchange):
-            raw = one_symbol.raw_root / ds.exchange
-            with ArchiveClient(one_symbol.binance_url, raw, one_symbol.limits) as client:
-                stage_dataset(ds, [day], one_symbol, client)
-    record_days(one_symbol, [day], "v1", "run-1", morning_after)
+    stage(one_symbol, [day])
+    record_days(one_symbol, [day], "v1", "run-1", datetime(2024, 3, 2, 8, tzinfo=UTC))
 
     evening = plan(one_symbol, day, day, now=datetime(2024, 3, 2, 20, tzinfo=UTC))
     due = plan(one_symbol, day, day, now=datetime(2024, 3, 3, 0, tzinfo=UTC))
@@ -155,3 +153,18 @@ def test_a_pending_file_rebuilds_its_day_once_due_so_coverage_says_missing(
     assert evening.remaining is None
     assert due.remaining == (day, day)
     assert "past due" in (due.reason or "")
+
+
+def test_a_day_with_a_quarantined_file_is_skipped_but_still_reported(
+    one_symbol: Settings, write_file: WriteFile
+) -> None:
+    """Rebuilding it would quarantine the same file again; skipping must not hide it."""
+    for day in DAYS:
+        publish_day(write_file, day)
+    write_file(KLINES.archive_path("BTCUSDT", DAYS[1]), ["open_time", "open"], [[1, 2]])
+
+    assert build(one_symbol, DAYS) == DAYS
+    again = plan(one_symbol, DAYS[0], DAYS[-1])
+
+    assert again.remaining is None
+    assert again.quarantined == (f"stg_binance_um_klines/{DAYS[1]}/BTCUSDT",)

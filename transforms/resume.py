@@ -19,7 +19,9 @@ days of facts and the heatmap's level book is carried from day to day, so a chan
 the days after it. What remains is therefore one contiguous range, one single-run backfill.
 Days outside the range are compared with what the lake holds for them now.
 
-A day whose run failed, or where a download failed, gets no record and is rebuilt next time.
+A day whose run failed, or where a download failed, gets no record and is rebuilt next time. A
+day with a quarantined file is recorded (the same file would fail the same way), with the
+quarantine, so that skipping it still reports the file as bad.
 A run killed midway records nothing: its days are rebuilt by the next run (files already
 landed under ``raw/`` are re-used, not downloaded again).
 """
@@ -107,25 +109,32 @@ def day_inputs(settings: Settings, day: date) -> list[Input]:
     return inputs
 
 
-def lake_state(settings: Settings, inputs: Iterable[Input]) -> dict[str, str]:
-    """What the lake's manifests say each input was when it was last staged."""
+def _entries(settings: Settings, inputs: Iterable[Input]) -> dict[str, dict[str, Any] | None]:
+    """Each input's entry in its staged partition's manifest (None: never staged)."""
     manifests: dict[tuple[str, date], dict[str, Any] | None] = {}
-    state = {}
+    entries: dict[str, dict[str, Any] | None] = {}
     for item in inputs:
         where = (item.dataset.table, item.day)
         if where not in manifests:
             manifests[where] = read_manifest(settings.manifest_root, *where)
         manifest = manifests[where]
-        entries = {e["symbol"]: e for e in manifest["symbols"]} if manifest else {}
-        entry = entries.get(item.symbol)
+        by_symbol = {e["symbol"]: e for e in manifest["symbols"]} if manifest else {}
+        entries[item.key] = by_symbol.get(item.symbol)
+    return entries
+
+
+def lake_state(settings: Settings, inputs: Iterable[Input]) -> dict[str, str]:
+    """What the lake's manifests say each input was when it was last staged."""
+    state = {}
+    for key, entry in _entries(settings, inputs).items():
         if entry is None:
-            state[item.key] = UNSTAGED
+            state[key] = UNSTAGED
         elif entry["status"] in ("ok", "quarantined") and entry.get("sha256"):
-            state[item.key] = entry["sha256"]
+            state[key] = entry["sha256"]
         elif entry["status"] == "failed":
-            state[item.key] = FAILED
+            state[key] = FAILED
         else:
-            state[item.key] = ABSENT
+            state[key] = ABSENT
     return state
 
 
@@ -146,6 +155,7 @@ def record_days(
     for day in days:
         inputs = day_inputs(settings, day)
         state = lake_state(settings, inputs)
+        entries = _entries(settings, [item for item in inputs if item.day == day])
         path = record_path(settings, day)
         if FAILED in state.values():
             path.unlink(missing_ok=True)
@@ -170,6 +180,11 @@ def record_days(
                 "universe": format_universe(settings.universe),
                 "inputs": dict(sorted(state.items())),
                 "tables": published,
+                "quarantined": sorted(
+                    key
+                    for key, entry in entries.items()
+                    if entry and entry["status"] == "quarantined"
+                ),
                 "refresh_after": refresh_after.isoformat() if refresh_after else None,
             },
             settings.temp_root,
@@ -188,6 +203,8 @@ class ResumePlan:
     """Leading days already published from unchanged inputs: skipped."""
     reason: str | None
     """Why the first remaining day is rebuilt; None when nothing remains."""
+    quarantined: tuple[str, ...] = ()
+    """Inputs of skipped days that were quarantined when they were built: still bad."""
 
     @property
     def remaining(self) -> tuple[date, date] | None:
@@ -236,7 +253,10 @@ def plan_resume(
             reason = f"{day}: input {changed[0]} changed since it was built"
             break
         done.append(day)
-    return ResumePlan(first, last, tuple(done), reason)
+    quarantined = tuple(
+        key for day, record in candidates[: len(done)] for key in record["quarantined"]
+    )
+    return ResumePlan(first, last, tuple(done), reason, quarantined)
 
 
 def _read_record(settings: Settings, day: date) -> dict[str, Any] | None:
