@@ -1,5 +1,6 @@
 """What configuration and archive content can reach: paths, URLs, SQL, the lake's directories."""
 
+import ast
 from datetime import date
 from pathlib import Path
 
@@ -95,3 +96,29 @@ def test_temporary_files_stay_out_of_the_lake_and_are_swept_by_the_next_writer(
     assert [p.name for p in settings.lake_root.rglob("*") if p.is_file()] == ["data.parquet"]
     with writer_lock(settings.warehouse):
         assert list(settings.temp_root.iterdir()) == []
+
+
+def test_no_sql_is_assembled_from_strings_in_the_code() -> None:
+    """SQL text passed to DuckDB is a fixed string, a file's content or the user's own query:
+    never an f-string, a ``%`` or ``.format`` template or a concatenation, where a value could
+    become SQL."""
+    root = Path(__file__).resolve().parent.parent
+    assembled = []
+    for path in sorted([*root.glob("transforms/**/*.py"), *root.glob("pipelines/**/*.py")]):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if not (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in {"execute", "sql", "query", "executemany"}
+                and node.args
+            ):
+                continue
+            text = node.args[0]
+            formatted = (
+                isinstance(text, ast.Call)
+                and isinstance(text.func, ast.Attribute)
+                and text.func.attr == "format"
+            )
+            if isinstance(text, ast.JoinedStr | ast.BinOp) or formatted:
+                assembled.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert assembled == []
