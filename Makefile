@@ -23,7 +23,9 @@ test: $(VENV)/.synced
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
-	$(VENV)/bin/dagster definitions validate -w workspace.yaml
+	home=$$(mktemp -d) && cp dagster.yaml $$home/ && \
+		DAGSTER_HOME=$$home $(VENV)/bin/dagster definitions validate -w workspace.yaml; \
+		status=$$?; rm -rf $$home; exit $$status
 	$(VENV)/bin/pytest -n 2
 
 format: $(VENV)/.synced

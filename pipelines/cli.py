@@ -2,6 +2,9 @@
 
 import json
 import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -14,7 +17,9 @@ from transforms.errors import ConfigError
 from transforms.settings import Settings, format_universe, parse_universe
 
 if TYPE_CHECKING:
+    from pipelines.progress import Progress
     from pipelines.runner import RunSummary
+    from transforms.resume import ResumePlan
 
 DEMO_START = date(2024, 2, 1)
 """The demo's first day. Its 60 days end on 2024-03-31, the last day Binance published USDⓈ-M
@@ -72,9 +77,20 @@ def materialize(
     ] = None,
     universe: UniverseOption = None,
     warehouse: WarehouseOption = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Rebuild every day, even those already built from unchanged inputs."
+        ),
+    ] = False,
 ) -> None:
-    """Materialise every table for a day or a range of days, as one single-run backfill."""
-    from pipelines.runner import materialize_range
+    """Materialise every table for a day or a range of days, as one single-run backfill.
+
+    Days an earlier run already built from unchanged inputs (the same archive checksums, code
+    and universe) are skipped; from the first day that is not, the rest of the range runs as
+    one run. Progress is asset-partitions (one table's day) done out of all of them.
+    """
+    from pipelines.runner import materialize as materialize_days
 
     settings = _settings(warehouse, universe)
     try:
@@ -86,10 +102,85 @@ def materialize(
     _check_range(first, last)
     days = (last - first).days + 1
     console.print(f"materialising {first}…{last} ({days} day(s)) into {settings.warehouse}")
-    summary = materialize_range(settings, first, last)
-    _report(summary)
-    if not summary.ok:
+    with _progress_display() as show_progress:
+        outcome = materialize_days(
+            settings,
+            first,
+            last,
+            force=force,
+            on_progress=show_progress,
+            on_wait=lambda message: console.print(f"[yellow]{message}[/yellow]"),
+            on_plan=_report_plan,
+        )
+    still_bad = outcome.plan.quarantined if outcome.plan else ()
+    for key in still_bad:
+        console.print(f"[red]failed:[/red] {key} is quarantined (skipped: its input is unchanged)")
+    if outcome.summary is None:
+        console.print(
+            f"nothing to do: all {days} day(s) are built from unchanged inputs "
+            "(--force rebuilds them)"
+        )
+    else:
+        _report(outcome.summary)
+    if still_bad or (outcome.summary is not None and not outcome.summary.ok):
         raise typer.Exit(1)
+
+
+def _report_plan(plan: "ResumePlan") -> None:
+    if plan.done:
+        console.print(
+            f"skipping {len(plan.done)} day(s) built from unchanged inputs "
+            f"({plan.done[0]}…{plan.done[-1]})"
+        )
+    if plan.remaining is not None:
+        start, end = plan.remaining
+        console.print(f"building {start}…{end} as one run: {plan.reason}")
+
+
+PLAIN_PROGRESS_SECONDS = 5.0
+"""Without a terminal, a progress line at most this often (and a last one at the end)."""
+
+
+@contextmanager
+def _progress_display() -> "Iterator[Callable[[Progress], None]]":
+    """A progress bar on a terminal; plain lines, a few seconds apart, anywhere else."""
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import Progress as ProgressBar
+
+    if console.is_terminal:
+        columns = (
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("asset-partitions · {task.fields[rate]}/s · ETA {task.fields[eta]} ·"),
+            TimeElapsedColumn(),
+        )
+        with ProgressBar(*columns, console=console) as bar:
+            task = bar.add_task("materialise", total=None, rate="0.0", eta="—")
+
+            def update(progress: "Progress") -> None:
+                bar.update(
+                    task,
+                    completed=progress.done,
+                    total=progress.total,
+                    rate=f"{progress.rate:.1f}",
+                    eta=progress.eta_text,
+                )
+
+            yield update
+        return
+    shown: list[tuple[float, Progress]] = []
+    latest: list[Progress] = []
+
+    def line(progress: "Progress") -> None:
+        latest[:] = [progress]
+        finished = progress.done == progress.total
+        if not shown or finished or time.monotonic() - shown[-1][0] >= PLAIN_PROGRESS_SECONDS:
+            shown.append((time.monotonic(), progress))
+            console.print(f"progress: {progress.line()}")
+
+    yield line
+    if latest and (not shown or shown[-1][1] is not latest[0]):
+        console.print(f"progress: {latest[0].line()}")
 
 
 def _report(summary: "RunSummary") -> None:

@@ -2,18 +2,27 @@
 
 import os
 import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
 
 from pipelines.defs.jobs import DAILY_JOB
+from pipelines.defs.partitions import RANGE_END_TAG, RANGE_START_TAG
+from pipelines.progress import Progress, RunProgress
+from transforms.fetch import published_checksums
+from transforms.lock import writer_lock
+from transforms.resume import ResumePlan, code_version, plan_resume, record_days
 from transforms.settings import Settings, format_universe
 
-PROJECT_DAGSTER_YAML = Path(__file__).resolve().parent.parent / "dagster.yaml"
-RANGE_START_TAG = "dagster/asset_partition_range_start"
-RANGE_END_TAG = "dagster/asset_partition_range_end"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_DAGSTER_YAML = PROJECT_ROOT / "dagster.yaml"
+CODE_ROOTS = tuple(PROJECT_ROOT / folder for folder in ("transforms", "sql", "pipelines/defs"))
+"""The code that decides what the warehouse holds: a change to it rebuilds every day."""
 
 
 def dagster_home(settings: Settings) -> Path:
@@ -28,6 +37,26 @@ def dagster_home(settings: Settings) -> Path:
     ):
         shutil.copyfile(PROJECT_DAGSTER_YAML, config)
     return home
+
+
+@contextmanager
+def open_instance(settings: Settings) -> Iterator[dg.DagsterInstance]:
+    """The Dagster instance of :func:`dagster_home`.
+
+    ``dagster.yaml`` names its storage through ``$DAGSTER_HOME``, so the variable is set while
+    the instance is open (and put back afterwards).
+    """
+    home = dagster_home(settings)
+    previous = os.environ.get("DAGSTER_HOME")
+    os.environ["DAGSTER_HOME"] = str(home.resolve())
+    try:
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            yield instance
+    finally:
+        if previous is None:
+            del os.environ["DAGSTER_HOME"]
+        else:
+            os.environ["DAGSTER_HOME"] = previous
 
 
 @dataclass
@@ -50,15 +79,82 @@ class RunSummary:
         return self.success and not self.failed_checks
 
 
-def materialize_range(settings: Settings, start: date, end: date) -> RunSummary:
+@dataclass
+class Materialization:
+    """What ``treadmill materialize`` did: what it skipped, and the run over what remained."""
+
+    plan: ResumePlan | None
+    """None when forced: every day was rebuilt."""
+    summary: "RunSummary | None"
+    """None when every day was already built from unchanged inputs."""
+    recorded: list[date] = field(default_factory=list)
+    """Days recorded as built, which a later run may skip."""
+
+
+def materialize(
+    settings: Settings,
+    start: date,
+    end: date,
+    force: bool = False,
+    on_progress: Callable[[Progress], None] | None = None,
+    on_wait: Callable[[str], None] | None = None,
+    on_plan: Callable[[ResumePlan], None] | None = None,
+) -> Materialization:
+    """Materialise ``start..end`` as one run, skipping the days already built (unless ``force``).
+
+    Holds the warehouse's writer lock throughout (waiting for another writer if needed, and
+    telling ``on_wait``), so that the plan, the run and the records see one state of the lake.
+    """
+    with writer_lock(settings.warehouse, on_wait=on_wait):
+        code = code_version(CODE_ROOTS)
+        plan = None
+        remaining: tuple[date, date] | None = (start, end)
+        if not force:
+            plan = plan_resume(
+                settings,
+                start,
+                end,
+                code,
+                datetime.now(UTC),
+                lambda files: published_checksums(settings, files),
+            )
+            remaining = plan.remaining
+            if on_plan is not None:
+                on_plan(plan)
+        if remaining is None:
+            return Materialization(plan, None)
+        summary = materialize_range(settings, *remaining, on_progress=on_progress)
+        recorded = []
+        if summary.success:
+            days = [remaining[0] + timedelta(days=n) for n in range(_days(*remaining))]
+            recorded = record_days(settings, days, code, summary.run_id, datetime.now(UTC))
+        return Materialization(plan, summary, recorded)
+
+
+def materialize_range(
+    settings: Settings,
+    start: date,
+    end: date,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> "RunSummary":
     """Materialise ``start..end`` (inclusive) of every asset as one single run."""
     from pipelines.definitions import defs
 
-    home = dagster_home(settings)
-    job = defs().resolve_job_def(DAILY_JOB)
-    with dg.DagsterInstance.from_config(str(home)) as instance:
+    definitions = defs()
+    job = definitions.resolve_job_def(DAILY_JOB)
+    graph = definitions.resolve_asset_graph()
+    assets = [key.to_user_string() for key in graph.get_all_asset_keys()]
+    days = [start + timedelta(days=n) for n in range(_days(start, end))]
+    run_id = str(uuid.uuid4())
+    with (
+        open_instance(settings) as instance,
+        RunProgress(
+            instance, run_id, assets, days, settings.lake_root, on_progress or (lambda _: None)
+        ),
+    ):
         result = job.execute_in_process(
             instance=instance,
+            run_id=run_id,
             tags={RANGE_START_TAG: start.isoformat(), RANGE_END_TAG: end.isoformat()},
             run_config={
                 "loggers": {"console": {"config": {"log_level": "WARNING"}}},
@@ -75,6 +171,10 @@ def materialize_range(settings: Settings, start: date, end: date) -> RunSummary:
             raise_on_error=False,
         )
     return summarize(result)
+
+
+def _days(start: date, end: date) -> int:
+    return (end - start).days + 1
 
 
 def summarize(result: dg.ExecuteInProcessResult) -> RunSummary:

@@ -101,7 +101,7 @@ def test_readers_never_fail_nor_see_a_half_written_partition(warehouse: Path) ->
     observed_elsewhere = ast.literal_eval(other_process.stdout)
     assert set(observed_elsewhere) <= {(10, 10.0, 10.0), (20, 20.0, 20.0)}
     assert rebuilds > 0
-    assert not list(warehouse.glob(".*.tmp")), "no temporary catalog left behind"
+    assert not list((warehouse / "tmp").iterdir()), "no temporary catalog left behind"
 
 
 def test_cli_sql_formats_writes_parquet_and_reports_bad_sql(

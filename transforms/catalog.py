@@ -5,7 +5,8 @@
 data, so rebuilding it is cheap: it is written to a temporary file and ``os.replace``d, and a
 reader that has it open keeps the old file until it reconnects. Users and BI tools open it
 read-only; nothing ever writes inside it while they may hold it. Views name the lake by
-absolute path, so the catalog belongs to the warehouse it was built for.
+absolute path, so the catalog belongs to the warehouse it was built for. The file is built under
+``<warehouse>/tmp`` and renamed into place.
 """
 
 import os
@@ -14,6 +15,8 @@ import uuid
 from pathlib import Path
 
 import duckdb
+
+from transforms.publish import PARTITION_FILE, temp_dir
 
 CATALOG_FILE = "catalog.duckdb"
 TABLE_PATTERN = re.compile(r"(stg|fct|feat|dq)_[a-z0-9_]+")
@@ -41,23 +44,24 @@ def lake_tables(lake_root: Path) -> list[str]:
 def create_views(connection: duckdb.DuckDBPyConnection, lake_root: Path) -> list[str]:
     """Create a view per lake table on ``connection``; return the table names.
 
-    Names are the lake's own directory names, checked against a strict pattern, and the path
-    is the warehouse's own; DuckDB cannot bind either in DDL, so both are validated instead.
+    DuckDB cannot bind parameters in DDL, so no SQL text is written here at all: each view is
+    a relation built from values (the lake path, which comes from configuration, and the
+    table's directory name, checked against a strict pattern) and saved by DuckDB itself.
+    The hive directories ``date=YYYY-MM-DD`` read as DATE.
     """
     tables = lake_tables(lake_root)
     for table in tables:
-        pattern = str(lake_root.resolve() / table / "date=*" / "data.parquet").replace("'", "''")
-        connection.execute(
-            f"create or replace view {table} as select * from read_parquet('{pattern}', "
-            "hive_partitioning = true, hive_types = {'date': 'date'})"
-        )
+        pattern = str(lake_root.resolve() / table / "date=*" / PARTITION_FILE)
+        relation = connection.read_parquet(pattern, hive_partitioning=True)
+        relation.create_view(table, replace=True)
     return tables
 
 
 def build_catalog(warehouse: Path) -> tuple[Path, list[str]]:
     """Rebuild ``<warehouse>/catalog.duckdb`` and swap it in; return its path and views."""
     target = warehouse / CATALOG_FILE
-    temp = warehouse / f".{CATALOG_FILE}.{uuid.uuid4().hex}.tmp"
+    temp = temp_dir(warehouse) / f".{CATALOG_FILE}.{uuid.uuid4().hex}.tmp"
+    temp.parent.mkdir(parents=True, exist_ok=True)
     try:
         with duckdb.connect(str(temp), config=DUCKDB_CONFIG) as connection:
             tables = create_views(connection, warehouse / "lake")

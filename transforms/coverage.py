@@ -85,8 +85,7 @@ def due_at(dataset: Dataset, day: date) -> datetime:
     Daily files: 00:00 UTC of ``day`` + 2. Monthly files: 7 days after the month ends.
     """
     if dataset.cadence is Cadence.MONTHLY:
-        next_month = (day.replace(day=1) + timedelta(days=32)).replace(day=1)
-        return _midnight(next_month) + MONTHLY_DUE_AFTER
+        return _midnight(dataset.period_end(day)) + MONTHLY_DUE_AFTER
     return _midnight(day) + DAILY_DUE_AFTER
 
 

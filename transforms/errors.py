@@ -15,7 +15,15 @@ class SourceFileError(TreadmillError):
 
 
 class FetchError(SourceFileError):
-    """A download failed for good: bad body, checksum mismatch, size cap, retries exhausted."""
+    """A download failed for good: bad body, checksum mismatch, size cap, retries exhausted.
+
+    ``transient`` marks a failure the archive may not repeat later (5xx, 429, timeouts and
+    resets that outlasted every retry), as opposed to what it served being wrong.
+    """
+
+    def __init__(self, location: str, problem: str, transient: bool = False) -> None:
+        super().__init__(location, problem)
+        self.transient = transient
 
 
 class ParseError(SourceFileError):

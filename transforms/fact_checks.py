@@ -41,7 +41,13 @@ import pyarrow.parquet as pq
 
 from transforms.catalog import DUCKDB_CONFIG
 from transforms.facts import SQL_ROOT, FactModel
-from transforms.publish import PARTITION_FILE, partition_dir, publish_file, write_json_atomically
+from transforms.publish import (
+    PARTITION_FILE,
+    partition_dir,
+    publish_file,
+    temp_dir,
+    write_json_atomically,
+)
 from transforms.staging import day_bounds
 
 Severity = Literal["error", "warn"]
@@ -223,7 +229,7 @@ def quarantine_partition(
     every other check's outcome). Nothing in the lake is touched.
     """
     directory = quarantine_dir(warehouse, table_name)
-    target = publish_file(table, directory / f"{day.isoformat()}.parquet")
+    target = publish_file(table, directory / f"{day.isoformat()}.parquet", temp_dir(warehouse))
     failed = [o for o in outcomes if o.blocks_publication]
     write_json_atomically(
         directory / f"{day.isoformat()}.json",
@@ -235,6 +241,7 @@ def quarantine_partition(
             "violations": {o.name: o.violations for o in failed},
             "checks": [o.to_json() for o in outcomes],
         },
+        temp_dir(warehouse),
     )
     return target
 

@@ -26,7 +26,7 @@ import httpx
 import tenacity
 
 from transforms.errors import FetchError
-from transforms.settings import Limits
+from transforms.settings import Limits, Settings
 
 CHECKSUM_SUFFIX = ".CHECKSUM"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -112,14 +112,18 @@ def csv_member_name(relpath: str) -> str:
     return PurePosixPath(relpath).with_suffix(".csv").name
 
 
-def write_atomically(path: Path, body: bytes) -> None:
+def write_atomically(path: Path, body: bytes, temp_dir: Path | None = None) -> None:
     """Write ``body`` to ``path`` so that readers see the old file or the whole new one.
 
-    No fsync: a landed file is always checked against its CHECKSUM before it is used, so one
-    torn by a power cut is simply fetched again; a crashed process cannot tear it at all.
+    The bytes go to a temporary file in ``temp_dir`` (default: beside ``path``; it must be on
+    the same filesystem) and are renamed over ``path``. No fsync: a landed file is always
+    checked against its CHECKSUM before it is used, so one torn by a power cut is simply
+    fetched again; a crashed process cannot tear it at all.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.part")
+    folder = temp_dir or path.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    temp = folder / f".{path.name}.{uuid.uuid4().hex}.part"
     try:
         temp.write_bytes(body)
         os.replace(temp, path)
@@ -130,10 +134,18 @@ def write_atomically(path: Path, body: bytes) -> None:
 class ArchiveClient:
     """Fetches files of one archive (``https://``, ``http://`` or ``file://``) into ``raw/``."""
 
-    def __init__(self, base_url: str, raw_root: Path, limits: Limits | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        raw_root: Path,
+        limits: Limits | None = None,
+        temp_dir: Path | None = None,
+    ) -> None:
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.raw_root = raw_root
         self.limits = limits or Limits()
+        self.temp_dir = temp_dir
+        """Where files are written before they are renamed into ``raw/`` (default: beside)."""
         self._http: httpx.Client | None = None
         if self.base_url.startswith(("http://", "https://")):
             self._http = httpx.Client(
@@ -201,7 +213,7 @@ class ArchiveClient:
         expected = parse_checksum(checksum_body.decode("ascii", "replace"), target.name, zip_url)
         if target.exists() and sha256_of(target) == expected:
             if not checksum_path.exists() or checksum_path.read_bytes() != checksum_body:
-                write_atomically(checksum_path, checksum_body)
+                write_atomically(checksum_path, checksum_body, self.temp_dir)
             return Landed(relpath, target, expected, "reused")
         body = self._get(zip_url, max_bytes=self.limits.max_download_bytes)
         if body is None:
@@ -210,8 +222,8 @@ class ArchiveClient:
         actual = hashlib.sha256(body).hexdigest()
         if actual != expected:
             raise FetchError(zip_url, f"checksum mismatch: CHECKSUM says {expected}, got {actual}")
-        write_atomically(target, body)
-        write_atomically(checksum_path, checksum_body)
+        write_atomically(target, body, self.temp_dir)
+        write_atomically(checksum_path, checksum_body, self.temp_dir)
         return Landed(relpath, target, actual, "downloaded")
 
     def fetch_many(self, relpaths: Iterable[str]) -> dict[str, FetchOutcome | FetchError]:
@@ -229,7 +241,6 @@ class ArchiveClient:
         ``Limits.concurrency`` (and by the core count for a local ``file://`` mirror, where the
         work is all CPU).
         """
-        unique = list(dict.fromkeys(relpaths))
 
         def attempt(relpath: str) -> T:
             try:
@@ -240,13 +251,42 @@ class ArchiveClient:
                 outcome = FetchError(self.url(relpath), f"{type(exc).__name__}: {exc}")
             return handle(relpath, outcome)
 
+        return self._map(relpaths, attempt)
+
+    def published_checksum(self, relpath: str) -> str | None:
+        """The sha256 the archive's ``.CHECKSUM`` publishes for ``relpath`` now; None on 404.
+
+        Only the small CHECKSUM is read: this says whether a file has appeared or changed
+        without downloading it. Raises :class:`FetchError` when the archive does not answer.
+        """
+        target = self.landed_path(relpath)
+        body = self._get(self.url(relpath) + CHECKSUM_SUFFIX, max_bytes=4096)
+        if body is None:
+            return None
+        return parse_checksum(body.decode("ascii", "replace"), target.name, self.url(relpath))
+
+    def published_checksums(self, relpaths: Iterable[str]) -> dict[str, str | FetchError | None]:
+        """:meth:`published_checksum` of many files, with the fetches' bounded concurrency."""
+
+        def probe(relpath: str) -> str | FetchError | None:
+            try:
+                return self.published_checksum(relpath)
+            except FetchError as exc:
+                return exc
+            except OSError as exc:
+                return FetchError(self.url(relpath), f"{type(exc).__name__}: {exc}")
+
+        return self._map(relpaths, probe)
+
+    def _map(self, relpaths: Iterable[str], work: Callable[[str], T]) -> dict[str, T]:
+        unique = list(dict.fromkeys(relpaths))
         workers = self.limits.concurrency
         if self._http is None:
             workers = min(workers, os.cpu_count() or 1)
         if len(unique) <= 1 or workers <= 1:
-            return {relpath: attempt(relpath) for relpath in unique}
+            return {relpath: work(relpath) for relpath in unique}
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            return dict(zip(unique, pool.map(attempt, unique), strict=True))
+            return dict(zip(unique, pool.map(work, unique), strict=True))
 
     def _get(self, url: str, max_bytes: int) -> bytes | None:
         """GET ``url``; ``None`` on 404; retries transient failures, then raises FetchError."""
@@ -265,7 +305,7 @@ class ArchiveClient:
             return retrying(self._http_get_once, url, max_bytes)
         except _TransientError as exc:
             raise FetchError(
-                url, f"gave up after {self.limits.max_attempts} attempts: {exc}"
+                url, f"gave up after {self.limits.max_attempts} attempts: {exc}", transient=True
             ) from exc
 
     def _http_get_once(self, url: str, max_bytes: int) -> bytes | None:
@@ -308,3 +348,18 @@ class ArchiveClient:
         if size > max_bytes:
             raise FetchError(url, f"size {size} bytes exceeds the cap of {max_bytes}")
         return path.read_bytes()
+
+
+def published_checksums(
+    settings: Settings, files: Iterable[tuple[str, str]]
+) -> dict[str, str | FetchError | None]:
+    """The sha256 the archive publishes now for each (exchange, archive path); None for 404."""
+    by_exchange: dict[str, list[str]] = {}
+    for exchange, relpath in files:
+        by_exchange.setdefault(exchange, []).append(relpath)
+    published: dict[str, str | FetchError | None] = {}
+    for exchange, relpaths in by_exchange.items():
+        raw_root = settings.raw_root / exchange
+        with ArchiveClient(settings.binance_url, raw_root, settings.limits) as client:
+            published.update(client.published_checksums(relpaths))
+    return published

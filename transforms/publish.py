@@ -1,9 +1,12 @@
 """Publish one Parquet file per partition, swapped in atomically.
 
-A partition is ``<lake>/<table>/date=YYYY-MM-DD/data.parquet``. The new file is written beside
-it under a dot-name that no ``*.parquet`` glob matches, flushed, and ``os.replace``d over the
-old one: a reader sees the old partition or the new one, never a mix, and a crash leaves the
-old one. Files are zstd-compressed and rows arrive sorted by ``(exchange, symbol, instant)``.
+A partition is ``<lake>/<table>/date=YYYY-MM-DD/data.parquet``. The new file is written to the
+warehouse's temporary directory (``<warehouse>/tmp``, outside the lake and on the same
+filesystem), flushed, and ``os.replace``d over the old one: a reader sees the old partition or
+the new one, never a mix, and a process killed mid-write leaves the old partition and a stray
+file under ``tmp/`` only, which no reader looks at and the next writer sweeps away (see
+:mod:`transforms.lock`). Files are zstd-compressed and rows arrive sorted by
+``(exchange, symbol, instant)``.
 """
 
 import json
@@ -17,16 +20,26 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 PARTITION_FILE = "data.parquet"
+TEMP_DIR = "tmp"
+"""The warehouse's directory for files being written; everything in it is unfinished."""
 
 
 def partition_dir(lake_root: Path, table: str, day: date) -> Path:
     return lake_root / table / f"date={day.isoformat()}"
 
 
+def temp_dir(warehouse: Path) -> Path:
+    """``<warehouse>/tmp``: where every file is written before it is renamed into place."""
+    return warehouse / TEMP_DIR
+
+
 def publish_partition(table: pa.Table, lake_root: Path, table_name: str, day: date) -> Path:
-    """Atomically replace ``table_name``'s partition for ``day`` with ``table``."""
+    """Atomically replace ``table_name``'s partition for ``day`` with ``table``.
+
+    The lake is ``<warehouse>/lake``, so the temporary file goes to ``<warehouse>/tmp``.
+    """
     directory = partition_dir(lake_root, table_name, day)
-    target = publish_file(table, directory / PARTITION_FILE)
+    target = publish_file(table, directory / PARTITION_FILE, temp_dir(lake_root.parent))
     for stale in directory.glob("*.parquet"):
         if stale.name != PARTITION_FILE:
             stale.unlink()
@@ -34,10 +47,14 @@ def publish_partition(table: pa.Table, lake_root: Path, table_name: str, day: da
     return target
 
 
-def publish_file(table: pa.Table, target: Path) -> Path:
-    """Write ``table`` to ``target`` as zstd Parquet through a temp file and ``os.replace``."""
+def publish_file(table: pa.Table, target: Path, temp_root: Path | None = None) -> Path:
+    """Write ``table`` to ``target`` as zstd Parquet through a temp file and ``os.replace``.
+
+    The temporary file goes to ``temp_root`` (default: beside ``target``), which must be on the
+    same filesystem as ``target`` for the rename to be atomic.
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
-    temp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    temp = _temp_path(target, temp_root)
     try:
         with temp.open("wb") as sink:
             pq.write_table(
@@ -57,15 +74,21 @@ def publish_file(table: pa.Table, target: Path) -> Path:
     return target
 
 
-def write_json_atomically(path: Path, payload: Any) -> None:
+def write_json_atomically(path: Path, payload: Any, temp_root: Path | None = None) -> None:
     """Write a JSON document with the same temp-then-replace discipline as partitions."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    temp = _temp_path(path, temp_root)
     try:
         temp.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
         os.replace(temp, path)
     finally:
         temp.unlink(missing_ok=True)
+
+
+def _temp_path(target: Path, temp_root: Path | None) -> Path:
+    folder = temp_root or target.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f".{target.name}.{uuid.uuid4().hex}.tmp"
 
 
 def _fsync_dir(directory: Path) -> None:

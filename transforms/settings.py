@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Final
 
 from transforms.errors import ConfigError
+from transforms.publish import TEMP_DIR
 from transforms.sources import EXCHANGES
 
 DEFAULT_BINANCE_URL: Final = "https://data.binance.vision/"
@@ -23,6 +24,12 @@ SYMBOL_PATTERN: Final = re.compile(r"[A-Z0-9]{2,30}(?:_[A-Z0-9]{1,12})?")
 URL_SCHEMES: Final = ("https://", "http://", "file://")
 
 Universe = dict[str, tuple[str, ...]]
+
+SCHEDULE_TIME_ENV: Final = "TREADMILL_SCHEDULE_TIME"
+DEFAULT_SCHEDULE_TIME: Final = "07:30"
+"""When the daily run starts (UTC): after Binance publishes the previous day's files, which it
+does from about 06:00 UTC on T+1 (FORMATS.md §1.2)."""
+_SCHEDULE_TIME = re.compile(r"([01]?[0-9]|2[0-3]):([0-5][0-9])")
 
 
 def parse_universe(text: str) -> Universe:
@@ -37,20 +44,37 @@ def parse_universe(text: str) -> Universe:
         exchange = exchange.strip()
         if not sep:
             raise ConfigError(f"universe entry {chunk!r} must look like exchange:SYMBOL[,SYMBOL]")
-        if exchange not in EXCHANGES:
-            raise ConfigError(
-                f"universe names unknown exchange {exchange!r}; known: {', '.join(EXCHANGES)}"
-            )
         symbols = tuple(s.strip() for s in symbols_text.split(",") if s.strip())
+        check_universe({exchange: symbols})
         if not symbols:
             raise ConfigError(f"universe entry {chunk!r} lists no symbols")
-        for symbol in symbols:
-            if not SYMBOL_PATTERN.fullmatch(symbol):
-                raise ConfigError(f"universe symbol {symbol!r} of {exchange} is not a valid ticker")
         universe[exchange] = tuple(dict.fromkeys(universe.get(exchange, ()) + symbols))
     if not universe:
         raise ConfigError("the universe is empty")
     return universe
+
+
+def check_universe(universe: Universe) -> Universe:
+    """Hold an already-split universe to the rules of :func:`parse_universe`."""
+    for exchange, symbols in universe.items():
+        if exchange not in EXCHANGES:
+            raise ConfigError(
+                f"universe names unknown exchange {exchange!r}; known: {', '.join(EXCHANGES)}"
+            )
+        for symbol in symbols:
+            if not SYMBOL_PATTERN.fullmatch(symbol):
+                raise ConfigError(f"universe symbol {symbol!r} of {exchange} is not a valid ticker")
+    return universe
+
+
+def schedule_time(text: str | None = None) -> tuple[int, int]:
+    """The daily run's (hour, minute) in UTC from ``HH:MM``; default ``$TREADMILL_SCHEDULE_TIME``
+    or 07:30."""
+    value = (text or os.environ.get(SCHEDULE_TIME_ENV) or DEFAULT_SCHEDULE_TIME).strip()
+    match = _SCHEDULE_TIME.fullmatch(value)
+    if match is None:
+        raise ConfigError(f"{SCHEDULE_TIME_ENV} {value!r} must be a UTC time of day, HH:MM")
+    return int(match.group(1)), int(match.group(2))
 
 
 def format_universe(universe: Universe) -> str:
@@ -87,6 +111,11 @@ class Settings:
     universe: Universe = field(default_factory=lambda: parse_universe(DEFAULT_UNIVERSE))
     limits: Limits = field(default_factory=Limits)
 
+    def __post_init__(self) -> None:
+        # Built by hand as well as from text: exchanges and symbols reach paths and URLs either
+        # way, so they are checked here too.
+        check_universe(self.universe)
+
     @classmethod
     def from_env(
         cls,
@@ -119,6 +148,11 @@ class Settings:
     @property
     def manifest_root(self) -> Path:
         return self.warehouse / "manifests"
+
+    @property
+    def temp_root(self) -> Path:
+        """Files being written, outside the lake; see :mod:`transforms.publish`."""
+        return self.warehouse / TEMP_DIR
 
     def symbols(self, exchange: str) -> tuple[str, ...]:
         """The symbols of ``exchange`` in the universe; empty when the exchange is not in it."""

@@ -70,6 +70,9 @@ class SymbolDay:
     """Quality checks that failed without quarantining (an unknown extra column, say)."""
     report: tuple[dict[str, Any], ...] = ()
     """Every failed check with its observed values: unexpected count and a sample."""
+    retryable: bool = False
+    """A ``failed`` download that the archive may not repeat (it kept answering 5xx or timing
+    out): worth another attempt later, unlike a file that arrived wrong."""
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,8 @@ class _FileResult:
     error: str | None = None
     failed_check: str | None = None
     """The gate a file that did not parse broke; None for a download that failed."""
+    transient: bool = False
+    """The download failed only because the archive did not answer in time."""
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -198,7 +203,7 @@ def _fetch_and_parse(
 
     def parse(relpath: str, outcome: FetchOutcome | FetchError) -> _FileResult:
         if isinstance(outcome, FetchError):
-            return _FileResult(relpath, error=str(outcome))
+            return _FileResult(relpath, error=str(outcome), transient=outcome.transient)
         if isinstance(outcome, NotPublished):
             return _FileResult(relpath)
         symbol, day = first_day[relpath]
@@ -268,7 +273,15 @@ def _publish_day(
         landed = result.landed
         sha256, origin = (landed.sha256, landed.origin) if landed else (None, None)
         if result.error is not None and result.failed_check is None:
-            record = SymbolDay(symbol, "failed", relpath, sha256, origin, error=result.error)
+            record = SymbolDay(
+                symbol,
+                "failed",
+                relpath,
+                sha256,
+                origin,
+                error=result.error,
+                retryable=result.transient,
+            )
             quarantine(settings, dataset, day, record, None)
             records.append(record)
         elif result.error is not None:
@@ -335,7 +348,9 @@ def _publish_day(
         bounds["min"].as_py() if bounds else None,
         bounds["max"].as_py() if bounds else None,
     )
-    write_json_atomically(manifest_path(settings, dataset, day), manifest_payload(partition))
+    write_json_atomically(
+        manifest_path(settings, dataset, day), manifest_payload(partition), settings.temp_root
+    )
     return partition
 
 
@@ -398,7 +413,7 @@ def quarantine(
         report_path.unlink(missing_ok=True)
         return
     if rows is not None and rows.num_rows:
-        publish_file(rows, data_path)
+        publish_file(rows, data_path, settings.temp_root)
     else:
         data_path.unlink(missing_ok=True)
     write_json_atomically(
@@ -412,6 +427,7 @@ def quarantine(
             "checks_failed": list(record.checks_failed),
             "failures": list(record.report),
         },
+        settings.temp_root,
     )
 
 

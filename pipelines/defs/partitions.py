@@ -13,3 +13,7 @@ warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", categor
 FIRST_PARTITION = "2019-09-01"
 
 daily_partitions = dg.DailyPartitionsDefinition(start_date=FIRST_PARTITION, timezone="UTC")
+
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+"""Run tags that make one run cover a range of days (a single-run backfill)."""

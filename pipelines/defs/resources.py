@@ -1,7 +1,11 @@
 """The treadmill resource: warehouse root, archive URL and symbol universe for a run."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import dagster as dg
 
+from transforms.lock import writer_lock
 from transforms.settings import Settings
 
 
@@ -9,19 +13,39 @@ class TreadmillConfig(dg.ConfigurableResource):
     """Where the warehouse is and what it pulls.
 
     Empty fields fall back to ``TREADMILL_WAREHOUSE``, ``TREADMILL_BINANCE_URL`` and
-    ``TREADMILL_UNIVERSE``, then to the documented defaults.
+    ``TREADMILL_UNIVERSE``, then to the documented defaults. A run that uses it holds the
+    warehouse's writer lock from start to end (:mod:`transforms.lock`), so at most one run
+    writes the lake and the catalog at a time, whoever launched it.
     """
 
     warehouse: str = ""
     binance_url: str = ""
     universe: str = ""
+    fetch_attempts: int = 0
+    """Attempts per download before it counts as failed (0: the default, 5)."""
+    fetch_backoff_seconds: float = 0.0
+    """First wait between attempts, doubling up to 30 s, with full jitter (0: the default, 1)."""
 
     def settings(self) -> Settings:
-        return Settings.from_env(
+        settings = Settings.from_env(
             warehouse=self.warehouse or None,
             binance_url=self.binance_url or None,
             universe=self.universe or None,
         )
+        changes = {
+            "max_attempts": self.fetch_attempts,
+            "backoff_initial_seconds": self.fetch_backoff_seconds,
+        }
+        return settings.with_limits(**{name: value for name, value in changes.items() if value})
+
+    @contextmanager
+    def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator["TreadmillConfig"]:
+        def waiting(message: str) -> None:
+            if context.log is not None:
+                context.log.warning(message)
+
+        with writer_lock(self.settings().warehouse, on_wait=waiting):
+            yield self
 
 
 @dg.definitions

@@ -15,6 +15,22 @@ from transforms.staging import StagedPartition, SymbolDay, stage_dataset
 
 SOURCE_FILES_CHECK = "source_files_parse"
 
+FETCH_RETRY = dg.RetryPolicy(
+    max_retries=3,
+    delay=60,
+    backoff=dg.Backoff.EXPONENTIAL,
+    jitter=dg.Jitter.PLUS_MINUS,
+)
+"""Step retries when the archive stays unreachable through every in-fetch retry.
+
+Each download already retries 5xx, 429, timeouts and resets a few times within seconds; when a
+file still fails that way, the whole step is tried again after about 1, 3 and 7 minutes (± 1
+minute, so that retries of several steps spread out), re-using every file landed meanwhile."""
+
+
+class ArchiveUnavailableError(Exception):
+    """The archive kept failing for some files; the step's retry policy will try again."""
+
 
 DESCRIPTIONS = {
     "klines": "Traded 1-minute OHLCV bars with taker-buy volume: the price and flow of the market.",
@@ -38,7 +54,9 @@ DESCRIPTIONS = {
 }
 
 
-def build_staged_asset(dataset: Dataset) -> dg.AssetsDefinition:
+def build_staged_asset(
+    dataset: Dataset, retry_policy: dg.RetryPolicy = FETCH_RETRY
+) -> dg.AssetsDefinition:
     """The staged asset of one dataset: a thin wrapper over :func:`stage_dataset`."""
     window = f"{dataset.available_from}…{dataset.available_until or 'today'}"
     description = (
@@ -54,6 +72,7 @@ def build_staged_asset(dataset: Dataset) -> dg.AssetsDefinition:
         group_name=f"stg_{dataset.exchange}",
         partitions_def=daily_partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
+        retry_policy=retry_policy,
         kinds={"parquet", "python"},
         description=description,
         tags={"layer": "staging", "exchange": dataset.exchange},
@@ -77,8 +96,25 @@ def build_staged_asset(dataset: Dataset) -> dg.AssetsDefinition:
     ) -> dg.MaterializeResult:
         settings = treadmill.settings()
         days = [date.fromisoformat(key) for key in context.partition_keys]
-        with ArchiveClient(settings.binance_url, settings.raw_root / dataset.exchange) as client:
+        with ArchiveClient(
+            settings.binance_url,
+            settings.raw_root / dataset.exchange,
+            settings.limits,
+            settings.temp_root,
+        ) as client:
             partitions = stage_dataset(dataset, days, settings, client)
+        unreachable = [
+            f"{partition.day} {record.symbol}: {record.error}"
+            for partition in partitions
+            for record in partition.symbols
+            if record.status == "failed" and record.retryable
+        ]
+        if unreachable and context.retry_number < retry_policy.max_retries:
+            # Everything else is published already; the retry re-uses it and fetches the rest.
+            raise ArchiveUnavailableError(
+                f"{len(unreachable)} file(s) unreachable, e.g. {unreachable[0]}; "
+                f"retry {context.retry_number + 1} of {retry_policy.max_retries}"
+            )
         for partition in partitions:
             for record in partition.symbols:
                 if record.status in ("failed", "quarantined"):

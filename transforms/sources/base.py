@@ -3,7 +3,7 @@
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 
 class Kind(enum.StrEnum):
@@ -50,6 +50,12 @@ class Dataset:
         if day < self.available_from:
             return False
         return self.available_until is None or day <= self.available_until
+
+    def period_end(self, day: date) -> date:
+        """The first day after the file period that holds ``day`` (its day, or its month)."""
+        if self.cadence is Cadence.MONTHLY:
+            return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+        return day + timedelta(days=1)
 
     def period_key(self, day: date) -> str:
         """The file period that holds ``day``: the day itself, or its month for monthly files."""
