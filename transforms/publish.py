@@ -59,13 +59,20 @@ def publish_file(table: pa.Table, target: Path) -> Path:
 
 def write_json_atomically(path: Path, payload: Any) -> None:
     """Write a JSON document with the same temp-then-replace discipline as partitions."""
+    text = json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n"
+    write_bytes_atomically(path, text.encode())
+
+
+def write_bytes_atomically(path: Path, content: bytes) -> Path:
+    """Write a file through a temp file and ``os.replace``: readers see old or new, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
-        temp.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
+        temp.write_bytes(content)
         os.replace(temp, path)
     finally:
         temp.unlink(missing_ok=True)
+    return path
 
 
 def _fsync_dir(directory: Path) -> None:
