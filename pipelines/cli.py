@@ -15,6 +15,7 @@ from transforms.settings import Settings, format_universe, parse_universe
 
 if TYPE_CHECKING:
     from pipelines.runner import RunSummary
+    from transforms.report.data import ReportRequest
 
 DEMO_START = date(2024, 2, 1)
 """The demo's first day. Its 60 days end on 2024-03-31, the last day Binance published USDⓈ-M
@@ -259,8 +260,109 @@ def demo(
         f'try:       {command} sql "select symbol, count(*) as minutes, min(low), max(high) '
         'from fct_price_1m group by symbol order by symbol"'
     )
+    from transforms.report.build import REPORTS_FOLDER
+    from transforms.report.data import ReportDataError, ReportRequest
+
+    try:
+        page = _write_report(
+            settings.lake_root,
+            ReportRequest("binance_um", "BTCUSDT", DEMO_START, end),
+            settings.warehouse / REPORTS_FOLDER,
+        )
+    except ReportDataError as exc:
+        console.print(f"[red]no report:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    console.print(f"report:    {page}")
     if not run.ok:
         raise typer.Exit(1)
+
+
+def _write_report(lake_root: Path, request: "ReportRequest", out_root: Path) -> Path:
+    """Write one report, say what each chart drew, and return the page's path."""
+    from transforms.report.build import build_report
+
+    console.print(
+        f"drawing {request.symbol} on {request.exchange}, {request.first}…{request.last} "
+        f"from {lake_root}"
+    )
+    written = build_report(lake_root, request, out_root)
+    for chart in written.charts:
+        console.print(f"  {chart.key:<16} {chart.points:>7,} data point(s)")
+    if written.empty_charts:
+        console.print(
+            f"[yellow]no data in the range for:[/yellow] {', '.join(written.empty_charts)}"
+        )
+    return written.files.html
+
+
+@app.command()
+def report(
+    symbol: Annotated[str, typer.Option(help="The perpetual, e.g. BTCUSDT or BTCUSD_PERP.")],
+    exchange: Annotated[
+        str, typer.Option(help="Its exchange: binance_um (USDⓈ-M) or binance_cm (COIN-M).")
+    ] = "binance_um",
+    start: Annotated[
+        str | None,
+        typer.Option(help="First UTC day, YYYY-MM-DD. Default: 29 days before --end."),
+    ] = None,
+    end: Annotated[
+        str | None,
+        typer.Option(help="Last UTC day (inclusive). Default: the last day with prices."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder to write into; the report goes to OUT/<exchange>-<symbol>/. "
+            "Default: <warehouse>/reports/."
+        ),
+    ] = None,
+    warehouse: WarehouseOption = None,
+) -> None:
+    """Draw the article's charts for one perpetual: a self-contained HTML page plus one PNG per
+    chart (daily liquidations, funding per venue, open interest with the price, the latest
+    liquidation heatmap with its hot zones, the regime timeline, coverage).
+
+    Prints the page's path. Exits 1 when the perpetual has no data in the range, 2 on bad
+    arguments.
+    """
+    from transforms.report.build import REPORTS_FOLDER
+    from transforms.report.data import (
+        PERPETUAL_EXCHANGES,
+        ReportDataError,
+        ReportRequest,
+        default_range,
+    )
+
+    settings = _settings(warehouse, None)
+    try:
+        parse_universe(f"{exchange}:{symbol}")
+    except ConfigError as exc:
+        console.print(f"[red]bad perpetual:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    if exchange not in PERPETUAL_EXCHANGES:
+        console.print(
+            f"[red]bad perpetual:[/red] {exchange} is not a perpetual-futures exchange; "
+            f"reports are drawn for {', '.join(PERPETUAL_EXCHANGES)}"
+        )
+        raise typer.Exit(2)
+    try:
+        first = date.fromisoformat(start) if start else None
+        last = date.fromisoformat(end) if end else None
+    except ValueError as exc:
+        console.print(f"[red]bad date:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    try:
+        first, last = default_range(settings.lake_root, first, last)
+        _check_range(first, last)
+        page = _write_report(
+            settings.lake_root,
+            ReportRequest(exchange, symbol, first, last),
+            out.resolve() if out else settings.warehouse / REPORTS_FOLDER,
+        )
+    except ReportDataError as exc:
+        console.print(f"[red]no report:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    typer.echo(str(page))
 
 
 class OutputFormat(StrEnum):

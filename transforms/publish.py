@@ -23,6 +23,22 @@ def partition_dir(lake_root: Path, table: str, day: date) -> Path:
     return lake_root / table / f"date={day.isoformat()}"
 
 
+def partition_days(lake_root: Path, table: str) -> list[date]:
+    """The days ``table`` has a published partition for, in order."""
+    root = lake_root / table
+    if not root.is_dir():
+        return []
+    days = []
+    for directory in root.glob("date=*"):
+        try:
+            day = date.fromisoformat(directory.name.removeprefix("date="))
+        except ValueError:
+            continue
+        if (directory / PARTITION_FILE).exists():
+            days.append(day)
+    return sorted(days)
+
+
 def publish_partition(table: pa.Table, lake_root: Path, table_name: str, day: date) -> Path:
     """Atomically replace ``table_name``'s partition for ``day`` with ``table``."""
     directory = partition_dir(lake_root, table_name, day)

@@ -11,6 +11,7 @@ under their table names and every value is a bound parameter, as for the facts.
 """
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import date, timedelta
 from pathlib import Path
@@ -33,7 +34,7 @@ from transforms.facts import (
 )
 from transforms.features import FEAT_REGIME_1H
 from transforms.heatmap import HEATMAP_TABLE_SCHEMA, HOT_ZONES_TABLE_SCHEMA
-from transforms.publish import PARTITION_FILE
+from transforms.publish import partition_days
 
 REPORT_SQL_ROOT: Final = SQL_ROOT / "report"
 DEFAULT_DAYS: Final = 30
@@ -121,20 +122,16 @@ class ReportData:
         }
 
 
-def partition_days(lake_root: Path, table: str) -> list[date]:
-    """The days ``table`` has a published partition for, in order."""
-    root = lake_root / table
-    if not root.is_dir():
-        return []
-    days = []
-    for directory in root.glob("date=*"):
-        try:
-            day = date.fromisoformat(directory.name.removeprefix("date="))
-        except ValueError:
-            continue
-        if (directory / PARTITION_FILE).exists():
-            days.append(day)
-    return sorted(days)
+def report_perpetuals(universe: Mapping[str, Sequence[str]]) -> list[tuple[str, str]]:
+    """One perpetual per coin of the universe, USDⓈ-M before COIN-M: the reports a run writes.
+
+    A coin's other venues appear in its report anyway, in the funding and coverage charts.
+    """
+    chosen: dict[str, tuple[str, str]] = {}
+    for exchange in PERPETUAL_EXCHANGES:
+        for symbol in universe.get(exchange, ()):
+            chosen.setdefault(coin_of(symbol), (exchange, symbol))
+    return list(chosen.values())
 
 
 def default_range(
