@@ -81,7 +81,14 @@ def report(context: dg.AssetExecutionContext, treadmill: TreadmillConfig) -> dg.
             f"![{request.name} daily liquidations](data:image/png;base64,{image})"
         )
     metadata["reports_written"] = written
-    metadata["preview"] = dg.MetadataValue.md(
-        "\n\n".join(previews) or "No perpetual of the universe has data in the range."
+    # Every day of a ranged run records the same metadata; the images go on the report's own
+    # day only, so a 60-day backfill stores them once.
+    context.add_asset_metadata(
+        {
+            "preview": dg.MetadataValue.md(
+                "\n\n".join(previews) or "No perpetual of the universe has data in the range."
+            )
+        },
+        partition_key=last.isoformat(),
     )
     return dg.MaterializeResult(metadata=metadata)

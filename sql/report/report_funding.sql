@@ -13,7 +13,6 @@ with source as (
 select
     cast(exchange || ' ' || symbol as varchar) as venue,
     strftime(funding_time, '%Y-%m-%dT%H:%M:%SZ') as settled_at,
-    strftime(funding_time, '%Y-%m-%d %H:%M UTC') as settled_label,
     cast(funding_interval_hours as integer) as interval_hours,
     cast(funding_rate * 100 as double) as rate_pct,
     cast(funding_rate_8h * 100 as double) as rate_8h_pct,

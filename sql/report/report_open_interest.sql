@@ -22,7 +22,6 @@ price as (
 
 select
     strftime(hour, '%Y-%m-%dT%H:%M:%SZ') as hour,
-    strftime(hour, '%Y-%m-%d %H:00 UTC') as hour_label,
     cast(open_interest.oi_base as double) as oi_base,
     cast(open_interest.oi_usd as double) as oi_usd,
     cast(price.close as double) as close

@@ -4,7 +4,6 @@
 select
     strftime(ts, '%Y-%m-%dT%H:%M:%SZ') as hour,
     strftime(ts + interval 1 hour, '%Y-%m-%dT%H:%M:%SZ') as hour_end,
-    strftime(ts, '%Y-%m-%d %H:00 UTC') as hour_label,
     cast(regime as varchar) as regime,
     cast(close as double) as close
 from feat_regime_1h

@@ -88,6 +88,13 @@ def _time_x(field: str) -> alt.X:
     return alt.X(f"{field}:T", scale=UTC_TIME, title=None)
 
 
+def _utc_tooltip(field: str, title: str) -> alt.Tooltip:
+    """An instant in a tooltip, in UTC whatever the reader's time zone."""
+    return alt.Tooltip(
+        f"utcyearmonthdatehoursminutes({field}):T", title=title, format="%Y-%m-%d %H:%M UTC"
+    )
+
+
 def _hover_rule(
     name: str, frame: pl.DataFrame, field: str, tooltip: list[alt.Tooltip]
 ) -> alt.LayerChart:
@@ -99,10 +106,9 @@ def _hover_rule(
         name=name, fields=[field], nearest=True, on="pointerover", clear="pointerout", empty=False
     )
     base = alt.Chart(frame).encode(x=_time_x(field))
-    selectors = base.mark_point(opacity=0, size=1).add_params(hover)
+    selectors = base.mark_point(opacity=0, size=1).encode(tooltip=tooltip).add_params(hover)
     rule = base.mark_rule(color="#888888").encode(
-        opacity=alt.when(hover).then(alt.value(0.7)).otherwise(alt.value(0.0)),
-        tooltip=tooltip,
+        opacity=alt.when(hover).then(alt.value(0.7)).otherwise(alt.value(0.0))
     )
     return alt.LayerChart(layer=[selectors, rule])
 
@@ -181,7 +187,7 @@ def funding_chart(data: ReportData) -> ReportChart:
         color=alt.Color("venue:N", legend=alt.Legend(title=None, orient="top-left")),
         tooltip=[
             alt.Tooltip("venue:N"),
-            alt.Tooltip("settled_label:N", title="settled"),
+            _utc_tooltip("settled_at", "settled"),
             alt.Tooltip("rate_pct:Q", title="rate, % per interval", format=".4f"),
             alt.Tooltip("interval_hours:Q", title="interval, h"),
             alt.Tooltip("rate_8h_pct:Q", title="% per 8h", format=".4f"),
@@ -242,7 +248,7 @@ def open_interest_chart(data: ReportData) -> ReportChart:
         )
     )
     tooltip = [
-        alt.Tooltip("hour_label:N", title="hour"),
+        _utc_tooltip("hour", "hour"),
         alt.Tooltip("oi_base:Q", title=f"open interest, {coin}", format=",.0f"),
         alt.Tooltip("oi_usd:Q", title="open interest, USD", format="$,.0f"),
         alt.Tooltip("close:Q", title="close", format="$,.2f"),
@@ -363,7 +369,7 @@ def heatmap_chart(data: ReportData) -> ReportChart:
             x=_time_x("hour"),
             y=price_y("close", price_axis),
             tooltip=[
-                alt.Tooltip("hour_label:N", title="hour"),
+                _utc_tooltip("hour", "hour"),
                 alt.Tooltip("close:Q", title="close", format="$,.2f"),
             ],
         )
@@ -446,7 +452,7 @@ def regime_chart(data: ReportData) -> ReportChart:
         )
     )
     tooltip = [
-        alt.Tooltip("hour_label:N", title="hour"),
+        _utc_tooltip("hour", "hour"),
         alt.Tooltip("regime:N"),
         alt.Tooltip("close:Q", title="close", format="$,.2f"),
     ]
