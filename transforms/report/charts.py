@@ -184,7 +184,11 @@ def funding_chart(data: ReportData) -> ReportChart:
             title="funding, % per 8h",
             scale=alt.Scale(domain=domain, nice=False, zero=False),
         ),
-        color=alt.Color("venue:N", legend=alt.Legend(title=None, orient="top-left")),
+        color=alt.Color(
+            "venue:N",
+            # An empty legend inside the plot has no size, and Vega cannot lay the chart out.
+            legend=alt.Legend(title=None, orient="top-left") if frame.height else None,
+        ),
         tooltip=[
             alt.Tooltip("venue:N"),
             _utc_tooltip("settled_at", "settled"),
