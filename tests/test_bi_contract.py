@@ -9,7 +9,6 @@ import json
 from datetime import date
 from pathlib import Path
 
-import dagster as dg
 import duckdb
 import pandas as pd
 import polars as pl
@@ -18,10 +17,8 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.definitions import defs
-from pipelines.defs.jobs import DAILY_JOB
-from pipelines.runner import RANGE_END_TAG, RANGE_START_TAG
 from simulator.run import SimConfig, simulate_archive
+from tests.runs import run_daily
 from transforms.catalog import CATALOG_FILE, DUCKDB_CONFIG
 from transforms.contracts import describe, published_schemas, render, snapshot_path
 
@@ -44,21 +41,7 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
             workers=1,
         )
     )
-    config = {
-        "warehouse": str(root / "warehouse"),
-        "binance_url": mirror.as_uri() + "/",
-        "universe": UNIVERSE,
-    }
-    result = (
-        defs()
-        .resolve_job_def(DAILY_JOB)
-        .execute_in_process(
-            instance=dg.DagsterInstance.ephemeral(),
-            tags={RANGE_START_TAG: START.isoformat(), RANGE_END_TAG: END.isoformat()},
-            run_config={"resources": {"treadmill": {"config": config}}},
-        )
-    )
-    assert result.success
+    run_daily(root / "warehouse", mirror, START, END, UNIVERSE)
     return root / "warehouse"
 
 

@@ -435,6 +435,8 @@ def test_coin_m_contracts_arrive_in_base_units(tmp_path: Path) -> None:
             "trade_count": 42,
             "taker_buy_base": 0.8,  # the taker_buy_quote_volume column
             "taker_buy_quote": 40_000.0,  # 400 contracts × 100 USD
+            "mark_high": 50_020.0,
+            "mark_low": 49_990.0,
             "mark_close": 50_010.0,
             "index_close": 49_995.0,
             "premium_close": None,
@@ -625,6 +627,8 @@ def test_missing_mark_index_and_premium_leave_their_columns_null(tmp_path: Path)
             "trade_count": 10,
             "taker_buy_base": 0.75,
             "taker_buy_quote": 74.25,  # 0.75 × 99
+            "mark_high": None,
+            "mark_low": None,
             "mark_close": None,
             "index_close": None,
             "premium_close": None,
@@ -643,6 +647,8 @@ def test_missing_mark_index_and_premium_leave_their_columns_null(tmp_path: Path)
             "trade_count": 10,
             "taker_buy_base": 0.75,
             "taker_buy_quote": 75.0,
+            "mark_high": None,
+            "mark_low": None,
             "mark_close": None,
             "index_close": None,
             "premium_close": None,
@@ -661,6 +667,8 @@ def test_missing_mark_index_and_premium_leave_their_columns_null(tmp_path: Path)
             "trade_count": 10,
             "taker_buy_base": 0.75,
             "taker_buy_quote": 75.75,
+            "mark_high": None,
+            "mark_low": None,
             "mark_close": None,
             "index_close": None,
             "premium_close": None,

@@ -9,13 +9,20 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.definitions import defs
 from pipelines.defs.features import feature_assets
-from pipelines.defs.jobs import DAILY_JOB
 from pipelines.defs.resources import TreadmillConfig
-from pipelines.runner import RANGE_END_TAG, RANGE_START_TAG
 from simulator.run import SimConfig, simulate_archive
-from transforms.features import FEAT_REGIME_1H, RegimeThresholds, funding_estimate_errors
+from tests.runs import run_daily
+from transforms.facts import FCT_PRICE_1M, build_fact
+from transforms.features import (
+    FEAT_FLUSH_EVENTS,
+    FEAT_REGIME_1D,
+    FEAT_REGIME_1H,
+    RegimeThresholds,
+    funding_estimate_errors,
+)
+from transforms.heatmap import HEATMAP_BARS
+from transforms.publish import publish_partition
 from transforms.schemas import TIMESTAMP
 
 START, SPLIT, END = date(2024, 2, 1), date(2024, 2, 3), date(2024, 2, 6)
@@ -32,21 +39,7 @@ REGIMES = {
 
 
 def run(warehouse: Path, mirror: Path, first: date, last: date) -> None:
-    config = {
-        "warehouse": str(warehouse),
-        "binance_url": mirror.as_uri() + "/",
-        "universe": "binance_um:BTCUSDT;binance_spot:BTCUSDT",
-    }
-    result = (
-        defs()
-        .resolve_job_def(DAILY_JOB)
-        .execute_in_process(
-            instance=dg.DagsterInstance.ephemeral(),
-            tags={RANGE_START_TAG: first.isoformat(), RANGE_END_TAG: last.isoformat()},
-            run_config={"resources": {"treadmill": {"config": config}}},
-        )
-    )
-    assert result.success
+    run_daily(warehouse, mirror, first, last, "binance_um:BTCUSDT;binance_spot:BTCUSDT")
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +56,13 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, pl.
     lake = warehouse / "lake"
     early = {
         str(p.relative_to(lake)): pl.read_parquet(p)
-        for table in (FEAT_REGIME_1H.name, "feat_liquidation_levels", "feat_hot_zones")
+        for table in (
+            FEAT_REGIME_1H.name,
+            FEAT_REGIME_1D.name,
+            FEAT_FLUSH_EVENTS.name,
+            "feat_liquidation_levels",
+            "feat_hot_zones",
+        )
         for p in sorted((lake / table).glob("date=*/data.parquet"))
     }
     run(warehouse, mirror, date(2024, 2, 4), END)
@@ -75,7 +74,7 @@ def test_later_days_change_no_earlier_feature_value(
 ) -> None:
     warehouse, early = built
     lake = warehouse / "lake"
-    assert len(early) == 9, "three days of three tables"
+    assert len(early) == 15, "three days of five tables"
     for partition, before in early.items():
         after = pl.read_parquet(lake / partition)
         assert after.equals(before), f"{partition} changed when later days arrived"
@@ -220,3 +219,21 @@ def test_the_asset_reports_the_funding_estimate_error(
     mae = metadata["funding_estimate_mae_8h"].value
     assert isinstance(mae, float)
     assert 0 <= mae < 0.001
+
+
+def test_heatmap_bars_cross_levels_on_the_mark_range(tmp_path: Path) -> None:
+    """Binance liquidates on the mark: its range decides, the trade range only fills gaps."""
+    day = date(2024, 2, 1)
+    minute = datetime(2024, 2, 1, tzinfo=UTC)
+    rows = [
+        {"ts": minute, "high": 101.0, "low": 99.0, "mark_high": 104.0, "mark_low": 98.0},
+        {"ts": minute + timedelta(minutes=1), "high": 103.0, "low": 97.5},
+        {"ts": minute + timedelta(minutes=5), "high": 102.0, "low": 96.0},
+    ]
+    price = pa.Table.from_pylist(
+        [{"exchange": "binance_um", "symbol": "BTCUSDT", "close": 100.0, **row} for row in rows]
+    )
+    price = pa.Table.from_pylist(price.to_pylist(), schema=FCT_PRICE_1M.schema)
+    publish_partition(price, tmp_path, FCT_PRICE_1M.name, day)
+    bars = build_fact(HEATMAP_BARS, day, tmp_path).to_pylist()
+    assert [(bar["high"], bar["low"]) for bar in bars] == [(104.0, 97.5), (102.0, 96.0)]

@@ -103,14 +103,17 @@ FCT_PRICE_1M = FactModel(
         ("trade_count", I64),
         ("taker_buy_base", F64),
         ("taker_buy_quote", F64),
+        ("mark_high", F64),
+        ("mark_low", F64),
         ("mark_close", F64),
         ("index_close", F64),
         ("premium_close", F64),
         ("source_file", STR),
     ),
     description=(
-        "Every minute's traded bar per perpetual and spot pair, with the perpetual's mark, "
-        "index and premium closes: price, volume and taker flow, the base of every feature."
+        "Every minute's traded bar per perpetual and spot pair, with the perpetual's mark range "
+        "and close, index and premium closes: price, volume and taker flow, the base of every "
+        "feature."
     ),
 )
 

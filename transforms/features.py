@@ -33,9 +33,14 @@ class RegimeThresholds:
     """The named thresholds of the regime label, with the reason for each default."""
 
     trend_hours: int = 12
-    """Price and OI moves are measured over 12 hours: a flush unfolds over half a day, and
+    """Flushes and squeezes are measured over 12 hours: a cascade unfolds over half a day, and
     shorter windows split it into drops and rebounds (on the simulator's treadmill scenario,
-    4 hours found 31% of flush hours, 12 hours 77%)."""
+    4 hours found 31% of the flush hours, 12 hours 84%)."""
+    build_hours: int = 36
+    """Build-ups and fragility are judged over 36 hours: leverage accumulates over days, and
+    over half a day the noise of price hides the drift of a build-up (on the treadmill
+    scenario, leverage_build recall 0.36 at 12 hours, 0.45 at 36). A flush's fall is taken
+    over either window, since its rebound can undo the 12-hour move while longs still burn."""
     price_move: float = 0.003
     """±0.3% over 12 hours is a move; calmer than that is flat."""
     oi_move: float = 0.005
@@ -46,9 +51,13 @@ class RegimeThresholds:
     """Binance's clamp on (anchor − premium), used to estimate the running interval's rate."""
     funding_tolerance: float = 0.00001
     """A rate within 0.001%/8h of the anchor is at the anchor (rounding of the premium)."""
-    burst_z: float = 1.5
-    """Liquidation intensity 1.5 standard deviations above its 30-day mean is a burst: the
-    30-day window already holds earlier cascades, which inflate the deviation."""
+    premium_crowding: float = 0.0002
+    """While the clamp pins the rate to the anchor, a premium 0.02%/8h beyond it is crowding:
+    perps trading that rich (or cheap) mean one side pays up to hold leverage."""
+    burst_z: float = 2.0
+    """Liquidation intensity 2 standard deviations above its 30-day mean is a burst. The
+    30-day window already holds earlier cascades, which inflate the deviation, so a higher bar
+    misses the smaller flushes (on the treadmill scenario, 2.0 keeps 84% of flush hours)."""
     burst_hours: int = 12
     """A burst in the last 12 hours still marks the hour: a cascade comes in waves, and the
     rebounds between them belong to the same flush."""
@@ -56,7 +65,31 @@ class RegimeThresholds:
     """Taker imbalance beyond ±0.1 (55% of volume on one side) is one side dominating."""
 
     def bound(self) -> tuple[tuple[str, float], ...]:
-        return tuple(zip((f.name for f in fields(self)), astuple(self), strict=True))
+        return _bound(self)
+
+
+@dataclass(frozen=True)
+class FlushEventRules:
+    """How flush hours become events, and how long an event waits for its outcome."""
+
+    merge_hours: int = 6
+    """Flush hours at most 6 hours apart are one event: a cascade pauses between waves, and a
+    rebound of a few hours is not the end of it."""
+    relever_share: float = 0.5
+    """Traders have re-levered once open interest is back above half of the flush's drop."""
+    relever_horizon_hours: int = 168
+    """A re-lever is looked for over 7 days; an event with none by then has ``relever_hours``
+    null (the flush became a reset)."""
+    treadmill_window_hours: int = 168
+    """Another flush starting within 7 days of an event's end makes it a treadmill: the
+    article's week of repeated long flushes (the simulator's treadmill re-flushes after 3)."""
+
+    def bound(self) -> tuple[tuple[str, float], ...]:
+        return _bound(self)
+
+
+def _bound(rules: RegimeThresholds | FlushEventRules) -> tuple[tuple[str, float], ...]:
+    return tuple(zip((f.name for f in fields(rules)), astuple(rules), strict=True))
 
 
 def _schema(*columns: tuple[str, pa.DataType]) -> pa.Schema:
@@ -156,7 +189,55 @@ FEAT_REGIME_1D = FactModel(
     ),
 )
 
-FEATURE_MODELS: Final = (FEAT_REGIME_1H, FEAT_REGIME_1D)
+FEAT_FLUSH_EVENTS = FactModel(
+    "feat_flush_events",
+    (
+        Input(
+            FEAT_REGIME_1H.name,
+            (FEAT_REGIME_1H.name,),
+            FEAT_REGIME_1H.schema,
+            days_before=TRAILING_DAYS,
+        ),
+    ),
+    _schema(
+        *((name, TIMESTAMP) for name in ("resolved_ts", "start_ts", "end_ts")),
+        ("duration_hours", pa.int64()),
+        ("flush_hours", pa.int64()),
+        *(
+            (name, F64)
+            for name in (
+                "price_peak",
+                "price_low",
+                "drawdown_pct",
+                "oi_peak_base",
+                "oi_trough_base",
+                "oi_drop_pct",
+                "long_liq_usd",
+                "short_liq_usd",
+                "funding_before_8h",
+                "funding_after_8h",
+            )
+        ),
+        ("relever_ts", TIMESTAMP),
+        *(
+            (name, pa.int64())
+            for name in ("relever_hours", "hours_since_previous_flush", "hours_to_next_flush")
+        ),
+        ("treadmill", pa.bool_()),
+    ),
+    time_column="resolved_ts",
+    layer="features",
+    params=RegimeThresholds().bound() + FlushEventRules().bound(),
+    description=(
+        "Each flush as one event: consecutive flush hours grouped, with the drawdown from the "
+        "prior peak, the drop in open interest (base units), long and short liquidations, "
+        "funding before and after, the hours until open interest rebuilt half its drop "
+        "(re-lever), and `treadmill` when another flush followed within the window. An event "
+        "is published once, on the day it resolves (`resolved_ts`), so no value ever changes."
+    ),
+)
+
+FEATURE_MODELS: Final = (FEAT_REGIME_1H, FEAT_REGIME_1D, FEAT_FLUSH_EVENTS)
 
 
 def funding_estimate_errors(features: pa.Table, settled: pa.Table) -> tuple[float, int]:

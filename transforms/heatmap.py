@@ -1,7 +1,7 @@
 """The daily liquidation heatmap: the estimator of :mod:`transforms.liquidation` run day by day.
 
 Each day starts from the level book published for the day before (``feat_liquidation_levels``),
-consumes that day's 5-minute bars (trade high/low/close, ΔOI, taker-buy share), and publishes
+consumes that day's 5-minute bars (mark high/low, close, ΔOI, taker-buy share), and publishes
 the book it ends with, the heatmap binned around the day's last close, and the hot zones above
 and below it. Only the day and the days before it are read: no look-ahead. The first day built
 starts from an empty book, so the estimate warms up over the first days of a warehouse.

@@ -219,9 +219,20 @@ def liquidation_price(
     return float(liquidation_prices(entry, leverage, side, notional, brackets))
 
 
-def naive_liquidation_price(entry: float, leverage: float, side: Side) -> float:
+def naive_liquidation_prices(
+    entry: npt.ArrayLike, leverage: npt.ArrayLike, side: Side
+) -> FloatArray:
     """``entry × (1 ∓ 1/L)``: the maintenance-free level most open code uses, for comparison."""
-    return entry * (1.0 - 1.0 / leverage) if side == "long" else entry * (1.0 + 1.0 / leverage)
+    sign = 1.0 if side == "long" else -1.0
+    prices: FloatArray = np.asarray(entry, dtype=np.float64) * (
+        1.0 - sign / np.asarray(leverage, dtype=np.float64)
+    )
+    return prices
+
+
+def naive_liquidation_price(entry: float, leverage: float, side: Side) -> float:
+    """One naive level; see :func:`naive_liquidation_prices`."""
+    return float(naive_liquidation_prices(entry, leverage, side))
 
 
 @dataclass(frozen=True)
@@ -262,6 +273,8 @@ class HeatmapConfig:
       over years of history; 0 keeps exact prices (only identical prices merge).
     - ``min_level_usd``: levels shrunk below this estimated notional are dropped.
     - ``brackets``: maintenance brackets; ``None`` is the bundled snapshot.
+    - ``formula``: ``"exact"`` (Binance's formula with maintenance brackets, the default) or
+      ``"naive"`` (``entry × (1 ∓ 1/L)``), kept to measure what the exact formula buys.
 
     Entry is the bar close.
     """
@@ -272,6 +285,7 @@ class HeatmapConfig:
     merge_tolerance: float = 0.0001
     min_level_usd: float = 1.0
     brackets: tuple[Bracket, ...] | None = None
+    formula: Literal["exact", "naive"] = "exact"
 
     def __post_init__(self) -> None:
         if not self.tiers:
@@ -291,6 +305,8 @@ class HeatmapConfig:
             raise ValueError("bin_width is a fraction of price in (0, 1)")
         if not 0 <= self.fallback_long_share <= 1:
             raise ValueError("fallback_long_share is a fraction in [0, 1]")
+        if self.formula not in ("exact", "naive"):
+            raise ValueError(f"formula must be 'exact' or 'naive', not {self.formula!r}")
         if self.merge_tolerance < 0 or self.min_level_usd < 0:
             raise ValueError("merge_tolerance and min_level_usd must not be negative")
 
@@ -298,9 +314,21 @@ class HeatmapConfig:
     def method(self) -> str:
         """The label every heatmap row carries: what the numbers are and are not."""
         tiers = "/".join(f"{t.leverage:g}" for t in self.tiers)
+        levels = {
+            "exact": "Binance exact liquidation prices",
+            "naive": "naive entry×(1∓1/L) levels",
+        }[self.formula]
         return (
-            f"estimate: ΔOI over leverage tiers {tiers}x at Binance exact liquidation prices"
+            f"estimate: ΔOI over leverage tiers {tiers}x at {levels}"
             " (DOMAIN §1.5); relative intensity, not USD to be liquidated"
+        )
+
+    def liquidation_prices(self, entry: FloatArray, tier: LeverageTier, side: Side) -> FloatArray:
+        """Where a tier's positions opened at ``entry`` are liquidated, by this config's formula."""
+        if self.formula == "naive":
+            return naive_liquidation_prices(entry, tier.leverage, side)
+        return liquidation_prices(
+            entry, tier.leverage, side, tier.position_notional_usd, self.brackets
         )
 
 
@@ -490,9 +518,7 @@ def advance(book: LevelBook, bars: Bars, config: HeatmapConfig) -> LevelBook:
     new_usd = np.empty((adding.size, 2, tier_count))
     for s, side in enumerate(_SIDES):
         for k, tier in enumerate(config.tiers):
-            new_price[:, s, k] = liquidation_prices(
-                entries, tier.leverage, side, tier.position_notional_usd, config.brackets
-            )
+            new_price[:, s, k] = config.liquidation_prices(entries, tier, side)
             new_usd[:, s, k] = added_usd * side_share[side] * tier.weight
     new_long = np.zeros((adding.size, 2, tier_count), dtype=np.bool_)
     new_long[:, 0, :] = True

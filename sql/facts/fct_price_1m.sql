@@ -1,5 +1,5 @@
 -- fct_price_1m: the traded 1-minute bar of every perpetual and spot pair, with the perpetual's
--- mark, index and premium-index closes beside it.
+-- mark range and close (Binance liquidates on the mark), index and premium-index closes beside it.
 -- grain: exchange × symbol × minute (ts = bar open)
 -- partition: date = UTC day of ts; $day_start <= ts < $day_end
 -- inputs: stg_klines (all exchanges, spot included), stg_mark_price_klines,
@@ -12,7 +12,13 @@ with source as (
 ),
 
 mark as (
-    select exchange, symbol, ts, any_value(close order by source_file) as mark_close
+    select
+        exchange,
+        symbol,
+        ts,
+        any_value(high order by source_file) as mark_high,
+        any_value(low order by source_file) as mark_low,
+        any_value(close order by source_file) as mark_close
     from stg_mark_price_klines
     where ts >= $day_start and ts < $day_end
     group by all
@@ -46,6 +52,8 @@ final as (
         source.trade_count,
         source.taker_buy_base,
         source.taker_buy_quote,
+        mark.mark_high,
+        mark.mark_low,
         mark.mark_close,
         index_price.index_close,
         premium.premium_close,
@@ -69,6 +77,8 @@ select
     trade_count::bigint as trade_count,
     taker_buy_base::double as taker_buy_base,
     taker_buy_quote::double as taker_buy_quote,
+    mark_high::double as mark_high,
+    mark_low::double as mark_low,
     mark_close::double as mark_close,
     index_close::double as index_close,
     premium_close::double as premium_close,

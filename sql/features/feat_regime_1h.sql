@@ -119,6 +119,8 @@ with_trends as (
         ln(close / lag(close, $trend_hours) over by_symbol) as return_trend,
         oi_base / nullif(lag(oi_base, 1) over by_symbol, 0) - 1 as oi_change_pct_1h,
         oi_base / nullif(lag(oi_base, $trend_hours) over by_symbol, 0) - 1 as oi_change_pct_trend,
+        ln(close / lag(close, $build_hours) over by_symbol) as return_build,
+        oi_base / nullif(lag(oi_base, $build_hours) over by_symbol, 0) - 1 as oi_change_pct_build,
         (long_liq_usd + short_liq_usd) / nullif(oi_usd, 0) as liq_intensity,
         long_liq_usd / nullif(oi_usd, 0) as long_liq_intensity,
         short_liq_usd / nullif(oi_usd, 0) as short_liq_intensity,
@@ -165,6 +167,20 @@ flagged as (
             as vol_percentile_30d,
         len(list_filter(oi_history, lambda v: v <= oi_base)) / len(oi_history) as oi_percentile_30d,
         funding_estimate_8h - $funding_anchor as funding_minus_anchor,
+        -- Binance's ±0.05% clamp pins the rate to the anchor while the perp trades within 0.05%
+        -- of the index, so crowding shows in the premium it is clamped from before the rate
+        coalesce(
+            funding_estimate_8h > $funding_anchor + $funding_tolerance
+            or premium_interval_mean * 8 / coalesce(funding_interval_hours, 8)
+                > $funding_anchor + $premium_crowding,
+            false
+        ) as longs_crowded,
+        coalesce(
+            funding_estimate_8h < $funding_anchor - $funding_tolerance
+            or premium_interval_mean * 8 / coalesce(funding_interval_hours, 8)
+                < $funding_anchor - $premium_crowding,
+            false
+        ) as shorts_crowded,
         coalesce(liq_intensity_zscore > $burst_z, false) as liq_burst,
         coalesce(
             max(long_liq_zscore) over recent > $burst_z, false
@@ -172,7 +188,10 @@ flagged as (
         coalesce(
             max(short_liq_zscore) over recent > $burst_z, false
         ) as short_burst_recent,
-        avg(liq_intensity) over recent as liq_intensity_recent
+        avg(liq_intensity) over recent as liq_intensity_recent,
+        -- which side the recent forced flow hit: a cascade's rebound squeezes a few shorts
+        -- but remains the longs' flush
+        sum(long_liq_usd) over recent >= sum(short_liq_usd) over recent as longs_liquidated_most
     from scored
     window recent as (
         partition by exchange, symbol order by ts
@@ -184,23 +203,20 @@ labelled as (
     select
         *,
         case
-            when return_trend < -$price_move and oi_change_pct_trend < -$oi_move
-                and long_burst_recent then 'flush'
+            when least(return_trend, return_build) < -$price_move
+                and oi_change_pct_trend < -$oi_move
+                and long_burst_recent and longs_liquidated_most then 'flush'
             when return_trend > $price_move and oi_change_pct_trend < -$oi_move
-                and short_burst_recent then 'squeeze'
-            when return_trend > $price_move and oi_change_pct_trend > $oi_move
-                and funding_estimate_8h > $funding_anchor + $funding_tolerance
-                then 'leverage_build'
-            when return_trend < -$price_move and oi_change_pct_trend >= -$oi_move
-                and funding_estimate_8h >= $funding_anchor - $funding_tolerance
-                and oi_change_pct_trend <= $oi_move then 'latent_fragility'
-            when return_trend < -$price_move and oi_change_pct_trend > $oi_move
-                and funding_estimate_8h < $funding_anchor - $funding_tolerance
-                then 'short_build'
+                and short_burst_recent and not longs_liquidated_most then 'squeeze'
+            when return_build > $price_move and oi_change_pct_build > $oi_move
+                and longs_crowded then 'leverage_build'
+            when return_build < -$price_move and oi_change_pct_build >= -$oi_move
+                and longs_crowded then 'latent_fragility'
+            when return_build < -$price_move and oi_change_pct_build > $oi_move
+                and shorts_crowded then 'short_build'
             when return_trend >= -$price_move and perp_taker_imbalance < -$flow_imbalance
                 and spot_taker_imbalance > $flow_imbalance then 'spot_absorption'
-            when oi_base < oi_median_30d
-                and funding_estimate_8h <= $funding_anchor + $funding_tolerance
+            when oi_base < oi_median_30d and not longs_crowded
                 and liq_intensity_recent <= liq_intensity_median_30d then 'reset'
             else 'neutral'
         end as regime

@@ -1,9 +1,10 @@
 -- heatmap_bars: the 5-minute bars the liquidation-heatmap estimator consumes, per perpetual.
 -- grain: exchange × symbol × 5 minutes (ts = bar start) of the partition day
 -- partition: date = UTC day of ts; $day_start <= ts < $day_end
--- inputs: fct_price_1m of the day (trade high/low/close and taker flow; the facts carry the mark
---         close only) and fct_open_interest of the day before and the day (ΔOI per bar: the
---         open interest at the bar's label minus the one before it)
+-- inputs: fct_price_1m of the day (the mark's high and low, which is what Binance liquidates on,
+--         falling back to the trade range where a mark bar is missing; trade close and taker
+--         flow) and fct_open_interest of the day before and the day (ΔOI per bar: the open
+--         interest at the bar's label minus the one before it)
 with minutes as (
     select *
     from fct_price_1m
@@ -15,8 +16,8 @@ bars as (
         exchange,
         symbol,
         time_bucket(interval 5 minute, ts) as ts,
-        max(high) as high,
-        min(low) as low,
+        max(coalesce(mark_high, high)) as high,
+        min(coalesce(mark_low, low)) as low,
         arg_max(close, ts) as close,
         sum(taker_buy_base) / nullif(sum(volume_base), 0) as taker_buy_share
     from minutes
