@@ -1,8 +1,9 @@
 """The visual report, drawn from a simulated warehouse built through the daily job.
 
-Five days of BTCUSDT (USDⓈ-M), BTCUSD_PERP (COIN-M, the second funding venue) and spot BTCUSDT
-are simulated and built once for the module; the run's ``report`` asset writes the report. The
-tests check every chart's numbers, the PNGs' pixels, and the page in a real headless Chromium.
+Ten days of BTCUSDT (USDⓈ-M), BTCUSD_PERP (COIN-M, the second funding venue) and spot BTCUSDT,
+long enough for a flush to resolve into an event, are simulated and built once for the module;
+the run's ``report`` asset writes the report. The tests check every chart's numbers, the PNGs'
+pixels, and the page in a real headless Chromium.
 """
 
 import base64
@@ -15,7 +16,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, fields, replace
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -35,7 +36,7 @@ from transforms.report.charts import CHART_BUILDERS, REGIME_COLOURS
 from transforms.report.data import ReportData, ReportRequest, coin_of, load_report_data
 from transforms.report.page import PAGE_FILE, chart_spec, render_png
 
-START, END = date(2024, 2, 1), date(2024, 2, 5)
+START, END = date(2024, 2, 1), date(2024, 2, 10)
 DAYS = (END - START).days + 1
 UNIVERSE = "binance_um:BTCUSDT;binance_cm:BTCUSD_PERP;binance_spot:BTCUSDT"
 REPORT_NAME = "binance_um-BTCUSDT"
@@ -178,7 +179,7 @@ def test_the_daily_run_writes_one_report_per_coin_with_a_preview(built: Built) -
         for e in built.run.get_asset_materialization_events()
         if e.asset_key is not None and e.asset_key.to_user_string() == "report"
     }
-    assert sorted(str(day) for day in events) == [f"2024-02-0{d}" for d in range(1, DAYS + 1)]
+    assert sorted(str(day) for day in events) == [f"2024-02-{d:02d}" for d in range(1, DAYS + 1)]
     assert [day for day, metadata in events.items() if "preview" in metadata] == [str(END)]
     metadata = events[str(END)]
     # BTCUSD_PERP trades the same coin: its funding and coverage are in BTCUSDT's report.
@@ -217,7 +218,12 @@ def test_every_chart_has_real_data(data: ReportData) -> None:
     assert ((implied_price / open_interest["close"] - 1).abs() < 0.05).all()
 
     heatmap = data.heatmap
-    assert heatmap["as_of"].unique().to_list() == [f"{END} 23:55 UTC"]
+    published = pl.read_parquet(
+        data.lake_root / "feat_liquidation_heatmap" / "*" / "data.parquet"
+    ).filter(pl.col("exchange") == "binance_um")
+    latest = published["ts"].max()
+    assert isinstance(latest, datetime)
+    assert heatmap["as_of"].unique().to_list() == [latest.strftime("%Y-%m-%d %H:%M UTC")]
     assert (heatmap["est_notional_usd"] > 0).all()
     assert set(heatmap["side"]) == {"long", "short"}
     assert all(method.startswith("estimate") for method in heatmap["method"])
@@ -230,6 +236,15 @@ def test_every_chart_has_real_data(data: ReportData) -> None:
     assert regimes.height == 24 * DAYS
     assert set(regimes["regime"]) <= set(REGIME_COLOURS)
     assert regimes["regime"].n_unique() > 1
+
+    flushes = data.flush_events
+    assert flushes.height >= 1
+    assert (flushes["drawdown_pct"] < 0).all()
+    assert (flushes["long_liq_usd"] > 0).all()
+    assert (flushes["duration_hours"] > 0).all()
+    flush_hours = set(regimes.filter(pl.col("regime") == "flush")["hour"])
+    for event in flushes.iter_rows(named=True):
+        assert event["start_ts"] in flush_hours, "an event starts on a flush hour"
 
     coverage = data.coverage
     # Seven datasets of each perpetual and spot klines, one cell per day.
@@ -292,7 +307,7 @@ def test_hovering_open_interest_shows_the_hour(opened_report: OpenedPage) -> Non
     page.locator("#chart-open_interest svg.marks").hover(position={"x": 400, "y": 150})
     tooltip = page.locator("#vg-tooltip-element")
     tooltip.wait_for(state="visible", timeout=10_000)
-    assert re.search(r"2024-02-0\d \d\d:00 UTC", tooltip.inner_text())
+    assert re.search(r"2024-02-\d\d \d\d:00 UTC", tooltip.inner_text())
     assert "open interest, BTC" in tooltip.inner_text()
 
 
@@ -306,7 +321,7 @@ def test_cli_writes_the_report_and_prints_its_path(built: Built, tmp_path: Path)
             "--exchange",
             "binance_cm",
             "--start",
-            "2024-02-03",
+            "2024-02-06",
             "--end",
             END.isoformat(),
             "--out",
@@ -318,7 +333,7 @@ def test_cli_writes_the_report_and_prints_its_path(built: Built, tmp_path: Path)
     assert result.exit_code == 0, result.output
     page = tmp_path / "binance_cm-BTCUSD_PERP" / PAGE_FILE
     assert result.stdout.strip().splitlines()[-1] == str(page)
-    assert "2024-02-03…2024-02-05" in page.read_text()
+    assert f"2024-02-06…{END}" in page.read_text()
     assert sorted(p.stem for p in page.parent.glob("*.png")) == sorted(CHART_KEYS)
 
 

@@ -7,7 +7,8 @@ the same everywhere: red is longs being liquidated (or a flush), green is shorts
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from statistics import median
 from typing import Final
 
 import altair as alt
@@ -326,6 +327,16 @@ def _labelled_zones(zones: pl.DataFrame) -> pl.DataFrame:
     return zones.with_columns(label=pl.Series(labels, dtype=pl.String))
 
 
+def _stale_heatmap_note(as_of: str, last: date) -> list[str]:
+    """Why the heatmap is older than the range, when it is: its book held no open levels."""
+    if as_of.startswith(last.isoformat()):
+        return []
+    return [
+        f"The estimate held no open levels on the later days up to {last} (price crossed them "
+        "or open interest unwound): this is the latest heatmap of the range."
+    ]
+
+
 def heatmap_chart(data: ReportData) -> ReportChart:
     bins = data.heatmap
     request = data.request
@@ -428,6 +439,7 @@ def heatmap_chart(data: ReportData) -> ReportChart:
             "green above (shorts); orange bands: the hot zones; dashed: the close.",
             "An estimate: new open interest spread over leverage tiers at Binance's exact "
             "liquidation prices. Relative intensity, not USD certain to be liquidated.",
+            *_stale_heatmap_note(as_of, request.last),
         ),
     ).resolve_scale(y="shared")
     return ReportChart(
@@ -442,8 +454,25 @@ def heatmap_chart(data: ReportData) -> ReportChart:
     )
 
 
+def _flush_summary(events: pl.DataFrame) -> str:
+    if not events.height:
+        return (
+            "No flush event of the range has resolved yet: a flush shows on the band alone "
+            "until it resolves, up to a week after it ends."
+        )
+    treadmill = events.filter(pl.col("treadmill")).height
+    relever = events["relever_hours"].drop_nulls().to_list()
+    relevered = f"; traders re-levered after a median {median(relever):.0f} h" if relever else ""
+    return (
+        f"{events.height} flush event(s) shaded red, labelled with the drawdown; {treadmill} "
+        f"followed by another flush within a week (the treadmill){relevered}. A flush shows "
+        "on the band alone until it resolves, up to a week after it ends."
+    )
+
+
 def regime_chart(data: ReportData) -> ReportChart:
     frame = data.regimes
+    events = data.flush_events.with_columns(label=pl.format("{}%", pl.col("drawdown_pct").round(1)))
     request = data.request
     counts = frame.group_by("regime").len().sort("len", descending=True)
     summary = ", ".join(f"{row['regime']} {row['len']} h" for row in counts.iter_rows(named=True))
@@ -455,6 +484,28 @@ def regime_chart(data: ReportData) -> ReportChart:
             y=alt.Y("close:Q", scale=alt.Scale(zero=False), axis=alt.Axis(title="price, USD")),
         )
     )
+    flushes = alt.Chart(events).encode(
+        x=_time_x("start_ts"),
+        tooltip=[
+            _utc_tooltip("start_ts", "flush from"),
+            _utc_tooltip("end_ts", "to"),
+            alt.Tooltip("duration_hours:Q", title="hours"),
+            alt.Tooltip("drawdown_pct:Q", title="drawdown, %", format=".2f"),
+            alt.Tooltip("oi_drop_pct:Q", title="open interest change, %", format=".2f"),
+            alt.Tooltip("long_liq_usd:Q", title="longs liquidated, USD", format="$,.0f"),
+            alt.Tooltip("short_liq_usd:Q", title="shorts liquidated, USD", format="$,.0f"),
+            alt.Tooltip("funding_before_8h_pct:Q", title="funding before, %/8h", format=".4f"),
+            alt.Tooltip("funding_after_8h_pct:Q", title="funding after, %/8h", format=".4f"),
+            alt.Tooltip("relever_hours:Q", title="re-levered after, h"),
+            alt.Tooltip("treadmill:N", title="another flush within a week"),
+        ],
+    )
+    flush_spans = flushes.mark_rect(color=REGIME_COLOURS["flush"], opacity=0.18).encode(
+        x2="end_ts:T"
+    )
+    flush_labels = flushes.mark_text(
+        align="left", baseline="top", dx=2, color=REGIME_COLOURS["flush"], fontSize=11
+    ).encode(y=alt.value(4), text="label:N")
     tooltip = [
         _utc_tooltip("hour", "hour"),
         alt.Tooltip("regime:N"),
@@ -476,23 +527,27 @@ def regime_chart(data: ReportData) -> ReportChart:
         .properties(width=WIDTH, height=36)
     )
     chart = alt.vconcat(
-        alt.layer(price, _hover_rule("hover_regime", frame, "hour", tooltip)).properties(
-            width=WIDTH, height=220
-        ),
+        alt.layer(
+            flush_spans,
+            price,
+            _hover_rule("hover_regime", frame, "hour", tooltip),
+            flush_labels,
+        ).properties(width=WIDTH, height=220),
         band,
         spacing=2,
         title=_title(
-            f"Regime timeline, {request.symbol} on {request.exchange}: one band per hour",
+            f"Regime timeline and flush events, {request.symbol} on {request.exchange}",
             f"Hours per regime: {summary}.",
+            _flush_summary(data.flush_events),
         ),
-    )
+    ).resolve_scale(x="shared")
     return ReportChart(
         key="regimes",
-        title="Regime timeline",
+        title="Regime timeline with flush events",
         description=(
             "Each hour's regime from price, open interest, funding and liquidations (DESIGN "
-            "§7): leverage builds (orange), flushes (red), resets (green). Repeated flushes "
-            "are the treadmill."
+            "§7): leverage builds (orange), flushes (red), resets (green). Each flush event is "
+            "shaded above; flushes that keep coming back within a week are the treadmill."
         ),
         chart=chart,
         points=frame.filter(pl.col("regime").is_not_null()).height,

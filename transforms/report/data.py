@@ -10,6 +10,7 @@ The queries are the files of ``sql/report/``; the lake partitions of the range a
 under their table names and every value is a bound parameter, as for the facts.
 """
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
@@ -32,9 +33,10 @@ from transforms.facts import (
     Input,
     read_input,
 )
-from transforms.features import FEAT_REGIME_1H
+from transforms.features import FEAT_FLUSH_EVENTS, FEAT_REGIME_1H, FlushEventRules
 from transforms.heatmap import HEATMAP_TABLE_SCHEMA, HOT_ZONES_TABLE_SCHEMA
 from transforms.publish import partition_days
+from transforms.staging import day_bounds
 
 REPORT_SQL_ROOT: Final = SQL_ROOT / "report"
 DEFAULT_DAYS: Final = 30
@@ -56,9 +58,18 @@ REPORT_INPUTS: Final = {
     "feat_liquidation_heatmap": HEATMAP_TABLE_SCHEMA,
     "feat_hot_zones": HOT_ZONES_TABLE_SCHEMA,
     "feat_regime_1h": FEAT_REGIME_1H.schema,
+    FEAT_FLUSH_EVENTS.name: FEAT_FLUSH_EVENTS.schema,
     COVERAGE_TABLE: COVERAGE_SCHEMA,
 }
 """The lake tables a report reads, with the schema each is read with."""
+
+_RULES: Final = FlushEventRules()
+FLUSH_RESOLUTION_DAYS: Final = 1 + math.ceil(
+    max(_RULES.merge_hours, _RULES.relever_horizon_hours, _RULES.treadmill_window_hours) / 24
+)
+"""A flush event is published on the day it resolves, up to a week after it ends; the report
+reads that far past its range (where the lake has it) to mark the flushes that began in it."""
+DAYS_AFTER_RANGE: Final = {FEAT_FLUSH_EVENTS.name: FLUSH_RESOLUTION_DAYS}
 
 
 class ReportDataError(TreadmillError):
@@ -112,6 +123,7 @@ class ReportData:
     heatmap: pl.DataFrame
     hot_zones: pl.DataFrame
     regimes: pl.DataFrame
+    flush_events: pl.DataFrame
     coverage: pl.DataFrame
 
     def row_counts(self) -> dict[str, int]:
@@ -163,7 +175,13 @@ def load_report_data(lake_root: Path, request: ReportRequest) -> ReportData:
     """
     with duckdb.connect(config={**DUCKDB_CONFIG, "threads": 1}) as connection:
         for table, schema in REPORT_INPUTS.items():
-            window = Input(table, (table,), schema, days_before=request.days - 1)
+            window = Input(
+                table,
+                (table,),
+                schema,
+                days_before=request.days - 1,
+                days_after=DAYS_AFTER_RANGE.get(table, 0),
+            )
             connection.register(table, read_input(lake_root, window, request.last))
         traded = connection.execute(
             "select distinct exchange, symbol from fct_price_1m "
@@ -178,6 +196,8 @@ def load_report_data(lake_root: Path, request: ReportRequest) -> ReportData:
             "instruments": list(venues),
             "first_day": request.first,
             "last_day": request.last,
+            "range_start": day_bounds(request.first)[0],
+            "range_end": day_bounds(request.last)[1],
         }
 
         def query(name: str) -> pl.DataFrame:
@@ -197,6 +217,7 @@ def load_report_data(lake_root: Path, request: ReportRequest) -> ReportData:
             heatmap=query("report_heatmap"),
             hot_zones=query("report_hot_zones"),
             regimes=query("report_regimes"),
+            flush_events=query("report_flush_events"),
             coverage=query("report_coverage"),
         )
 
