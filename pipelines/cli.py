@@ -45,6 +45,10 @@ UniverseOption = Annotated[
         "and BTCUSD_PERP (cm).",
     ),
 ]
+TrailingStartOption = Annotated[
+    str | None,
+    typer.Option(help="First UTC day, YYYY-MM-DD. Default: 29 days before --end."),
+]
 WarehouseOption = Annotated[
     str | None,
     typer.Option(help="Warehouse root. Default: $TREADMILL_WAREHOUSE or ./warehouse."),
@@ -78,12 +82,9 @@ def materialize(
     from pipelines.runner import materialize_range
 
     settings = _settings(warehouse, universe)
-    try:
-        first = date.fromisoformat(start) if start else _yesterday()
-        last = date.fromisoformat(end) if end else first
-    except ValueError as exc:
-        console.print(f"[red]bad date:[/red] {exc}")
-        raise typer.Exit(2) from exc
+    given_first, given_last = _given_days(start, end)
+    first = given_first or _yesterday()
+    last = given_last or first
     _check_range(first, last)
     days = (last - first).days + 1
     console.print(f"materialising {first}…{last} ({days} day(s)) into {settings.warehouse}")
@@ -111,6 +112,18 @@ def _report(summary: "RunSummary") -> None:
         console.print(f"[green]run {summary.run_id} succeeded[/green]")
     else:
         console.print(f"[red]run {summary.run_id} finished with failures[/red]")
+
+
+def _given_days(start: str | None, end: str | None) -> tuple[date | None, date | None]:
+    """``--start`` and ``--end`` as days, ``None`` where not given; exit 2 on a bad date."""
+    try:
+        return (
+            date.fromisoformat(start) if start else None,
+            date.fromisoformat(end) if end else None,
+        )
+    except ValueError as exc:
+        console.print(f"[red]bad date:[/red] {exc}")
+        raise typer.Exit(2) from exc
 
 
 def _check_range(first: date, last: date) -> None:
@@ -301,10 +314,7 @@ def report(
     exchange: Annotated[
         str, typer.Option(help="Its exchange: binance_um (USDⓈ-M) or binance_cm (COIN-M).")
     ] = "binance_um",
-    start: Annotated[
-        str | None,
-        typer.Option(help="First UTC day, YYYY-MM-DD. Default: 29 days before --end."),
-    ] = None,
+    start: TrailingStartOption = None,
     end: Annotated[
         str | None,
         typer.Option(help="Last UTC day (inclusive). Default: the last day with prices."),
@@ -345,12 +355,7 @@ def report(
             f"reports are drawn for {', '.join(PERPETUAL_EXCHANGES)}"
         )
         raise typer.Exit(2)
-    try:
-        first = date.fromisoformat(start) if start else None
-        last = date.fromisoformat(end) if end else None
-    except ValueError as exc:
-        console.print(f"[red]bad date:[/red] {exc}")
-        raise typer.Exit(2) from exc
+    first, last = _given_days(start, end)
     try:
         first, last = default_range(settings.lake_root, first, last)
         _check_range(first, last)
@@ -432,10 +437,7 @@ NOT_CHECKED_MARK = ("·", "dim")
 
 @app.command()
 def coverage(
-    start: Annotated[
-        str | None,
-        typer.Option(help="First UTC day, YYYY-MM-DD. Default: 29 days before --end."),
-    ] = None,
+    start: TrailingStartOption = None,
     end: Annotated[
         str | None,
         typer.Option(help="Last UTC day (inclusive). Default: the last day with coverage."),
@@ -468,12 +470,7 @@ def coverage(
     from transforms.sources import DATASETS
 
     settings = _settings(warehouse, universe)
-    try:
-        first = date.fromisoformat(start) if start else None
-        last = date.fromisoformat(end) if end else None
-    except ValueError as exc:
-        console.print(f"[red]bad date:[/red] {exc}")
-        raise typer.Exit(2) from exc
+    first, last = _given_days(start, end)
     checked = coverage_days(settings.lake_root)
     if last is None:
         latest = checked[-1] if checked else None

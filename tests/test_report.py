@@ -27,10 +27,8 @@ from playwright.sync_api import ConsoleMessage, Page, sync_playwright
 from typer.testing import CliRunner
 
 from pipelines.cli import app
-from pipelines.definitions import defs
-from pipelines.defs.jobs import DAILY_JOB
-from pipelines.runner import RANGE_END_TAG, RANGE_START_TAG
 from simulator.run import SimConfig, simulate_archive
+from tests.runs import run_daily
 from transforms.report.build import REPORTS_FOLDER
 from transforms.report.charts import CHART_BUILDERS, REGIME_COLOURS
 from transforms.report.data import ReportData, ReportRequest, coin_of, load_report_data
@@ -81,21 +79,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
             workers=1,
         )
     )
-    config = {
-        "warehouse": str(root / "warehouse"),
-        "binance_url": mirror.as_uri() + "/",
-        "universe": UNIVERSE,
-    }
-    run = (
-        defs()
-        .resolve_job_def(DAILY_JOB)
-        .execute_in_process(
-            instance=dg.DagsterInstance.ephemeral(),
-            tags={RANGE_START_TAG: START.isoformat(), RANGE_END_TAG: END.isoformat()},
-            run_config={"resources": {"treadmill": {"config": config}}},
-        )
-    )
-    assert run.success
+    run = run_daily(root / "warehouse", mirror, START, END, UNIVERSE)
     return Built(root / "warehouse", run)
 
 
