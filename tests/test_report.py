@@ -283,6 +283,12 @@ def test_the_page_is_self_contained_and_renders_every_chart(opened_report: Opene
         assert chart["documents"] == 1, chart
         assert chart["marks"] > 20, f"{chart['key']} drew {chart['marks']} marks"
     assert page.locator("text=No data for this chart").count() == 0
+    too_wide = page.eval_on_selector_all(
+        "[data-chart]",
+        "charts => charts.filter(c => c.scrollWidth > c.parentElement.clientWidth)"
+        ".map(c => c.dataset.chart)",
+    )
+    assert too_wide == [], "charts wider than the page's column scroll sideways"
     assert "ESTIMATE" in page.locator("#chart-heatmap").inner_text()
 
 

@@ -18,7 +18,11 @@ from transforms.report.data import ReportData
 
 Chart = alt.Chart | alt.LayerChart | alt.VConcatChart | alt.HConcatChart
 
-WIDTH: Final = 860
+WIDTH: Final = 820
+"""Every chart's plot width in pixels: with its axes it fits a 1,000-pixel page."""
+COVERAGE_LABEL_WIDTH: Final = 300
+"""The coverage matrix's row labels (``binance_um premium_index_klines BTCUSDT``) take this much
+of its width."""
 LONGS: Final = "#d62728"
 SHORTS: Final = "#2ca02c"
 OPEN_INTEREST: Final = "#1f77b4"
@@ -332,8 +336,8 @@ def _stale_heatmap_note(as_of: str, last: date) -> list[str]:
     if as_of.startswith(last.isoformat()):
         return []
     return [
-        f"The estimate held no open levels on the later days up to {last} (price crossed them "
-        "or open interest unwound): this is the latest heatmap of the range."
+        f"No estimated level was left open on the later days up to {last} (price crossed them "
+        "or open interest unwound)."
     ]
 
 
@@ -454,20 +458,19 @@ def heatmap_chart(data: ReportData) -> ReportChart:
     )
 
 
-def _flush_summary(events: pl.DataFrame) -> str:
+def _flush_summary(events: pl.DataFrame) -> list[str]:
+    """Subtitle lines on the flush events, each short enough not to widen the chart."""
+    unresolved = "A flush shows on the band alone until it resolves, up to a week after it ends."
     if not events.height:
-        return (
-            "No flush event of the range has resolved yet: a flush shows on the band alone "
-            "until it resolves, up to a week after it ends."
-        )
+        return ["No flush event of the range has resolved yet.", unresolved]
     treadmill = events.filter(pl.col("treadmill")).height
     relever = events["relever_hours"].drop_nulls().to_list()
     relevered = f"; traders re-levered after a median {median(relever):.0f} h" if relever else ""
-    return (
+    return [
         f"{events.height} flush event(s) shaded red, labelled with the drawdown; {treadmill} "
-        f"followed by another flush within a week (the treadmill){relevered}. A flush shows "
-        "on the band alone until it resolves, up to a week after it ends."
-    )
+        f"followed by another flush within a week (the treadmill){relevered}.",
+        unresolved,
+    ]
 
 
 def regime_chart(data: ReportData) -> ReportChart:
@@ -538,7 +541,7 @@ def regime_chart(data: ReportData) -> ReportChart:
         title=_title(
             f"Regime timeline and flush events, {request.symbol} on {request.exchange}",
             f"Hours per regime: {summary}.",
-            _flush_summary(data.flush_events),
+            *_flush_summary(data.flush_events),
         ),
     ).resolve_scale(x="shared")
     return ReportChart(
@@ -566,7 +569,12 @@ def coverage_chart(data: ReportData) -> ReportChart:
         .mark_rect(stroke="#ffffff", strokeWidth=0.5)
         .encode(
             x=alt.X("utcyearmonthdate(day):O", title=None, axis=alt.Axis(format="%b %d")),
-            y=alt.Y("series:N", title=None, sort="ascending", axis=alt.Axis(labelLimit=360)),
+            y=alt.Y(
+                "series:N",
+                title=None,
+                sort="ascending",
+                axis=alt.Axis(labelLimit=COVERAGE_LABEL_WIDTH),
+            ),
             color=alt.Color(
                 "status:N",
                 scale=alt.Scale(
@@ -586,7 +594,7 @@ def coverage_chart(data: ReportData) -> ReportChart:
             ],
         )
         .properties(
-            width=WIDTH,
+            width=WIDTH - COVERAGE_LABEL_WIDTH,
             height=max(60, 16 * series),
             title=_title(
                 f"Coverage, {request.first}…{request.last}: every {request.coin} venue",

@@ -53,7 +53,9 @@ _PAGE: Final = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefi
   .meta, .note, footer { color: #666; font-size: 0.9rem; }
   .note { color: #a04000; }
   nav a { margin-right: 1rem; }
-  .chart { min-height: 120px; overflow-x: auto; }
+  /* vega-embed makes the chart an inline block as wide as the chart: scroll it, not the page. */
+  .chart-frame { overflow-x: auto; }
+  .chart { min-height: 120px; }
 </style>
 <script>
 {{ javascript }}
@@ -71,7 +73,9 @@ _PAGE: Final = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefi
   <h2>{{ chart.title }}</h2>
   <p>{{ chart.description }}</p>
   {% if not chart.points %}<p class="note">No data for this chart in the range.</p>{% endif %}
-  <div class="chart" id="chart-{{ chart.key }}" data-chart="{{ chart.key }}"></div>
+  <div class="chart-frame">
+    <div class="chart" id="chart-{{ chart.key }}" data-chart="{{ chart.key }}"></div>
+  </div>
 </section>
 {% endfor %}
 <footer>
