@@ -40,8 +40,8 @@ def report(context: dg.AssetExecutionContext, treadmill: TreadmillConfig) -> dg.
 
     A run writes the report of its last day over the run's days, or the 30 days ending on it if
     the run is shorter (from the first day with prices), so the daily schedule keeps a rolling
-    month. `treadmill report` writes
-    the same report for any perpetual and range.
+    month. The latest day's materialisation shows a preview. `treadmill report` writes the same
+    report for any perpetual and range.
     """
     from base64 import b64encode
 

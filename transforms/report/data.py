@@ -13,7 +13,7 @@ under their table names and every value is a bound parameter, as for the facts.
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Final
@@ -51,14 +51,19 @@ _COIN_SYMBOL: Final = re.compile(r"(?P<coin>[A-Z0-9]+?)(?:USDT|USDC|FDUSD|BUSD|U
 _PARAMETER: Final = re.compile(r"\$([a-z_]+)")
 
 REPORT_INPUTS: Final = {
-    "fct_liquidations_5m": FCT_LIQUIDATIONS_5M.schema,
-    "fct_funding": FCT_FUNDING.schema,
-    "fct_open_interest": FCT_OPEN_INTEREST.schema,
-    "fct_price_1m": FCT_PRICE_1M.schema,
+    **{
+        model.name: model.schema
+        for model in (
+            FCT_LIQUIDATIONS_5M,
+            FCT_FUNDING,
+            FCT_OPEN_INTEREST,
+            FCT_PRICE_1M,
+            FEAT_REGIME_1H,
+            FEAT_FLUSH_EVENTS,
+        )
+    },
     "feat_liquidation_heatmap": HEATMAP_TABLE_SCHEMA,
     "feat_hot_zones": HOT_ZONES_TABLE_SCHEMA,
-    "feat_regime_1h": FEAT_REGIME_1H.schema,
-    FEAT_FLUSH_EVENTS.name: FEAT_FLUSH_EVENTS.schema,
     COVERAGE_TABLE: COVERAGE_SCHEMA,
 }
 """The lake tables a report reads, with the schema each is read with."""
@@ -126,13 +131,6 @@ class ReportData:
     flush_events: pl.DataFrame
     coverage: pl.DataFrame
 
-    def row_counts(self) -> dict[str, int]:
-        return {
-            f.name: getattr(self, f.name).height
-            for f in fields(self)
-            if isinstance(getattr(self, f.name), pl.DataFrame)
-        }
-
 
 def report_perpetuals(universe: Mapping[str, Sequence[str]]) -> list[tuple[str, str]]:
     """One perpetual per coin of the universe, USDⓈ-M before COIN-M: the reports a run writes.
@@ -170,8 +168,8 @@ def default_range(
 def load_report_data(lake_root: Path, request: ReportRequest) -> ReportData:
     """Read the range's partitions and run every report query for ``request``.
 
-    Raises :class:`ReportDataError` when the perpetual has no prices in the range: there is
-    nothing to draw, and the message names the perpetuals that do have prices.
+    Raises :class:`ReportDataError` when the range holds neither prices nor coverage for the
+    perpetual: there is nothing to draw, and the message names the perpetuals that have data.
     """
     with duckdb.connect(config={**DUCKDB_CONFIG, "threads": 1}) as connection:
         for table, schema in REPORT_INPUTS.items():
