@@ -119,12 +119,13 @@ def _hover_rule(
 
 
 def daily_liquidations_chart(data: ReportData) -> ReportChart:
+    """The article's first chart: long against short liquidations per UTC day, stacked."""
     frame = data.daily_liquidations
     request = data.request
     by_side = frame.group_by("side").agg(pl.col("usd").sum()).sort("side")
     totals = dict(zip(by_side["side"].to_list(), by_side["usd"].to_list(), strict=True))
     by_day = frame.group_by("day").agg(pl.col("usd").sum()).sort("usd", descending=True)
-    worst = (
+    heaviest = (
         f"; the heaviest day, {by_day['day'][0]}, cleared {_usd(by_day['usd'][0])}"
         if by_day.height and by_day["usd"][0] > 0
         else ""
@@ -156,7 +157,7 @@ def daily_liquidations_chart(data: ReportData) -> ReportChart:
             title=_title(
                 f"Daily liquidations, {request.symbol} on {request.exchange}",
                 f"Longs liquidated {_usd(totals.get('longs liquidated', 0.0))}, shorts "
-                f"{_usd(totals.get('shorts liquidated', 0.0))} over the range{worst}.",
+                f"{_usd(totals.get('shorts liquidated', 0.0))} over the range{heaviest}.",
                 "Binance's liquidation snapshots are sampled (at most one order per symbol per "
                 "second): a lower bound.",
             ),
@@ -175,6 +176,7 @@ def daily_liquidations_chart(data: ReportData) -> ReportChart:
 
 
 def funding_chart(data: ReportData) -> ReportChart:
+    """The article's second chart: each settlement per venue, per 8 hours and annualised."""
     frame = data.funding
     low = min([0.0, *frame["rate_8h_pct"].drop_nulls().to_list()])
     high = max([FUNDING_ANCHOR_PCT, *frame["rate_8h_pct"].drop_nulls().to_list()])
@@ -246,6 +248,7 @@ def funding_chart(data: ReportData) -> ReportChart:
 
 
 def open_interest_chart(data: ReportData) -> ReportChart:
+    """The article's third chart: open interest in base units and in USD, the price over both."""
     frame = data.open_interest
     coin = data.request.coin
     base = alt.Chart(frame).encode(x=_time_x("hour"))
@@ -342,6 +345,7 @@ def _stale_heatmap_note(as_of: str, last: date) -> list[str]:
 
 
 def heatmap_chart(data: ReportData) -> ReportChart:
+    """The range's latest estimated liquidation levels beside the week's price, hot zones marked."""
     bins = data.heatmap
     request = data.request
     as_of = bins["as_of"][0] if bins.height else "no heatmap in the range"
@@ -474,6 +478,7 @@ def _flush_summary(events: pl.DataFrame) -> list[str]:
 
 
 def regime_chart(data: ReportData) -> ReportChart:
+    """The price over a band of hourly regimes, each resolved flush event shaded and labelled."""
     frame = data.regimes
     events = data.flush_events.with_columns(label=pl.format("{}%", pl.col("drawdown_pct").round(1)))
     request = data.request
@@ -558,6 +563,7 @@ def regime_chart(data: ReportData) -> ReportChart:
 
 
 def coverage_chart(data: ReportData) -> ReportChart:
+    """What the warehouse holds behind the charts: every dataset of the coin, day by day."""
     frame = data.coverage
     request = data.request
     statuses = frame.group_by("status").len()
