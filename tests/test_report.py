@@ -108,13 +108,15 @@ def _install_chromium() -> None:
             if update.returncode == 0:
                 break
             time.sleep(10 * (attempt + 1))
-        subprocess.run(
+        install = subprocess.run(
             [*apt, "install", "-y", "--no-install-recommends", "chromium"],
             env=env,
-            check=True,
             capture_output=True,
+            text=True,
             timeout=1800,
         )
+        if install.returncode != 0:
+            pytest.fail(f"apt-get install chromium failed:\n{install.stderr[-2000:]}")
 
 
 @pytest.fixture(scope="session")
