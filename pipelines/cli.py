@@ -19,6 +19,7 @@ from transforms.settings import Settings, format_universe, parse_universe
 if TYPE_CHECKING:
     from pipelines.progress import Progress
     from pipelines.runner import RunSummary
+    from transforms.report.data import ReportRequest
     from transforms.resume import ResumePlan
 
 DEMO_START = date(2024, 2, 1)
@@ -48,6 +49,10 @@ UniverseOption = Annotated[
         "Default: $TREADMILL_UNIVERSE, else BTCUSDT, ETHUSDT, SOLUSDT (um and spot) "
         "and BTCUSD_PERP (cm).",
     ),
+]
+TrailingStartOption = Annotated[
+    str | None,
+    typer.Option(help="First UTC day, YYYY-MM-DD. Default: 29 days before --end."),
 ]
 WarehouseOption = Annotated[
     str | None,
@@ -93,12 +98,9 @@ def materialize(
     from pipelines.runner import materialize as materialize_days
 
     settings = _settings(warehouse, universe)
-    try:
-        first = date.fromisoformat(start) if start else _yesterday()
-        last = date.fromisoformat(end) if end else first
-    except ValueError as exc:
-        console.print(f"[red]bad date:[/red] {exc}")
-        raise typer.Exit(2) from exc
+    given_first, given_last = _given_days(start, end)
+    first = given_first or _yesterday()
+    last = given_last or first
     _check_range(first, last)
     days = (last - first).days + 1
     console.print(f"materialising {first}…{last} ({days} day(s)) into {settings.warehouse}")
@@ -201,6 +203,18 @@ def _report(summary: "RunSummary") -> None:
         console.print(f"[green]run {summary.run_id} succeeded[/green]")
     else:
         console.print(f"[red]run {summary.run_id} finished with failures[/red]")
+
+
+def _given_days(start: str | None, end: str | None) -> tuple[date | None, date | None]:
+    """``--start`` and ``--end`` as days, ``None`` where not given; exit 2 on a bad date."""
+    try:
+        return (
+            date.fromisoformat(start) if start else None,
+            date.fromisoformat(end) if end else None,
+        )
+    except ValueError as exc:
+        console.print(f"[red]bad date:[/red] {exc}")
+        raise typer.Exit(2) from exc
 
 
 def _check_range(first: date, last: date) -> None:
@@ -350,8 +364,101 @@ def demo(
         f'try:       {command} sql "select symbol, count(*) as minutes, min(low), max(high) '
         'from fct_price_1m group by symbol order by symbol"'
     )
+    from transforms.report.build import REPORTS_FOLDER
+    from transforms.report.data import ReportDataError, ReportRequest
+
+    try:
+        page = _write_report(
+            settings.lake_root,
+            ReportRequest("binance_um", "BTCUSDT", DEMO_START, end),
+            settings.warehouse / REPORTS_FOLDER,
+        )
+    except ReportDataError as exc:
+        console.print(f"[red]no report:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    console.print(f"report:    {page}")
     if not run.ok:
         raise typer.Exit(1)
+
+
+def _write_report(lake_root: Path, request: "ReportRequest", out_root: Path) -> Path:
+    """Write one report, say what each chart drew, and return the page's path."""
+    from transforms.report.build import build_report
+
+    console.print(
+        f"drawing {request.symbol} on {request.exchange}, {request.first}…{request.last} "
+        f"from {lake_root}"
+    )
+    written = build_report(lake_root, request, out_root)
+    for chart in written.charts:
+        console.print(f"  {chart.key:<16} {chart.points:>7,} data point(s)")
+    if written.empty_charts:
+        console.print(
+            f"[yellow]no data in the range for:[/yellow] {', '.join(written.empty_charts)}"
+        )
+    return written.files.html
+
+
+@app.command()
+def report(
+    symbol: Annotated[str, typer.Option(help="The perpetual, e.g. BTCUSDT or BTCUSD_PERP.")],
+    exchange: Annotated[
+        str, typer.Option(help="Its exchange: binance_um (USDⓈ-M) or binance_cm (COIN-M).")
+    ] = "binance_um",
+    start: TrailingStartOption = None,
+    end: Annotated[
+        str | None,
+        typer.Option(help="Last UTC day (inclusive). Default: the last day with prices."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder to write into; the report goes to OUT/<exchange>-<symbol>/. "
+            "Default: <warehouse>/reports/."
+        ),
+    ] = None,
+    warehouse: WarehouseOption = None,
+) -> None:
+    """Draw the article's charts for one perpetual: a self-contained HTML page plus one PNG per
+    chart (daily liquidations, funding per venue, open interest with the price, the latest
+    liquidation heatmap with its hot zones, the regime timeline, coverage).
+
+    Prints the page's path. Exits 1 when the perpetual has no data in the range, 2 on bad
+    arguments.
+    """
+    from transforms.report.build import REPORTS_FOLDER
+    from transforms.report.data import (
+        PERPETUAL_EXCHANGES,
+        ReportDataError,
+        ReportRequest,
+        default_range,
+    )
+
+    settings = _settings(warehouse, None)
+    try:
+        parse_universe(f"{exchange}:{symbol}")
+    except ConfigError as exc:
+        console.print(f"[red]bad perpetual:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    if exchange not in PERPETUAL_EXCHANGES:
+        console.print(
+            f"[red]bad perpetual:[/red] {exchange} is not a perpetual-futures exchange; "
+            f"reports are drawn for {', '.join(PERPETUAL_EXCHANGES)}"
+        )
+        raise typer.Exit(2)
+    first, last = _given_days(start, end)
+    try:
+        first, last = default_range(settings.lake_root, first, last)
+        _check_range(first, last)
+        page = _write_report(
+            settings.lake_root,
+            ReportRequest(exchange, symbol, first, last),
+            out.resolve() if out else settings.warehouse / REPORTS_FOLDER,
+        )
+    except ReportDataError as exc:
+        console.print(f"[red]no report:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    typer.echo(str(page))
 
 
 class OutputFormat(StrEnum):
@@ -421,10 +528,7 @@ NOT_CHECKED_MARK = ("·", "dim")
 
 @app.command()
 def coverage(
-    start: Annotated[
-        str | None,
-        typer.Option(help="First UTC day, YYYY-MM-DD. Default: 29 days before --end."),
-    ] = None,
+    start: TrailingStartOption = None,
     end: Annotated[
         str | None,
         typer.Option(help="Last UTC day (inclusive). Default: the last day with coverage."),
@@ -457,12 +561,7 @@ def coverage(
     from transforms.sources import DATASETS
 
     settings = _settings(warehouse, universe)
-    try:
-        first = date.fromisoformat(start) if start else None
-        last = date.fromisoformat(end) if end else None
-    except ValueError as exc:
-        console.print(f"[red]bad date:[/red] {exc}")
-        raise typer.Exit(2) from exc
+    first, last = _given_days(start, end)
     checked = coverage_days(settings.lake_root)
     if last is None:
         latest = checked[-1] if checked else None

@@ -10,7 +10,9 @@ from pipelines.defs.jobs import DAILY_JOB
 from pipelines.runner import RANGE_END_TAG, RANGE_START_TAG
 
 
-def run_daily(warehouse: Path, mirror: Path, first: date, last: date, universe: str) -> None:
+def run_daily(
+    warehouse: Path, mirror: Path, first: date, last: date, universe: str
+) -> dg.ExecuteInProcessResult:
     """Materialise ``first..last`` of every asset from ``mirror`` as one run; it must succeed."""
     config = {
         "warehouse": str(warehouse),
@@ -27,3 +29,4 @@ def run_daily(warehouse: Path, mirror: Path, first: date, last: date, universe: 
         )
     )
     assert result.success
+    return result

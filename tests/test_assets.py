@@ -173,6 +173,7 @@ def test_definitions_load_with_one_asset_per_table() -> None:
         "feat_liquidation_levels",
         "feat_liquidation_heatmap",
         "feat_hot_zones",
+        "report",
     }
     for key in graph.get_all_asset_keys():
         node = graph.get(key)

@@ -32,7 +32,7 @@ from typing import Any, Final, Literal, get_args
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from transforms.publish import PARTITION_FILE, partition_dir
+from transforms.publish import PARTITION_FILE, partition_days, partition_dir
 from transforms.schemas import TIMESTAMP
 from transforms.settings import Settings
 from transforms.sources import DATASETS, Cadence, Dataset, Kind
@@ -248,18 +248,7 @@ def status_counts(statuses: Iterable[str]) -> dict[str, int]:
 
 def coverage_days(lake_root: Path) -> list[date]:
     """Days with a published ``dq_coverage`` partition, in order."""
-    root = lake_root / COVERAGE_TABLE
-    if not root.is_dir():
-        return []
-    days = []
-    for directory in root.glob("date=*"):
-        try:
-            day = date.fromisoformat(directory.name.removeprefix("date="))
-        except ValueError:
-            continue
-        if (directory / PARTITION_FILE).exists():
-            days.append(day)
-    return sorted(days)
+    return partition_days(lake_root, COVERAGE_TABLE)
 
 
 def read_coverage(lake_root: Path, days: Iterable[date]) -> dict[date, pa.Table]:

@@ -33,6 +33,22 @@ def temp_dir(warehouse: Path) -> Path:
     return warehouse / TEMP_DIR
 
 
+def partition_days(lake_root: Path, table: str) -> list[date]:
+    """The days ``table`` has a published partition for, in order."""
+    root = lake_root / table
+    if not root.is_dir():
+        return []
+    days = []
+    for directory in root.glob("date=*"):
+        try:
+            day = date.fromisoformat(directory.name.removeprefix("date="))
+        except ValueError:
+            continue
+        if (directory / PARTITION_FILE).exists():
+            days.append(day)
+    return sorted(days)
+
+
 def publish_partition(table: pa.Table, lake_root: Path, table_name: str, day: date) -> Path:
     """Atomically replace ``table_name``'s partition for ``day`` with ``table``.
 
@@ -76,13 +92,20 @@ def publish_file(table: pa.Table, target: Path, temp_root: Path | None = None) -
 
 def write_json_atomically(path: Path, payload: Any, temp_root: Path | None = None) -> None:
     """Write a JSON document with the same temp-then-replace discipline as partitions."""
+    text = json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n"
+    write_bytes_atomically(path, text.encode(), temp_root)
+
+
+def write_bytes_atomically(path: Path, content: bytes, temp_root: Path | None = None) -> Path:
+    """Write a file through a temp file and ``os.replace``: readers see old or new, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = _temp_path(path, temp_root)
     try:
-        temp.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
+        temp.write_bytes(content)
         os.replace(temp, path)
     finally:
         temp.unlink(missing_ok=True)
+    return path
 
 
 def _temp_path(target: Path, temp_root: Path | None) -> Path:

@@ -1,0 +1,635 @@
+"""The report's charts, drawn with Altair (Vega-Lite) from :class:`ReportData`.
+
+One function per chart, each returning a :class:`ReportChart`: the Altair chart plus the title,
+a sentence on what it means for positioning, and how many data points it draws. Colours mean
+the same everywhere: red is longs being liquidated (or a flush), green is shorts.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from statistics import median
+from typing import Final
+
+import altair as alt
+import polars as pl
+
+from transforms.report.data import ReportData
+
+Chart = alt.Chart | alt.LayerChart | alt.VConcatChart | alt.HConcatChart
+
+WIDTH: Final = 820
+"""Every chart's plot width in pixels: with its axes it fits a 1,000-pixel page."""
+COVERAGE_LABEL_WIDTH: Final = 300
+"""The coverage matrix's row labels (``binance_um premium_index_klines BTCUSDT``) take this much
+of its width."""
+LONGS: Final = "#d62728"
+SHORTS: Final = "#2ca02c"
+OPEN_INTEREST: Final = "#1f77b4"
+OPEN_INTEREST_USD: Final = "#9467bd"
+PRICE: Final = "#444444"
+HOT_ZONE: Final = "#ff7f0e"
+
+REGIME_COLOURS: Final = {
+    "flush": "#d62728",
+    "squeeze": "#9467bd",
+    "leverage_build": "#ff7f0e",
+    "latent_fragility": "#e7ba52",
+    "short_build": "#8c564b",
+    "spot_absorption": "#17becf",
+    "reset": "#2ca02c",
+    "neutral": "#d9d9d9",
+}
+"""DESIGN.md §7's labels in their priority order, each with its colour on the timeline."""
+
+COVERAGE_COLOURS: Final = {
+    "ok": "#2ca02c",
+    "partial": "#e7ba52",
+    "pending": "#17becf",
+    "missing": "#d62728",
+    "quarantined": "#9467bd",
+    "not_published": "#eeeeee",
+    "not_checked": "#ffffff",
+}
+
+FUNDING_ANCHOR_PCT: Final = 0.01
+"""Binance's resting funding rate, 0.01% per 8 hours."""
+SETTLEMENTS_PER_YEAR_AT_8H: Final = 3 * 365
+"""``funding_rate_apr`` is ``funding_rate_8h`` × 1095 whatever the interval: one scale."""
+HEATMAP_PRICE_CONTEXT: Final = timedelta(days=7)
+UTC_TIME: Final = alt.Scale(type="utc")
+USD_SI_LABELS: Final = "replace(datum.label, 'G', 'B')"
+"""d3's SI prefix G (giga) reads as billions in USD."""
+
+
+@dataclass(frozen=True)
+class ReportChart:
+    """One chart of the report, with its file stem, title and what it tells a reader."""
+
+    key: str
+    title: str
+    description: str
+    chart: Chart
+    points: int
+    """Data points drawn (bars, settlements, hours, bins, cells): zero means no data."""
+
+
+def _title(text: str, *subtitle: str) -> alt.Title:
+    return alt.Title(text, subtitle=list(subtitle), anchor="start", fontSize=15)
+
+
+def _usd_axis(title: str) -> alt.Axis:
+    return alt.Axis(title=title, format="$~s", labelExpr=USD_SI_LABELS)
+
+
+def _usd(value: float) -> str:
+    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= size:
+            return f"${value / size:,.1f}{suffix}"
+    return f"${value:,.0f}"
+
+
+def _time_x(field: str) -> alt.X:
+    return alt.X(f"{field}:T", scale=UTC_TIME, title=None)
+
+
+def _utc_tooltip(field: str, title: str) -> alt.Tooltip:
+    """An instant in a tooltip, in UTC whatever the reader's time zone."""
+    return alt.Tooltip(
+        f"utcyearmonthdatehoursminutes({field}):T", title=title, format="%Y-%m-%d %H:%M UTC"
+    )
+
+
+def _hover_rule(
+    name: str, frame: pl.DataFrame, field: str, tooltip: list[alt.Tooltip]
+) -> alt.LayerChart:
+    """A vertical rule that follows the pointer and shows the nearest instant's values.
+
+    ``name`` names the selection: each panel of a compound chart needs its own.
+    """
+    hover = alt.selection_point(
+        name=name, fields=[field], nearest=True, on="pointerover", clear="pointerout", empty=False
+    )
+    base = alt.Chart(frame).encode(x=_time_x(field))
+    selectors = base.mark_point(opacity=0, size=1).encode(tooltip=tooltip).add_params(hover)
+    rule = base.mark_rule(color="#888888").encode(
+        opacity=alt.when(hover).then(alt.value(0.7)).otherwise(alt.value(0.0))
+    )
+    return alt.LayerChart(layer=[selectors, rule])
+
+
+def daily_liquidations_chart(data: ReportData) -> ReportChart:
+    """The article's first chart: long against short liquidations per UTC day, stacked."""
+    frame = data.daily_liquidations
+    request = data.request
+    by_side = frame.group_by("side").agg(pl.col("usd").sum()).sort("side")
+    totals = dict(zip(by_side["side"].to_list(), by_side["usd"].to_list(), strict=True))
+    by_day = frame.group_by("day").agg(pl.col("usd").sum()).sort("usd", descending=True)
+    heaviest = (
+        f"; the heaviest day, {by_day['day'][0]}, cleared {_usd(by_day['usd'][0])}"
+        if by_day.height and by_day["usd"][0] > 0
+        else ""
+    )
+    chart = (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            x=alt.X("utcyearmonthdate(day):T", title=None, axis=alt.Axis(format="%b %d")),
+            y=alt.Y("usd:Q", stack="zero", axis=_usd_axis("liquidated, USD")),
+            color=alt.Color(
+                "side:N",
+                scale=alt.Scale(
+                    domain=["longs liquidated", "shorts liquidated"], range=[LONGS, SHORTS]
+                ),
+                legend=alt.Legend(title=None, orient="top-left"),
+            ),
+            order=alt.Order("side:N", sort="ascending"),
+            tooltip=[
+                alt.Tooltip("day:N", title="day (UTC)"),
+                alt.Tooltip("side:N"),
+                alt.Tooltip("usd:Q", title="USD", format="$,.0f"),
+                alt.Tooltip("orders:Q", title="forced orders", format=","),
+            ],
+        )
+        .properties(
+            width=WIDTH,
+            height=280,
+            title=_title(
+                f"Daily liquidations, {request.symbol} on {request.exchange}",
+                f"Longs liquidated {_usd(totals.get('longs liquidated', 0.0))}, shorts "
+                f"{_usd(totals.get('shorts liquidated', 0.0))} over the range{heaviest}.",
+                "Binance's liquidation snapshots are sampled (at most one order per symbol per "
+                "second): a lower bound.",
+            ),
+        )
+    )
+    return ReportChart(
+        key="liquidations",
+        title="Daily long vs short liquidations",
+        description=(
+            "What was force-closed each UTC day. A tall red bar is a flush: longs carried too "
+            "much leverage into a drop and the exchange sold them into the market."
+        ),
+        chart=chart,
+        points=frame.filter(pl.col("usd") > 0).height,
+    )
+
+
+def funding_chart(data: ReportData) -> ReportChart:
+    """The article's second chart: each settlement per venue, per 8 hours and annualised."""
+    frame = data.funding
+    low = min([0.0, *frame["rate_8h_pct"].drop_nulls().to_list()])
+    high = max([FUNDING_ANCHOR_PCT, *frame["rate_8h_pct"].drop_nulls().to_list()])
+    pad = (high - low) * 0.05
+    domain = [low - pad, high + pad]
+    # Two axes for one quantity: the annualised axis is the 8-hour axis times 1095, so both
+    # scales get explicit, proportional domains and their gridlines agree.
+    base = alt.Chart(frame).encode(x=_time_x("settled_at"))
+    per_8h = base.mark_line(point=alt.OverlayMarkDef(size=18), strokeWidth=1.5).encode(
+        y=alt.Y(
+            "rate_8h_pct:Q",
+            title="funding, % per 8h",
+            scale=alt.Scale(domain=domain, nice=False, zero=False),
+        ),
+        color=alt.Color(
+            "venue:N",
+            # An empty legend inside the plot has no size, and Vega cannot lay the chart out.
+            legend=alt.Legend(title=None, orient="top-left") if frame.height else None,
+        ),
+        tooltip=[
+            alt.Tooltip("venue:N"),
+            _utc_tooltip("settled_at", "settled"),
+            alt.Tooltip("rate_pct:Q", title="rate, % per interval", format=".4f"),
+            alt.Tooltip("interval_hours:Q", title="interval, h"),
+            alt.Tooltip("rate_8h_pct:Q", title="% per 8h", format=".4f"),
+            alt.Tooltip("apr_pct:Q", title="annualised, %", format=".1f"),
+        ],
+    )
+    anchor = (
+        alt.Chart(alt.Data(values=[{"anchor": FUNDING_ANCHOR_PCT}]))
+        .mark_rule(strokeDash=[4, 4], color="#777777")
+        .encode(y=alt.Y("anchor:Q", scale=alt.Scale(domain=domain, nice=False, zero=False)))
+    )
+    annualised = base.mark_line(opacity=0).encode(
+        y=alt.Y(
+            "apr_pct:Q",
+            axis=alt.Axis(title="annualised, % APR", orient="right"),
+            scale=alt.Scale(
+                domain=[bound * SETTLEMENTS_PER_YEAR_AT_8H for bound in domain],
+                nice=False,
+                zero=False,
+            ),
+        )
+    )
+    venues = sorted(frame["venue"].unique().to_list())
+    chart = (
+        alt.layer(alt.layer(anchor, per_8h), annualised)
+        .resolve_scale(y="independent")
+        .properties(
+            width=WIDTH,
+            height=260,
+            title=_title(
+                f"Funding per settlement, {data.request.coin} perpetuals: {', '.join(venues)}",
+                "Rescaled to 8 hours (left) and annualised (right); dashed: the 0.01%/8h "
+                "anchor (10.95% APR). Above it, longs pay to stay crowded.",
+            ),
+        )
+    )
+    return ReportChart(
+        key="funding",
+        title="Funding per settlement, per venue",
+        description=(
+            "The cost of holding leverage at each settlement on every venue trading the coin. "
+            "Persistently elevated funding means crowded longs: the fuel of the next flush."
+        ),
+        chart=chart,
+        points=frame.filter(pl.col("rate_8h_pct").is_not_null()).height,
+    )
+
+
+def open_interest_chart(data: ReportData) -> ReportChart:
+    """The article's third chart: open interest in base units and in USD, the price over both."""
+    frame = data.open_interest
+    coin = data.request.coin
+    base = alt.Chart(frame).encode(x=_time_x("hour"))
+    price = base.mark_line(color=PRICE, strokeWidth=1, opacity=0.8).encode(
+        y=alt.Y(
+            "close:Q",
+            scale=alt.Scale(zero=False),
+            axis=alt.Axis(title="price, USD", orient="right", titleColor=PRICE, format="$,.0f"),
+        )
+    )
+    tooltip = [
+        _utc_tooltip("hour", "hour"),
+        alt.Tooltip("oi_base:Q", title=f"open interest, {coin}", format=",.0f"),
+        alt.Tooltip("oi_usd:Q", title="open interest, USD", format="$,.0f"),
+        alt.Tooltip("close:Q", title="close", format="$,.2f"),
+    ]
+
+    def panel(field: str, title: str, colour: str, axis: alt.Axis) -> alt.LayerChart:
+        open_interest = base.mark_line(color=colour, strokeWidth=2).encode(
+            y=alt.Y(f"{field}:Q", scale=alt.Scale(zero=False), axis=axis)
+        )
+        return (
+            alt.layer(open_interest, price, _hover_rule(f"hover_{field}", frame, "hour", tooltip))
+            .resolve_scale(y="independent")
+            .properties(width=WIDTH, height=200, title=alt.Title(title, anchor="start"))
+        )
+
+    chart = alt.vconcat(
+        panel(
+            "oi_base",
+            f"In {coin}: positions opened and closed",
+            OPEN_INTEREST,
+            alt.Axis(title=f"open interest, {coin}", format=",.0f", titleColor=OPEN_INTEREST),
+        ),
+        panel(
+            "oi_usd",
+            "In USD: also rises and falls with the price",
+            OPEN_INTEREST_USD,
+            alt.Axis(
+                title="open interest, USD",
+                format="$~s",
+                labelExpr=USD_SI_LABELS,
+                titleColor=OPEN_INTEREST_USD,
+            ),
+        ),
+        title=_title(
+            f"Open interest, {data.request.symbol} on {data.request.exchange}, hourly, with the "
+            "price (grey, right axis)",
+            "Price up with open interest up is leverage building; price down with open interest "
+            "down is positions closing, often by liquidation.",
+        ),
+    )
+    return ReportChart(
+        key="open_interest",
+        title="Open interest in base units and USD, with the price",
+        description=(
+            "Open interest is the stock of open contracts. Read it in base units: USD open "
+            "interest rises with the price even when nobody opens a position."
+        ),
+        chart=chart,
+        points=frame.filter(pl.col("oi_base").is_not_null() & pl.col("close").is_not_null()).height,
+    )
+
+
+def _price_context(data: ReportData, as_of: datetime) -> pl.DataFrame:
+    """The hourly closes of the week before the heatmap's instant: the price it is read against."""
+    hours = data.open_interest.with_columns(
+        instant=pl.col("hour").str.strptime(pl.Datetime, "%Y-%m-%dT%H:%M:%SZ")
+    )
+    return hours.filter(
+        (pl.col("instant") <= as_of)
+        & (pl.col("instant") > as_of - HEATMAP_PRICE_CONTEXT)
+        & pl.col("close").is_not_null()
+    ).drop("instant")
+
+
+def _labelled_zones(zones: pl.DataFrame) -> pl.DataFrame:
+    labels = [
+        f"hot zone {zone['position']}: {zone['price_low']:,.0f}–{zone['price_high']:,.0f} "
+        f"({zone['distance_pct']:+.1f}%), est. {_usd(zone['est_notional_usd'])}"
+        for zone in zones.iter_rows(named=True)
+    ]
+    return zones.with_columns(label=pl.Series(labels, dtype=pl.String))
+
+
+def _stale_heatmap_note(as_of: str, last: date) -> list[str]:
+    """Why the heatmap is older than the range, when it is: its book held no open levels."""
+    if as_of.startswith(last.isoformat()):
+        return []
+    return [
+        f"No estimated level was left open on the later days up to {last} (price crossed them "
+        "or open interest unwound)."
+    ]
+
+
+def heatmap_chart(data: ReportData) -> ReportChart:
+    """The range's latest estimated liquidation levels beside the week's price, hot zones marked."""
+    bins = data.heatmap
+    request = data.request
+    as_of = bins["as_of"][0] if bins.height else "no heatmap in the range"
+    closes = bins["close"].drop_nulls()
+    close = [{"close": float(closes[0])}] if closes.len() else []
+    context = _price_context(
+        data, datetime.strptime(as_of, "%Y-%m-%d %H:%M UTC") if bins.height else datetime.max
+    )
+    zones = _labelled_zones(data.hot_zones)
+    prices = [*bins["price_low"], *bins["price_high"], *context["close"]]
+    price_scale = alt.Scale(
+        domain=[min(prices), max(prices)] if prices else [0.0, 1.0], nice=False, zero=False
+    )
+    price_axis = alt.Axis(title="price, USD", format="$,.0f")
+
+    def price_y(field: str, axis: alt.Axis | None) -> alt.Y:
+        return alt.Y(f"{field}:Q", scale=price_scale, axis=axis)
+
+    def zone_bands(axis: alt.Axis | None) -> alt.Chart:
+        return (
+            alt.Chart(zones)
+            .mark_rect(color=HOT_ZONE, opacity=0.25)
+            .encode(
+                y=price_y("price_low", axis),
+                y2="price_high:Q",
+                tooltip=[
+                    alt.Tooltip("label:N", title="hot zone"),
+                    alt.Tooltip("share:Q", title="share of the book", format=".1%"),
+                ],
+            )
+        )
+
+    def close_rule(axis: alt.Axis | None) -> alt.Chart:
+        return (
+            alt.Chart(alt.Data(values=close))
+            .mark_rule(strokeDash=[5, 3], color=PRICE)
+            .encode(y=price_y("close", axis))
+        )
+
+    price_line = (
+        alt.Chart(context)
+        .mark_line(color=PRICE, strokeWidth=1.5)
+        .encode(
+            x=_time_x("hour"),
+            y=price_y("close", price_axis),
+            tooltip=[
+                _utc_tooltip("hour", "hour"),
+                alt.Tooltip("close:Q", title="close", format="$,.2f"),
+            ],
+        )
+    )
+    zone_labels = (
+        alt.Chart(zones)
+        .mark_text(align="left", baseline="bottom", dx=4, dy=-2, color="#a04000", fontSize=11)
+        .encode(x=alt.value(0), y=price_y("price_high", price_axis), text="label:N")
+    )
+    levels = (
+        alt.Chart(bins.with_columns(no_notional=pl.lit(0.0)))
+        .mark_rect(opacity=0.85)
+        .encode(
+            y=price_y("price_low", None),
+            y2="price_high:Q",
+            x=alt.X("no_notional:Q", axis=_usd_axis("estimated notional, USD")),
+            x2="est_notional_usd:Q",
+            color=alt.Color(
+                "side:N",
+                scale=alt.Scale(domain=["long", "short"], range=[LONGS, SHORTS]),
+                legend=alt.Legend(
+                    title=None,
+                    orient="bottom",
+                    labelExpr="datum.label == 'long' ? 'long liquidation levels' : "
+                    "'short liquidation levels'",
+                ),
+            ),
+            tooltip=[
+                alt.Tooltip("side:N", title="positions liquidated"),
+                alt.Tooltip("price_low:Q", title="from", format="$,.0f"),
+                alt.Tooltip("price_high:Q", title="to", format="$,.0f"),
+                alt.Tooltip("est_notional_usd:Q", title="estimated USD", format="$,.0f"),
+                alt.Tooltip("share:Q", title="share of the book", format=".2%"),
+            ],
+        )
+    )
+    chart = alt.hconcat(
+        alt.layer(
+            zone_bands(price_axis), close_rule(price_axis), price_line, zone_labels
+        ).properties(
+            width=WIDTH * 0.6, height=380, title=alt.Title("Price, last 7 days", anchor="start")
+        ),
+        alt.layer(zone_bands(None), close_rule(None), levels).properties(
+            width=WIDTH * 0.35,
+            height=380,
+            title=alt.Title("Estimated liquidation levels", anchor="start"),
+        ),
+        spacing=4,
+        title=_title(
+            f"Liquidation heatmap (ESTIMATE), {request.symbol} on {request.exchange}, {as_of}",
+            "Where leveraged positions would be force-closed: red below the close (longs), "
+            "green above (shorts); orange bands: the hot zones; dashed: the close.",
+            "An estimate: new open interest spread over leverage tiers at Binance's exact "
+            "liquidation prices. Relative intensity, not USD certain to be liquidated.",
+            *_stale_heatmap_note(as_of, request.last),
+        ),
+    ).resolve_scale(y="shared")
+    return ReportChart(
+        key="heatmap",
+        title="Liquidation heatmap (estimate) and hot zones",
+        description=(
+            "Liquidation levels cluster at common leverage tiers. The hot zones are the "
+            "largest clusters below and above the price: where a move would turn into a cascade."
+        ),
+        chart=chart,
+        points=bins.filter(pl.col("est_notional_usd") > 0).height,
+    )
+
+
+def _flush_summary(events: pl.DataFrame) -> list[str]:
+    """Subtitle lines on the flush events, each short enough not to widen the chart."""
+    unresolved = "A flush shows on the band alone until it resolves, up to a week after it ends."
+    if not events.height:
+        return ["No flush event of the range has resolved yet.", unresolved]
+    treadmill = events.filter(pl.col("treadmill")).height
+    relever = events["relever_hours"].drop_nulls().to_list()
+    relevered = f"; traders re-levered after a median {median(relever):.0f} h" if relever else ""
+    return [
+        f"{events.height} flush event(s) shaded red, labelled with the drawdown; {treadmill} "
+        f"followed by another flush within a week (the treadmill){relevered}.",
+        unresolved,
+    ]
+
+
+def regime_chart(data: ReportData) -> ReportChart:
+    """The price over a band of hourly regimes, each resolved flush event shaded and labelled."""
+    frame = data.regimes
+    events = data.flush_events.with_columns(label=pl.format("{}%", pl.col("drawdown_pct").round(1)))
+    request = data.request
+    counts = frame.group_by("regime").len().sort("len", descending=True)
+    summary = ", ".join(f"{row['regime']} {row['len']} h" for row in counts.iter_rows(named=True))
+    price = (
+        alt.Chart(frame)
+        .mark_line(color=PRICE, strokeWidth=1.5)
+        .encode(
+            x=_time_x("hour"),
+            y=alt.Y("close:Q", scale=alt.Scale(zero=False), axis=alt.Axis(title="price, USD")),
+        )
+    )
+    flushes = alt.Chart(events).encode(
+        x=_time_x("start_ts"),
+        tooltip=[
+            _utc_tooltip("start_ts", "flush from"),
+            _utc_tooltip("end_ts", "to"),
+            alt.Tooltip("duration_hours:Q", title="hours"),
+            alt.Tooltip("drawdown_pct:Q", title="drawdown, %", format=".2f"),
+            alt.Tooltip("oi_drop_pct:Q", title="open interest change, %", format=".2f"),
+            alt.Tooltip("long_liq_usd:Q", title="longs liquidated, USD", format="$,.0f"),
+            alt.Tooltip("short_liq_usd:Q", title="shorts liquidated, USD", format="$,.0f"),
+            alt.Tooltip("funding_before_8h_pct:Q", title="funding before, %/8h", format=".4f"),
+            alt.Tooltip("funding_after_8h_pct:Q", title="funding after, %/8h", format=".4f"),
+            alt.Tooltip("relever_hours:Q", title="re-levered after, h"),
+            alt.Tooltip("treadmill:N", title="another flush within a week"),
+        ],
+    )
+    flush_spans = flushes.mark_rect(color=REGIME_COLOURS["flush"], opacity=0.18).encode(
+        x2="end_ts:T"
+    )
+    flush_labels = flushes.mark_text(
+        align="left", baseline="top", dx=2, color=REGIME_COLOURS["flush"], fontSize=11
+    ).encode(y=alt.value(4), text="label:N")
+    tooltip = [
+        _utc_tooltip("hour", "hour"),
+        alt.Tooltip("regime:N"),
+        alt.Tooltip("close:Q", title="close", format="$,.2f"),
+    ]
+    band = (
+        alt.Chart(frame)
+        .mark_rect()
+        .encode(
+            x=_time_x("hour"),
+            x2="hour_end:T",
+            color=alt.Color(
+                "regime:N",
+                scale=alt.Scale(domain=list(REGIME_COLOURS), range=list(REGIME_COLOURS.values())),
+                legend=alt.Legend(title="regime", orient="bottom", columns=4),
+            ),
+            tooltip=tooltip,
+        )
+        .properties(width=WIDTH, height=36)
+    )
+    chart = alt.vconcat(
+        alt.layer(
+            flush_spans,
+            price,
+            _hover_rule("hover_regime", frame, "hour", tooltip),
+            flush_labels,
+        ).properties(width=WIDTH, height=220),
+        band,
+        spacing=2,
+        title=_title(
+            f"Regime timeline and flush events, {request.symbol} on {request.exchange}",
+            f"Hours per regime: {summary}.",
+            *_flush_summary(data.flush_events),
+        ),
+    ).resolve_scale(x="shared")
+    return ReportChart(
+        key="regimes",
+        title="Regime timeline with flush events",
+        description=(
+            "Each hour's regime from price, open interest, funding and liquidations (DESIGN "
+            "§7): leverage builds (orange), flushes (red), resets (green). Each flush event is "
+            "shaded above; flushes that keep coming back within a week are the treadmill."
+        ),
+        chart=chart,
+        points=frame.filter(pl.col("regime").is_not_null()).height,
+    )
+
+
+def coverage_chart(data: ReportData) -> ReportChart:
+    """What the warehouse holds behind the charts: every dataset of the coin, day by day."""
+    frame = data.coverage
+    request = data.request
+    statuses = frame.group_by("status").len()
+    counted = dict(zip(statuses["status"].to_list(), statuses["len"].to_list(), strict=True))
+    summary = ", ".join(f"{counted[s]} {s}" for s in COVERAGE_COLOURS if counted.get(s))
+    series = frame["series"].unique().len()
+    chart = (
+        alt.Chart(frame)
+        .mark_rect(stroke="#ffffff", strokeWidth=0.5)
+        .encode(
+            x=alt.X("utcyearmonthdate(day):O", title=None, axis=alt.Axis(format="%b %d")),
+            y=alt.Y(
+                "series:N",
+                title=None,
+                sort="ascending",
+                axis=alt.Axis(labelLimit=COVERAGE_LABEL_WIDTH),
+            ),
+            color=alt.Color(
+                "status:N",
+                scale=alt.Scale(
+                    domain=list(COVERAGE_COLOURS), range=list(COVERAGE_COLOURS.values())
+                ),
+                legend=alt.Legend(
+                    title="status", orient="bottom", columns=7, symbolStrokeColor="#999999"
+                ),
+            ),
+            tooltip=[
+                alt.Tooltip("day:N", title="day (UTC)"),
+                alt.Tooltip("series:N", title="exchange dataset symbol"),
+                alt.Tooltip("status:N"),
+                alt.Tooltip("rows:Q", title="rows in the day"),
+                alt.Tooltip("expected_rows:Q", title="expected"),
+                alt.Tooltip("detail:N"),
+            ],
+        )
+        .properties(
+            width=WIDTH - COVERAGE_LABEL_WIDTH,
+            height=max(60, 16 * series),
+            title=_title(
+                f"Coverage, {request.first}…{request.last}: every {request.coin} venue",
+                f"Symbol-days: {summary}.",
+            ),
+        )
+    )
+    return ReportChart(
+        key="coverage",
+        title="Coverage matrix",
+        description=(
+            "What the warehouse holds behind these charts, per dataset and day (dq_coverage): "
+            "a gap here is a gap in the charts above."
+        ),
+        chart=chart,
+        points=frame.filter(pl.col("status") != "not_checked").height,
+    )
+
+
+CHART_BUILDERS: Final[tuple[Callable[[ReportData], ReportChart], ...]] = (
+    daily_liquidations_chart,
+    funding_chart,
+    open_interest_chart,
+    heatmap_chart,
+    regime_chart,
+    coverage_chart,
+)
+"""The report's charts in page order."""
+
+
+def build_charts(data: ReportData) -> list[ReportChart]:
+    return [build(data) for build in CHART_BUILDERS]

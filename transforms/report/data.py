@@ -1,0 +1,229 @@
+"""The numbers behind the report: one DuckDB query per chart over the lake partitions of a range.
+
+A report is about one perpetual (``exchange`` × ``symbol``) over a range of UTC days. Its
+liquidations, open interest, heatmap and regimes are that perpetual's; its funding chart and
+coverage matrix take every venue trading the same coin (USDⓈ-M ``BTCUSDT``, COIN-M
+``BTCUSD_PERP`` and spot ``BTCUSDT`` are all bitcoin), because funding is compared across venues
+and coverage says what the warehouse holds behind the charts.
+
+The queries are the files of ``sql/report/``; the lake partitions of the range are registered
+under their table names and every value is a bound parameter, as for the facts.
+"""
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any, Final
+
+import duckdb
+import polars as pl
+
+from transforms.catalog import DUCKDB_CONFIG
+from transforms.coverage import COVERAGE_SCHEMA, COVERAGE_TABLE
+from transforms.errors import TreadmillError
+from transforms.facts import (
+    FCT_FUNDING,
+    FCT_LIQUIDATIONS_5M,
+    FCT_OPEN_INTEREST,
+    FCT_PRICE_1M,
+    SQL_ROOT,
+    Input,
+    read_input,
+)
+from transforms.features import FEAT_FLUSH_EVENTS, FEAT_REGIME_1H, FlushEventRules
+from transforms.heatmap import HEATMAP_TABLE_SCHEMA, HOT_ZONES_TABLE_SCHEMA
+from transforms.publish import partition_days
+from transforms.staging import day_bounds
+
+REPORT_SQL_ROOT: Final = SQL_ROOT / "report"
+DEFAULT_DAYS: Final = 30
+"""A report covers the 30 days ending on its last day unless told otherwise: a month shows a
+few treadmill cycles and stays light in a browser."""
+
+PERPETUAL_EXCHANGES: Final = ("binance_um", "binance_cm")
+"""Exchanges whose symbols are perpetuals, in the order a coin's report prefers them."""
+
+# The quote currency (and a COIN-M contract suffix) follows the coin: BTCUSDT, BTCUSD_PERP.
+_COIN_SYMBOL: Final = re.compile(r"(?P<coin>[A-Z0-9]+?)(?:USDT|USDC|FDUSD|BUSD|USD)(?:_[A-Z0-9]+)?")
+_PARAMETER: Final = re.compile(r"\$([a-z_]+)")
+
+REPORT_INPUTS: Final = {
+    **{
+        model.name: model.schema
+        for model in (
+            FCT_LIQUIDATIONS_5M,
+            FCT_FUNDING,
+            FCT_OPEN_INTEREST,
+            FCT_PRICE_1M,
+            FEAT_REGIME_1H,
+            FEAT_FLUSH_EVENTS,
+        )
+    },
+    "feat_liquidation_heatmap": HEATMAP_TABLE_SCHEMA,
+    "feat_hot_zones": HOT_ZONES_TABLE_SCHEMA,
+    COVERAGE_TABLE: COVERAGE_SCHEMA,
+}
+"""The lake tables a report reads, with the schema each is read with."""
+
+_RULES: Final = FlushEventRules()
+FLUSH_RESOLUTION_DAYS: Final = 1 + math.ceil(
+    max(_RULES.merge_hours, _RULES.relever_horizon_hours, _RULES.treadmill_window_hours) / 24
+)
+"""A flush event is published on the day it resolves, up to a week after it ends; the report
+reads that far past its range (where the lake has it) to mark the flushes that began in it."""
+DAYS_AFTER_RANGE: Final = {FEAT_FLUSH_EVENTS.name: FLUSH_RESOLUTION_DAYS}
+
+
+class ReportDataError(TreadmillError):
+    """The warehouse holds nothing to report on for the perpetual and range asked for."""
+
+
+def coin_of(symbol: str) -> str:
+    """The coin a symbol trades: ``BTCUSDT`` and ``BTCUSD_PERP`` are both ``BTC``."""
+    match = _COIN_SYMBOL.fullmatch(symbol)
+    return match["coin"] if match else symbol
+
+
+@dataclass(frozen=True)
+class ReportRequest:
+    """One perpetual over an inclusive range of UTC days."""
+
+    exchange: str
+    symbol: str
+    first: date
+    last: date
+
+    def __post_init__(self) -> None:
+        if self.last < self.first:
+            raise ValueError(f"the report's last day {self.last} is before its first {self.first}")
+
+    @property
+    def coin(self) -> str:
+        return coin_of(self.symbol)
+
+    @property
+    def name(self) -> str:
+        """The report's folder name: one report per perpetual, replaced by each run."""
+        return f"{self.exchange}-{self.symbol}"
+
+    @property
+    def days(self) -> int:
+        return (self.last - self.first).days + 1
+
+
+@dataclass(frozen=True)
+class ReportData:
+    """Every chart's rows, as the queries of ``sql/report/`` return them."""
+
+    request: ReportRequest
+    lake_root: Path
+    venues: tuple[str, ...]
+    """``exchange:symbol`` of every venue trading the coin in the range (perpetuals and spot)."""
+    daily_liquidations: pl.DataFrame
+    funding: pl.DataFrame
+    open_interest: pl.DataFrame
+    heatmap: pl.DataFrame
+    hot_zones: pl.DataFrame
+    regimes: pl.DataFrame
+    flush_events: pl.DataFrame
+    coverage: pl.DataFrame
+
+
+def report_perpetuals(universe: Mapping[str, Sequence[str]]) -> list[tuple[str, str]]:
+    """One perpetual per coin of the universe, USDⓈ-M before COIN-M: the reports a run writes.
+
+    A coin's other venues appear in its report anyway, in the funding and coverage charts.
+    """
+    chosen: dict[str, tuple[str, str]] = {}
+    for exchange in PERPETUAL_EXCHANGES:
+        for symbol in universe.get(exchange, ()):
+            chosen.setdefault(coin_of(symbol), (exchange, symbol))
+    return list(chosen.values())
+
+
+def default_range(
+    lake_root: Path, first: date | None, last: date | None, days: int = DEFAULT_DAYS
+) -> tuple[date, date]:
+    """Fill in an open end of a range: the last day with prices, ``days`` days back from it.
+
+    An explicit day is kept as given; a defaulted start never precedes the first day with
+    prices, so a young warehouse reports on what it has.
+    """
+    published = partition_days(lake_root, FCT_PRICE_1M.name)
+    if last is None:
+        candidates = [d for d in published if first is None or d >= first]
+        if not candidates:
+            raise ReportDataError(f"no {FCT_PRICE_1M.name} partitions in {lake_root}")
+        last = candidates[-1]
+    if first is None:
+        first = last - timedelta(days=days - 1)
+        if published and published[0] <= last:
+            first = max(first, published[0])
+    return first, last
+
+
+def load_report_data(lake_root: Path, request: ReportRequest) -> ReportData:
+    """Read the range's partitions and run every report query for ``request``.
+
+    Raises :class:`ReportDataError` when the range holds neither prices nor coverage for the
+    perpetual: there is nothing to draw, and the message names the perpetuals that have data.
+    """
+    with duckdb.connect(config={**DUCKDB_CONFIG, "threads": 1}) as connection:
+        for table, schema in REPORT_INPUTS.items():
+            window = Input(
+                table,
+                (table,),
+                schema,
+                days_before=request.days - 1,
+                days_after=DAYS_AFTER_RANGE.get(table, 0),
+            )
+            connection.register(table, read_input(lake_root, window, request.last))
+        traded = connection.execute(
+            "select distinct exchange, symbol from fct_price_1m "
+            "union select distinct exchange, symbol from dq_coverage"
+        ).fetchall()
+        if (request.exchange, request.symbol) not in traded:
+            raise ReportDataError(_nothing_to_report(request, traded))
+        venues = tuple(sorted(f"{e}:{s}" for e, s in traded if coin_of(s) == request.coin))
+        parameters: dict[str, Any] = {
+            "exchange": request.exchange,
+            "symbol": request.symbol,
+            "instruments": list(venues),
+            "first_day": request.first,
+            "last_day": request.last,
+            "range_start": day_bounds(request.first)[0],
+            "range_end": day_bounds(request.last)[1],
+        }
+
+        def query(name: str) -> pl.DataFrame:
+            sql = (REPORT_SQL_ROOT / f"{name}.sql").read_text()
+            bound = {key: parameters[key] for key in dict.fromkeys(_PARAMETER.findall(sql))}
+            frame = pl.from_arrow(connection.sql(sql, params=bound).to_arrow_table())
+            assert isinstance(frame, pl.DataFrame)
+            return frame
+
+        return ReportData(
+            request=request,
+            lake_root=lake_root,
+            venues=venues,
+            daily_liquidations=query("report_daily_liquidations"),
+            funding=query("report_funding"),
+            open_interest=query("report_open_interest"),
+            heatmap=query("report_heatmap"),
+            hot_zones=query("report_hot_zones"),
+            regimes=query("report_regimes"),
+            flush_events=query("report_flush_events"),
+            coverage=query("report_coverage"),
+        )
+
+
+def _nothing_to_report(request: ReportRequest, traded: list[tuple[str, str]]) -> str:
+    perpetuals = sorted(f"{s} ({e})" for e, s in traded if e in PERPETUAL_EXCHANGES)
+    found = ", ".join(perpetuals) if perpetuals else "none"
+    return (
+        f"no data for {request.symbol} on {request.exchange} between {request.first} and "
+        f"{request.last}; perpetuals with data in that range: {found}"
+    )

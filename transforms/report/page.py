@@ -1,0 +1,169 @@
+"""The report's files: one self-contained HTML page and one PNG per chart.
+
+The page carries the Vega, Vega-Lite and vega-embed JavaScript inline (from ``vl-convert``'s
+bundle) and each chart's data inside its spec, so it opens from disk, by mail or on a machine
+without internet. PNGs are rendered by ``vl-convert`` without a browser. Every file is written
+through a temp file and ``os.replace``, so a reader never sees half a report.
+"""
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any, Final
+
+import altair as alt
+import jinja2
+import vl_convert
+from markupsafe import Markup
+
+from transforms.publish import write_bytes_atomically
+from transforms.report.charts import ReportChart
+from transforms.report.data import ReportData
+
+PAGE_FILE: Final = "report.html"
+PNG_SCALE: Final = 2.0
+"""PNGs at twice the chart's pixel size: sharp on a high-density screen and in a slide."""
+PREVIEW_SCALE: Final = 1.0
+EMBED_OPTIONS: Final = {
+    "renderer": "svg",
+    # Export only: the editor and source links would point at a website this page never needs.
+    "actions": {"export": True, "source": False, "compiled": False, "editor": False},
+}
+EMBED_SNIPPET: Final = "window.vegaEmbed = vegaEmbed;"
+"""The bundle's entry point: the page needs only ``vegaEmbed``, which brings Vega and Vega-Lite."""
+VEGA_LITE_VERSION: Final = "v" + "_".join(alt.SCHEMA_VERSION.removeprefix("v").split(".")[:2])
+"""The Vega-Lite version Altair writes specs for, in vl-convert's spelling (``v6_4``)."""
+
+_PAGE: Final = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined).from_string(
+    """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
+<title>{{ heading }}</title>
+<style>
+  body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; color: #222;
+         max-width: 1000px; margin: 2rem auto; padding: 0 1rem; line-height: 1.45; }
+  h1 { font-size: 1.6rem; margin-bottom: 0.2rem; }
+  h2 { font-size: 1.2rem; margin: 2.2rem 0 0.3rem; border-top: 1px solid #ddd;
+       padding-top: 1.2rem; }
+  .meta, .note, footer { color: #666; font-size: 0.9rem; }
+  .note { color: #a04000; }
+  nav a { margin-right: 1rem; }
+  /* vega-embed makes the chart an inline block as wide as the chart: scroll it, not the page. */
+  .chart-frame { overflow-x: auto; }
+  .chart { min-height: 120px; }
+</style>
+<script>
+{{ javascript }}
+</script>
+</head>
+<body>
+<header>
+  <h1>{{ heading }}</h1>
+  <p class="meta">{{ first }}…{{ last }} ({{ days }} UTC day(s)) · venues of {{ coin }}:
+    {{ venues }} · generated {{ generated_at }} from {{ lake }}</p>
+  <nav>{% for chart in charts %}<a href="#{{ chart.key }}">{{ chart.title }}</a>{% endfor %}</nav>
+</header>
+{% for chart in charts %}
+<section id="{{ chart.key }}">
+  <h2>{{ chart.title }}</h2>
+  <p>{{ chart.description }}</p>
+  {% if not chart.points %}<p class="note">No data for this chart in the range.</p>{% endif %}
+  <div class="chart-frame">
+    <div class="chart" id="chart-{{ chart.key }}" data-chart="{{ chart.key }}"></div>
+  </div>
+</section>
+{% endfor %}
+<footer>
+  <p>Drawn by treadmill with Vega-Lite from the data embedded in this page; the PNG files
+    beside it are the same charts. Heatmap and hot zones are estimates; Binance's liquidation
+    snapshots are sampled, so liquidation totals are lower bounds.</p>
+</footer>
+<script>
+const specs = {{ specs }};
+const embedOptions = {{ embed_options }};
+for (const [key, spec] of Object.entries(specs)) {
+  const container = document.getElementById("chart-" + key);
+  vegaEmbed(container, spec, embedOptions)
+    .then(() => { container.dataset.rendered = "true"; })
+    .catch((error) => {
+      container.dataset.rendered = "failed";
+      console.error("chart " + key + " failed to render: " + error);
+    });
+}
+</script>
+</body>
+</html>
+"""
+)
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    """Where a report was written, and a small PNG of its first chart for previews."""
+
+    html: Path
+    pngs: dict[str, Path]
+    preview_png: bytes
+
+
+@cache
+def javascript_bundle() -> str:
+    """Vega, Vega-Lite and vega-embed as one script that defines ``window.vegaEmbed``."""
+    return vl_convert.javascript_bundle(EMBED_SNIPPET, vl_version=VEGA_LITE_VERSION)
+
+
+def chart_spec(chart: ReportChart) -> dict[str, Any]:
+    """The chart's Vega-Lite spec with its data inline, however many rows it has."""
+    with alt.data_transformers.enable("default", max_rows=None):
+        return chart.chart.to_dict()
+
+
+def render_png(spec: dict[str, Any], scale: float = PNG_SCALE) -> bytes:
+    return vl_convert.vegalite_to_png(spec, vl_version=VEGA_LITE_VERSION, scale=scale)
+
+
+def _script_json(value: Any) -> str:
+    """JSON safe inside ``<script>``: no ``</script>`` or ``<!--`` can end the element."""
+    return json.dumps(value, separators=(",", ":")).replace("<", "\\u003c")
+
+
+def render_page(
+    data: ReportData, charts: list[ReportChart], specs: dict[str, Any], generated_at: datetime
+) -> str:
+    request = data.request
+    return _PAGE.render(
+        heading=f"treadmill report: {request.symbol} on {request.exchange}",
+        first=request.first.isoformat(),
+        last=request.last.isoformat(),
+        days=request.days,
+        coin=request.coin,
+        venues=", ".join(data.venues),
+        generated_at=generated_at.strftime("%Y-%m-%d %H:%M UTC"),
+        lake=str(data.lake_root),
+        charts=charts,
+        javascript=Markup(javascript_bundle()),
+        specs=Markup(_script_json(specs)),
+        embed_options=Markup(_script_json(EMBED_OPTIONS)),
+    )
+
+
+def write_report(
+    data: ReportData, charts: list[ReportChart], directory: Path, generated_at: datetime
+) -> ReportFiles:
+    """Write ``report.html`` and ``<chart>.png`` for every chart into ``directory``."""
+    specs = {chart.key: chart_spec(chart) for chart in charts}
+    pngs = {
+        chart.key: write_bytes_atomically(
+            directory / f"{chart.key}.png", render_png(specs[chart.key])
+        )
+        for chart in charts
+    }
+    html = render_page(data, charts, specs, generated_at)
+    page = write_bytes_atomically(directory / PAGE_FILE, html.encode())
+    preview = render_png(specs[charts[0].key], PREVIEW_SCALE)
+    return ReportFiles(html=page, pngs=pngs, preview_png=preview)
