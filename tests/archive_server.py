@@ -76,12 +76,14 @@ class _Handler(BaseHTTPRequestHandler):
         archive = self.server.archive
         relpath = urllib.parse.unquote(urllib.parse.urlsplit(self.path).path).lstrip("/")
         fault = archive._begin(relpath)
+        # A request counts as in flight until its answer starts: the client may send its next
+        # request the moment the answer arrives, before this handler has returned.
         try:
             if archive.delay_seconds:
                 time.sleep(archive.delay_seconds)
-            self._answer(relpath, fault)
         finally:
             archive._end()
+        self._answer(relpath, fault)
 
     def _answer(self, relpath: str, fault: Fault | None) -> None:
         archive = self.server.archive
