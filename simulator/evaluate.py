@@ -8,7 +8,7 @@ from a simulated archive and its ``truth/`` folder and measures:
 - ``feat_flush_events`` against the true cascades (runs of scripted flush hours): how many
   cascades an event overlaps, and how many events overlap a cascade;
 - the liquidation heatmap: the share of the truly at-risk notional (open positions whose exact
-  level lies within ``band`` of the close) that falls inside the estimate's largest bins, for the
+  level lies within ``band`` of the close) that falls inside the estimate's top hot zones, for the
   published estimate (Binance's exact formula) and for the same estimate with the naive
   ``entry × (1 − 1/L)`` levels.
 
@@ -24,10 +24,10 @@ import numpy as np
 import polars as pl
 import typer
 
-from transforms.facts import build_fact
+from transforms.facts import FCT_PRICE_1M, build_fact
 from transforms.heatmap import HEATMAP_BARS
-from transforms.liquidation import Bars, HeatmapConfig, LevelBook, advance
-from transforms.publish import PARTITION_FILE
+from transforms.liquidation import Bars, HeatmapConfig, LevelBook, advance, hot_zones
+from transforms.publish import PARTITION_FILE, partition_days, partition_dir
 
 WARMUP_DAYS: Final = 7
 """The first week of a warehouse is not scored: the heatmap's book holds a week of positions
@@ -35,7 +35,9 @@ by then, and the regime's 30-day z-scores have a week of history to measure a bu
 
 
 def _lake_table(lake: Path, table: str) -> pl.DataFrame:
-    files = sorted((lake / table).glob(f"date=*/{PARTITION_FILE}"))
+    files = [
+        partition_dir(lake, table, day) / PARTITION_FILE for day in partition_days(lake, table)
+    ]
     return pl.concat([pl.read_parquet(f) for f in files]) if files else pl.DataFrame()
 
 
@@ -129,39 +131,45 @@ def cascade_scores(events: pl.DataFrame, phases: pl.DataFrame) -> pl.DataFrame:
 
 @dataclass(frozen=True)
 class CaptureSettings:
-    """How the heatmap is scored: which positions count as at risk, and how many bins."""
+    """How the heatmap is scored: which positions count as at risk, and how many hot zones."""
 
     band: float = 0.10
     """Open positions whose exact level lies within ±10% of the close are at risk: a move of
     that size happens within days in these markets."""
-    top_bins: int = 5
-    """The estimate's 5 largest bins below and 5 above the close (2.5% of price in all)."""
-    bin_width: float = HeatmapConfig().bin_width
-
-
-def _bins_within(price: np.ndarray, close: float, settings: CaptureSettings) -> np.ndarray:
-    return np.floor((price / close - 1.0) / settings.bin_width).astype(np.int64)
+    top_zones: int = 5
+    """The estimate's 5 largest hot zones below and 5 above the close (2.5% of price in all)."""
 
 
 def captured_share(
-    book: LevelBook, close: float, positions: pl.DataFrame, settings: CaptureSettings
+    book: LevelBook,
+    close: float,
+    positions: pl.DataFrame,
+    settings: CaptureSettings,
+    config: HeatmapConfig,
 ) -> float | None:
-    """The share of the at-risk notional of ``positions`` inside ``book``'s largest bins."""
+    """The share of the at-risk notional of ``positions`` inside ``book``'s top hot zones.
+
+    The zones are :func:`~transforms.liquidation.hot_zones` of the book's levels within the
+    band, so the score ranks bins exactly as ``feat_hot_zones`` does.
+    """
     truth_price = positions["level"].to_numpy()
-    truth_usd = positions["notional_at_level_usd"].to_numpy()
     at_risk = np.abs(truth_price / close - 1.0) <= settings.band
     if not at_risk.any() or len(book) == 0:
         return None
-    truth_bins = _bins_within(truth_price[at_risk], close, settings)
-    truth_usd = truth_usd[at_risk]
-    estimate_near = np.abs(book.price / close - 1.0) <= settings.band
-    bins = _bins_within(book.price[estimate_near], close, settings)
-    unique, inverse = np.unique(bins, return_inverse=True)
-    sizes = np.bincount(inverse, weights=book.notional_usd[estimate_near])
-    chosen: list[np.ndarray] = []
-    for side in (unique < 0, unique >= 0):
-        chosen.append(unique[side][np.argsort(-sizes[side], kind="stable")][: settings.top_bins])
-    inside = np.isin(truth_bins, np.concatenate(chosen))
+    truth_price = truth_price[at_risk]
+    truth_usd = positions["notional_at_level_usd"].to_numpy()[at_risk]
+    near = np.abs(book.price / close - 1.0) <= settings.band
+    zones = hot_zones(
+        LevelBook(book.is_long[near], book.price[near], book.notional_usd[near]),
+        close,
+        config,
+        top_n=settings.top_zones,
+    )
+    inside = np.zeros(truth_price.size, dtype=np.bool_)
+    for low, high in zip(
+        zones["price_low"].to_numpy(), zones["price_high"].to_numpy(), strict=True
+    ):
+        inside |= (truth_price >= low) & (truth_price < high)
     return float(truth_usd[inside].sum() / truth_usd.sum())
 
 
@@ -196,7 +204,7 @@ def heatmap_capture(
                 books[key] = advance(books.get(key, LevelBook.empty()), day_bars, formula_config)
                 if offset < WARMUP_DAYS or theirs.is_empty():
                     continue
-                share = captured_share(books[key], close, theirs, settings)
+                share = captured_share(books[key], close, theirs, settings, formula_config)
                 if share is not None:
                     shares.append(
                         {"exchange": exchange, "symbol": symbol, "formula": formula, "share": share}
@@ -221,10 +229,7 @@ class Evaluation:
 def evaluate(warehouse: Path, truth: Path) -> Evaluation:
     """Score ``warehouse`` (built from a simulated archive) against ``truth``."""
     lake = warehouse / "lake"
-    days = sorted(
-        date.fromisoformat(path.name.removeprefix("date="))
-        for path in (lake / "fct_price_1m").glob("date=*")
-    )
+    days = partition_days(lake, FCT_PRICE_1M.name)
     scored_from = datetime.combine(days[WARMUP_DAYS], time(), UTC)
     phases = pl.read_parquet(truth / "phases.parquet").filter(pl.col("hour") >= scored_from)
     features = _lake_table(lake, "feat_regime_1h")
