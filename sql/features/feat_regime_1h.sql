@@ -140,6 +140,7 @@ scored as (
             $funding_anchor * coalesce(funding_interval_hours, 8) / 8 - premium_interval_mean,
             -$funding_clamp), $funding_clamp))
             * 8 / coalesce(funding_interval_hours, 8) as funding_estimate_8h,
+        premium_interval_mean * 8 / coalesce(funding_interval_hours, 8) as premium_8h,
         (oi_base - avg(oi_base) over month) / nullif(stddev_samp(oi_base) over month, 0)
             as oi_zscore_30d,
         (funding_last_8h - avg(funding_last_8h) over month)
@@ -171,14 +172,12 @@ flagged as (
         -- of the index, so crowding shows in the premium it is clamped from before the rate
         coalesce(
             funding_estimate_8h > $funding_anchor + $funding_tolerance
-            or premium_interval_mean * 8 / coalesce(funding_interval_hours, 8)
-                > $funding_anchor + $premium_crowding,
+            or premium_8h > $funding_anchor + $premium_crowding,
             false
         ) as longs_crowded,
         coalesce(
             funding_estimate_8h < $funding_anchor - $funding_tolerance
-            or premium_interval_mean * 8 / coalesce(funding_interval_hours, 8)
-                < $funding_anchor - $premium_crowding,
+            or premium_8h < $funding_anchor - $premium_crowding,
             false
         ) as shorts_crowded,
         coalesce(liq_intensity_zscore > $burst_z, false) as liq_burst,
