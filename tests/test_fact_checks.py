@@ -125,6 +125,8 @@ def test_severities_are_as_documented() -> None:
     }
     params = {(c.table, c.name): dict(c.params) for c in FACT_CHECKS if c.params}
     assert params == {
+        ("fct_price_1m", "grid_complete"): {"grid_minutes": 1},
+        ("fct_open_interest", "grid_complete"): {"grid_minutes": 5},
         ("fct_open_interest", "continuity"): {"max_jump": 0.25},
         ("fct_funding", "within_cap"): {"cap": 0.03},
         ("fct_liquidations", "notional"): {"rel_tol": 1e-6, "abs_tol": 1e-9},

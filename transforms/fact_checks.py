@@ -1,10 +1,11 @@
 """SQL checks on fact partitions: run on the day's table as built, before it is published.
 
 Each check is one fixed SQL file in ``sql/checks/`` named ``<table>__<check>.sql`` that returns
-the violating rows (zero rows = pass, as a dbt test). The day's table is registered under the
-fact's own name (``fct_funding``); a check that compares across days also gets the previous
-day's published partition as ``<name>_previous``. Values (day bounds, thresholds) are bound
-parameters, never interpolated.
+the violating rows (zero rows = pass, as a dbt test); a check shared by several tables, like a
+dbt generic test, is ``<check>.sql`` and reads the day's table as ``fact``. The day's table is
+registered under the fact's own name (``fct_funding``) and as ``fact``; a check that compares
+across days also gets the previous day's published partition as ``<name>_previous``. Values
+(day bounds, thresholds) are bound parameters, never interpolated.
 
 Severities, and why:
 
@@ -75,10 +76,14 @@ class FactCheck:
     params: Mapping[str, float] = field(default_factory=dict)
     reads_previous: bool = False
     """Whether the SQL reads ``<table>_previous``, the previous day's published partition."""
+    shared: bool = False
+    """Whether the SQL is ``<check>.sql``, shared by tables (it reads ``fact``)."""
 
     @property
     def sql_path(self) -> Path:
-        return CHECKS_ROOT / f"{self.table}__{self.name}.sql"
+        return CHECKS_ROOT / (
+            f"{self.name}.sql" if self.shared else f"{self.table}__{self.name}.sql"
+        )
 
 
 @dataclass(frozen=True)
@@ -117,20 +122,23 @@ def _unique_keys(table: str, key: str) -> FactCheck:
     )
 
 
-def _grid_complete(table: str, slots: int, unit: str) -> FactCheck:
+def _grid_complete(table: str, grid_minutes: int, unit: str) -> FactCheck:
+    slots = 24 * 60 // grid_minutes
     return FactCheck(
         "grid_complete",
         table,
         "warn",
         f"Every exchange × symbol present on the day has all {slots} {unit} of the UTC day.",
+        {"grid_minutes": grid_minutes},
+        shared=True,
     )
 
 
 FACT_CHECKS: Final = (
     _unique_keys("fct_price_1m", "ts"),
-    _grid_complete("fct_price_1m", 1440, "minutes"),
+    _grid_complete("fct_price_1m", 1, "minutes"),
     _unique_keys("fct_open_interest", "ts"),
-    _grid_complete("fct_open_interest", 288, "5-minute labels"),
+    _grid_complete("fct_open_interest", 5, "5-minute labels"),
     FactCheck(
         "continuity",
         "fct_open_interest",
@@ -185,6 +193,7 @@ def run_fact_checks(
     outcomes = []
     with duckdb.connect(config={**DUCKDB_CONFIG, "threads": 1}) as connection:
         connection.register(model.name, table)
+        connection.register("fact", table)
         if any(check.reads_previous for check in checks):
             connection.register(f"{model.name}_previous", read_previous(model, day, lake_root))
         for check in checks:

@@ -1,22 +1,26 @@
--- fct_price_1m__grid_complete: every exchange × symbol present on the day has a bar for
--- each of the day's 1440 minutes ($day_start, $day_start + 1 minute, … < $day_end).
+-- grid_complete: every exchange × symbol present on the day has a row for each slot of the
+-- day's grid ($day_start, $day_start + $grid_minutes minutes, … < $day_end): 1440 minutes for
+-- fct_price_1m, 288 five-minute labels for fct_open_interest.
 -- severity: warn. A partial day is real data (a listing or delisting mid-day, an archive
 --           file cut short, an exchange outage), it is published as it is, and the gap shows
 --           in coverage; the check names it so it is looked at, it does not hold the day back.
 --           A symbol absent for the whole day has no row here: that is coverage's to report.
--- returns: one row per exchange × symbol with fewer than 1440 distinct on-grid instants: the
+-- returns: one row per exchange × symbol with fewer distinct on-grid instants than slots: the
 --          observed and expected counts and the first and last missing instants
--- params: $day_start, $day_end (the partition's UTC day)
--- inputs: fct_price_1m (the day's table as built, before it is published)
+-- params: $day_start, $day_end (the partition's UTC day), $grid_minutes (the slot width)
+-- inputs: fact (the day's table as built, before it is published, under a generic name: the
+--         check is shared by the tables registered with it in transforms.fact_checks)
 with symbols as (
     select distinct exchange, symbol
-    from fct_price_1m
+    from fact
 ),
 
 grid as (
     select unnest(
         generate_series(
-            $day_start::timestamptz, $day_end::timestamptz - interval 1 minute, interval 1 minute
+            $day_start::timestamptz,
+            $day_end::timestamptz - to_minutes(cast($grid_minutes as bigint)),
+            to_minutes(cast($grid_minutes as bigint))
         )
     ) as ts
 ),
@@ -29,7 +33,7 @@ expected as (
 
 present as (
     select distinct exchange, symbol, ts
-    from fct_price_1m
+    from fact
 ),
 
 counted as (
