@@ -1,0 +1,113 @@
+"""What the benchmark sections share: the symbols, simulated archives, timing and peak memory."""
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import TypeVar
+
+from simulator.run import SimConfig, simulate_archive
+from transforms.settings import Settings, parse_universe
+from transforms.sources import DATASETS
+
+RESULTS = Path(__file__).parent / "results"
+TREADMILL = Path(sys.executable).with_name("treadmill")
+
+_COINS = (
+    "BTC ETH SOL BNB XRP DOGE ADA AVAX LINK DOT LTC TRX BCH NEAR APT ARB OP SUI FIL ATOM "
+    "UNI ETC XLM ICP HBAR INJ STX IMX TIA SEI AAVE MKR GRT ALGO EGLD FTM SAND MANA AXS THETA "
+    "FLOW CHZ APE LDO CRV SNX COMP DYDX GMX RUNE KAVA ZIL ENJ GALA ONE QTUM NEO IOTA XTZ EOS "
+    "ZEC DASH KSM WAVES BAT ZRX 1INCH SUSHI YFI CELO ANKR ROSE MINA BLUR WLD JUP PYTH ORDI "
+    "ENS LRC STORJ SKL AR FET BAND RSR HOT SXP CHR COTI ICX IOST ONT RVN CFX ALICE MASK"
+)
+SYMBOLS: tuple[str, ...] = tuple(f"{coin}USDT" for coin in _COINS.split())
+"""100 USDⓈ-M perpetuals. The simulator knows four of them; it gives every other one a stable,
+made-up mid-cap market (``simulator.markets.market_spec``), so any count up to 100 simulates."""
+
+UM_DATASETS = tuple(d for d in DATASETS if d.exchange == "binance_um")
+
+T = TypeVar("T")
+
+
+def symbols(count: int) -> tuple[str, ...]:
+    """The first ``count`` benchmark symbols."""
+    if not 1 <= count <= len(SYMBOLS):
+        raise ValueError(f"between 1 and {len(SYMBOLS)} symbols, not {count}")
+    return SYMBOLS[:count]
+
+
+def um_universe(names: Sequence[str]) -> str:
+    return f"binance_um:{','.join(names)}"
+
+
+def simulate_um(out: Path, names: Sequence[str], start: date, end: date) -> float:
+    """Write a USDⓈ-M-only archive of ``names`` for ``start..end`` to ``out``; its seconds."""
+    began = time.perf_counter()
+    simulate_archive(
+        SimConfig(out=out, start=start, end=end, symbols=tuple(names), coin_margined=(), spot=())
+    )
+    return time.perf_counter() - began
+
+
+def um_settings(warehouse: Path, mirror: Path, names: Sequence[str]) -> Settings:
+    """Settings that read the simulated mirror through the same ``file://`` path as the archive."""
+    return Settings(
+        warehouse=warehouse,
+        binance_url=mirror.as_uri() + "/",
+        universe=parse_universe(um_universe(names)),
+    )
+
+
+def timed(function: Callable[[], T]) -> tuple[float, T]:
+    """Wall seconds of one call, and its result."""
+    began = time.perf_counter()
+    result = function()
+    return time.perf_counter() - began, result
+
+
+def load_average() -> tuple[float, float, float]:
+    """The 1, 5 and 15-minute load averages: on a 2-core machine, above 2 means it was shared."""
+    one, five, fifteen = os.getloadavg()
+    return round(one, 2), round(five, 2), round(fifteen, 2)
+
+
+@dataclass(frozen=True)
+class ProcessRun:
+    """One child process: its wall time, its peak resident memory, and how it ended."""
+
+    seconds: float
+    peak_rss_mib: float
+    returncode: int
+
+
+def run_process(args: Sequence[str], env: dict[str, str] | None = None) -> ProcessRun:
+    """Run ``args`` to completion (in ``env``, else this environment); peak RSS from ``wait4``.
+
+    stdout is discarded; a non-zero exit raises with the tail of stderr, so a broken run can
+    never pass for a fast one.
+    """
+    began = time.perf_counter()
+    child = subprocess.Popen(
+        list(args),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    assert child.stderr is not None
+    stderr = child.stderr.read()
+    _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - began
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        tail = stderr.decode("utf-8", "replace")[-2000:]
+        raise RuntimeError(f"{' '.join(args)} exited {child.returncode}:\n{tail}")
+    return ProcessRun(seconds, usage.ru_maxrss / 1024, child.returncode)
+
+
+def disk_free_gib(path: Path) -> float:
+    stats = os.statvfs(path)
+    return stats.f_bavail * stats.f_frsize / 1024**3
