@@ -53,7 +53,8 @@ def main(
     ] = None,
     keep: Annotated[bool, typer.Option(help="Keep the scratch directory.")] = False,
     note: Annotated[
-        str | None, typer.Option(help="A note for the report (e.g. that the machine was shared).")
+        str | None,
+        typer.Option(help="A note on the sections run now (e.g. that the machine was shared)."),
     ] = None,
 ) -> None:
     """Run the chosen benchmark sections; write benchmarks/results/benchmarks.{json,md}."""
@@ -68,9 +69,6 @@ def main(
         raise typer.BadParameter("queries need --warehouse, or the backfill section with them")
     scratch = work or Path(tempfile.mkdtemp(prefix="treadmill-bench-"))
     scratch.mkdir(parents=True, exist_ok=True)
-    results = report.load()
-    if note:
-        results["notes"] = [note]
     try:
         for section in (s for s in SECTIONS if s in chosen):
             typer.echo(f"== {section}")
@@ -87,9 +85,8 @@ def main(
             else:
                 assert warehouse is not None
                 outcome = queries.run(warehouse, repeat)
-            outcome |= _context(before, began)
-            results["sections"][section] = outcome
-            json_path, markdown_path = report.write(results)
+            outcome |= _context(before, began) | {"note": note}
+            json_path, markdown_path = report.write_section(section, outcome)
         typer.echo(f"wrote {json_path} and {markdown_path}")
         typer.echo(markdown_path.read_text())
     finally:

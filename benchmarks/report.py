@@ -26,7 +26,10 @@ def load() -> dict[str, Any]:
     return {"sections": {}}
 
 
-def write(report: dict[str, Any]) -> tuple[Path, Path]:
+def write_section(name: str, section: dict[str, Any]) -> tuple[Path, Path]:
+    """Replace one section's results, keeping the others, and render the whole report again."""
+    report = load()
+    report["sections"][name] = section
     RESULTS.mkdir(exist_ok=True)
     JSON_PATH.write_text(json.dumps(report, indent=2) + "\n")
     MARKDOWN_PATH.write_text(render(report))
@@ -44,9 +47,10 @@ def _when(section: dict[str, Any]) -> str:
         ", ".join(str(v) for v in section[key])
         for key in ("load_average_before", "load_average_after")
     )
+    note = f" {section['note']}" if section.get("note") else ""
     return (
         f"_Ran {section['ran_at']} in {section['duration_s']:.0f} s; load average (1, 5, 15 min) "
-        f"{before} before, {after} after, on {section['machine']['cores']} cores._"
+        f"{before} before, {after} after, on {section['machine']['cores']} cores.{note}_"
     )
 
 
@@ -129,8 +133,6 @@ def render(report: dict[str, Any]) -> str:
             f"Python {machine['python']}, {machine['platform']}; {versions}.",
             "",
         ]
-    for note in report.get("notes", []):
-        lines += [f"> {note}", ""]
     rows = targets(sections)
     if rows:
         lines += ["## Targets", "", *_table(["target", "measured", ""], rows)]

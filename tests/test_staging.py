@@ -5,6 +5,7 @@ from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -14,7 +15,7 @@ from transforms import formats, staging
 from transforms.fetch import ArchiveClient
 from transforms.settings import Settings
 from transforms.sources import Dataset, dataset
-from transforms.staging import StagedPartition, stage_dataset
+from transforms.staging import StagedPartition, SymbolDay, stage_dataset
 
 DAY_1, DAY_2 = date(2024, 1, 1), date(2024, 1, 2)
 
@@ -119,18 +120,23 @@ def test_batches_of_days_publish_what_one_batch_publishes(
     write_file(funding.archive_path("ETHUSDT", DAY_1), formats.FUNDING_RATE_COLUMNS, bad)
     days = [DAY_1, DAY_2, date(2024, 1, 3)]
 
-    def staged(batch_files: int, warehouse: str) -> list[tuple[object, ...]]:
+    def staged(
+        batch_files: int, warehouse: str
+    ) -> list[tuple[date, list[SymbolDay], pa.Table | None]]:
         monkeypatch.setattr(staging, "FILES_PER_BATCH", batch_files)
         ours = replace(settings, warehouse=settings.warehouse / warehouse)
         return [
-            (p.day, p.rows, tuple(replace(s, origin=None) for s in p.symbols))
-            + ((pq.read_table(p.path),) if p.path else ())
+            (
+                p.day,
+                [replace(s, origin=None) for s in p.symbols],  # downloaded, or reused later
+                pq.read_table(p.path) if p.path else None,
+            )
             for p in stage(funding, days, ours)
         ]
 
     one_batch = staged(1000, "one")
     assert staged(2, "per-day") == one_batch  # two symbols: one day a batch
-    statuses = [{s.symbol: s.status for s in symbols} for _, _, symbols, _ in one_batch]
+    statuses = [{s.symbol: s.status for s in symbols} for _, symbols, _ in one_batch]
     assert statuses[1] == {"BTCUSDT": "ok", "ETHUSDT": "quarantined"}
     assert statuses[0] == statuses[2] == {"BTCUSDT": "ok", "ETHUSDT": "ok"}
 
