@@ -2,10 +2,11 @@
 
 For each symbol count, a simulated USDⓈ-M archive of a few days is ingested three ways:
 
-- **treadmill**: every UM dataset staged day by day, as the daily job stages it (one
-  ``stage_dataset`` call per dataset and day): fetch from ``file://`` (read, sha256 against the
-  ``.CHECKSUM``, land atomically), parse, the structural gates and the Great Expectations suite,
-  publish (zstd Parquet, fsync) and the manifest;
+- **treadmill**: every UM dataset staged with ``stage_dataset``: fetch from ``file://`` (read,
+  sha256 against the ``.CHECKSUM``, land atomically), parse, the structural gates and the Great
+  Expectations suite, publish (zstd Parquet, fsync) and the manifest. Twice, into fresh
+  warehouses: day by day as the daily job stages (one call per dataset and day), and the range
+  at once as a backfill stages it (one call per dataset; files go in batches of 1000);
 - **naive pandas**: what a straightforward script does with the same zips, one file after
   another: ``pandas.read_csv`` of the zip and ``to_parquet``; no checksum, no validation;
 - **parse-only floor**: ``pyarrow.csv.read_csv`` of the same CSVs, unzipped beforehand, one
@@ -76,21 +77,21 @@ def stage_clock() -> Iterator[dict[str, float]]:
 
 
 def treadmill_ingest(
-    mirror: Path, names: tuple[str, ...], days: list[date], warehouse: Path
+    mirror: Path, names: tuple[str, ...], calls: list[list[date]], warehouse: Path
 ) -> dict[str, Any]:
-    """Stage every UM dataset for ``days``, one call per dataset and day; fail unless all is ok."""
+    """Stage every UM dataset for each list of days in ``calls``; fail unless all is ok."""
     settings = um_settings(warehouse, mirror, names)
     per_dataset = {ds.name: {"seconds": 0.0, "gate_seconds": 0.0} for ds in UM_DATASETS}
     statuses: dict[str, int] = {}
     with stage_clock() as stages:
         began = time.perf_counter()
-        for day in days:
+        for days in calls:
             for ds in UM_DATASETS:
                 started = time.perf_counter()
                 with ArchiveClient(
                     settings.binance_url, settings.raw_root / ds.exchange, settings.limits
                 ) as client:
-                    partitions = staging.stage_dataset(ds, [day], settings, client)
+                    partitions = staging.stage_dataset(ds, days, settings, client)
                 per_dataset[ds.name]["seconds"] += time.perf_counter() - started
                 per_dataset[ds.name]["gate_seconds"] += sum(p.gate_seconds for p in partitions)
                 for record in (r for p in partitions for r in p.symbols):
@@ -101,7 +102,7 @@ def treadmill_ingest(
     return {
         "seconds": seconds,
         "gate_seconds": sum(d["gate_seconds"] for d in per_dataset.values()),
-        "partitions": len(days) * len(UM_DATASETS),
+        "partitions": sum(len(days) for days in calls) * len(UM_DATASETS),
         "stages": dict(stages),
         "per_dataset": per_dataset,
     }
@@ -140,48 +141,59 @@ def measure(count: int, day_count: int, work: Path) -> dict[str, Any]:
     mirror = work / "mirror"
     simulate_um(mirror, names, days[0], days[-1])
     zips = sorted((mirror / "data").rglob("*.zip"))
-    treadmill = treadmill_ingest(mirror, names, days, work / "warehouse")
+    daily = treadmill_ingest(mirror, names, [[day] for day in days], work / "warehouse-daily")
+    batch = treadmill_ingest(mirror, names, [days], work / "warehouse-range")
     # Each baseline's first file pays its library's first use; that file is read once untimed.
     naive_pandas(zips[:1], work / "warm-naive")
     parse_floor(zips[:1], work / "warm-floor")
     naive_seconds = naive_pandas(zips, work / "naive")
     floor_seconds = parse_floor(zips, work / "unzipped")
     symbol_days = count * day_count
-    seconds = treadmill["seconds"]
     return {
         "symbols": count,
         "days": day_count,
         "symbol_days": symbol_days,
         "files": len(zips),
-        "treadmill_s": round(seconds, 3),
         "naive_pandas_s": round(naive_seconds, 3),
         "floor_s": round(floor_seconds, 3),
-        "treadmill_symbol_days_per_s": round(symbol_days / seconds, 2),
         "naive_pandas_symbol_days_per_s": round(symbol_days / naive_seconds, 2),
         "floor_symbol_days_per_s": round(symbol_days / floor_seconds, 2),
+        "treadmill": {
+            shape: _treadmill_row(result, symbol_days, naive_seconds, floor_seconds)
+            for shape, result in (("daily", daily), ("range", batch))
+        },
+    }
+
+
+def _treadmill_row(
+    result: dict[str, Any], symbol_days: int, naive_seconds: float, floor_seconds: float
+) -> dict[str, Any]:
+    seconds = result["seconds"]
+    return {
+        "seconds": round(seconds, 3),
+        "symbol_days_per_s": round(symbol_days / seconds, 2),
         "speed_vs_naive_pandas": round(naive_seconds / seconds, 2),
         "time_vs_floor": round(seconds / floor_seconds, 2),
-        "partitions": treadmill["partitions"],
-        "seconds_per_partition": round(seconds / treadmill["partitions"], 4),
-        "gate_s": round(treadmill["gate_seconds"], 3),
-        "gate_share": round(treadmill["gate_seconds"] / seconds, 3),
-        "stages_s": {k: round(v, 3) for k, v in treadmill["stages"].items()},
+        "partitions": result["partitions"],
+        "seconds_per_partition": round(seconds / result["partitions"], 4),
+        "gate_s": round(result["gate_seconds"], 3),
+        "gate_share": round(result["gate_seconds"] / seconds, 3),
+        "stages_s": {k: round(v, 3) for k, v in result["stages"].items()},
         "per_dataset": {
             name: {k: round(v, 3) for k, v in values.items()}
-            for name, values in treadmill["per_dataset"].items()
+            for name, values in result["per_dataset"].items()
         },
     }
 
 
 def fixed_cost(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """Seconds per partition as fixed + per-symbol, from the smallest and largest count."""
+    """Seconds per daily partition as fixed + per-symbol, from the smallest and largest count."""
     if len(rows) < 2:
         return None
     low, high = rows[0], rows[-1]
-    slope = (high["seconds_per_partition"] - low["seconds_per_partition"]) / (
-        high["symbols"] - low["symbols"]
-    )
-    fixed = low["seconds_per_partition"] - slope * low["symbols"]
+    low_s, high_s = (r["treadmill"]["daily"]["seconds_per_partition"] for r in (low, high))
+    slope = (high_s - low_s) / (high["symbols"] - low["symbols"])
+    fixed = low_s - slope * low["symbols"]
     return {
         "from_symbols": [low["symbols"], high["symbols"]],
         "fixed_s_per_partition": round(fixed, 4),
@@ -193,14 +205,14 @@ def run(counts: list[int], day_count: int, work: Path) -> dict[str, Any]:
     """Section 1 (and the ingest half of section 5) for each symbol count."""
     warm_work = work / "warm-up"
     simulate_um(warm_work / "mirror", symbols(1), START, START)
-    warm = treadmill_ingest(warm_work / "mirror", symbols(1), [START], warm_work / "warehouse")
+    warm = treadmill_ingest(warm_work / "mirror", symbols(1), [[START]], warm_work / "warehouse")
     shutil.rmtree(warm_work)
     rows = []
     for count in counts:
         count_work = work / f"ingest-{count}"
         rows.append(measure(count, day_count, count_work))
         shutil.rmtree(count_work)
-        print(f"ingest {count} symbols: {rows[-1]['treadmill_s']} s", flush=True)
+        print(f"ingest {count} symbols: {rows[-1]['treadmill']['daily']['seconds']} s", flush=True)
     return {
         "start": START.isoformat(),
         "days": day_count,

@@ -17,6 +17,7 @@ INGEST_SYMBOLS = 100
 INCREMENTAL_RATIO = 1.3
 BACKFILL = {"days": 365, "symbols": 20, "wall_s": 15 * 60, "peak_rss_mib": 4 * 1024}
 QUERY_S = 1.0
+SHAPES = {"daily": "day by day", "range": "the range in one call"}
 
 
 def load() -> dict[str, Any]:
@@ -59,22 +60,23 @@ def targets(sections: dict[str, Any]) -> list[list[object]]:
     rows: list[list[object]] = []
     ingest = sections.get("ingest")
     at_size = [r for r in ingest["rows"] if r["symbols"] == INGEST_SYMBOLS] if ingest else []
-    if at_size:
-        row = at_size[0]
-        rows.append(
-            [
-                f"ingest at {INGEST_SYMBOLS} symbols at least as fast as naive pandas",
-                f"{row['speed_vs_naive_pandas']}× its speed",
-                _met(row["speed_vs_naive_pandas"] >= 1),
-            ]
-        )
-        rows.append(
-            [
-                f"ingest at {INGEST_SYMBOLS} symbols within 3× of the parse-only floor",
-                f"{row['time_vs_floor']}× its time",
-                _met(row["time_vs_floor"] <= 3),
-            ]
-        )
+    for row in at_size:
+        for shape, label in SHAPES.items():
+            measured = row["treadmill"][shape]
+            rows.append(
+                [
+                    f"ingest, {INGEST_SYMBOLS} symbols, {label}: as fast as naive pandas",
+                    f"{measured['speed_vs_naive_pandas']}× its speed",
+                    _met(measured["speed_vs_naive_pandas"] >= 1),
+                ]
+            )
+            rows.append(
+                [
+                    f"ingest, {INGEST_SYMBOLS} symbols, {label}: within 3× of the floor",
+                    f"{measured['time_vs_floor']}× its time",
+                    _met(measured["time_vs_floor"] <= 3),
+                ]
+            )
     incremental = sections.get("incremental")
     if incremental and incremental["rows"][-1]["history_days"] >= 365:
         ratio = incremental["ratio_last_to_first"]
@@ -156,31 +158,34 @@ def _ingest(section: dict[str, Any]) -> list[str]:
         "",
         _when(section),
         "",
-        f"USDⓈ-M, every dataset, {section['days']} day(s) from {section['start']}, staged one "
-        "dataset-day per call as the daily job does. Throughput in symbol-days per second; "
-        "the naive script and the floor read the same archive files, each once.",
+        f"USDⓈ-M, every dataset, {section['days']} day(s) from {section['start']}. Treadmill "
+        "stages them twice, into fresh warehouses: day by day (one call per dataset and day, "
+        "as the daily job does) and the range in one call per dataset (as a backfill does). "
+        "Throughput in symbol-days per second; the naive script and the floor read the same "
+        "archive files, each once.",
         "",
         *_table(
-            [
-                "symbols",
-                "files",
-                "treadmill s",
-                "treadmill sd/s",
-                "naive pandas sd/s",
-                "floor sd/s",
-                "speed vs naive",
-                "time vs floor",
-            ],
+            ["symbols", "files", "treadmill", "symbol-days/s", "speed vs naive", "time vs floor"],
             [
                 [
                     r["symbols"],
                     r["files"],
-                    r["treadmill_s"],
-                    r["treadmill_symbol_days_per_s"],
+                    label,
+                    r["treadmill"][shape]["symbol_days_per_s"],
+                    f"{r['treadmill'][shape]['speed_vs_naive_pandas']}×",
+                    f"{r['treadmill'][shape]['time_vs_floor']}×",
+                ]
+                for r in rows
+                for shape, label in SHAPES.items()
+            ],
+        ),
+        *_table(
+            ["symbols", "naive pandas symbol-days/s", "parse-only floor symbol-days/s"],
+            [
+                [
+                    r["symbols"],
                     r["naive_pandas_symbol_days_per_s"],
                     r["floor_symbol_days_per_s"],
-                    f"{r['speed_vs_naive_pandas']}×",
-                    f"{r['time_vs_floor']}×",
                 ]
                 for r in rows
             ],
@@ -189,20 +194,22 @@ def _ingest(section: dict[str, Any]) -> list[str]:
         "fetch-and-parse workers (so a row can add up to more than the wall time).",
         "",
     ]
-    stages = list(rows[0]["stages_s"])
+    stages = list(rows[0]["treadmill"]["daily"]["stages_s"])
     lines += _table(
-        ["symbols", "wall s", "per partition s", *stages],
+        ["symbols", "treadmill", "wall s", "per partition s", *stages],
         [
-            [r["symbols"], r["treadmill_s"], r["seconds_per_partition"]]
-            + [r["stages_s"][s] for s in stages]
+            [r["symbols"], label, measured["seconds"], measured["seconds_per_partition"]]
+            + [measured["stages_s"][s] for s in stages]
             for r in rows
+            for shape, label in SHAPES.items()
+            for measured in (r["treadmill"][shape],)
         ],
     )
     fixed = section.get("fixed_cost")
     if fixed:
         low, high = fixed["from_symbols"]
         lines += [
-            f"Fixed cost per partition (one dataset-day), fitted between {low} and {high} "
+            f"Fixed cost per daily partition (one dataset-day), fitted between {low} and {high} "
             f"symbols: **{fixed['fixed_s_per_partition']} s**, plus "
             f"{fixed['s_per_symbol_file']} s per symbol's file.",
             "",
@@ -305,8 +312,15 @@ def _gates(ingest: dict[str, Any] | None, incremental: dict[str, Any] | None) ->
     rows: list[list[object]] = []
     if ingest:
         rows += [
-            [f"ingest, {r['symbols']} symbols", r["treadmill_s"], r["gate_s"], r["gate_share"]]
+            [
+                f"ingest, {r['symbols']} symbols, {label}",
+                measured["seconds"],
+                measured["gate_s"],
+                measured["gate_share"],
+            ]
             for r in ingest["rows"]
+            for shape, label in SHAPES.items()
+            for measured in (r["treadmill"][shape],)
         ]
     if incremental:
         rows += [
