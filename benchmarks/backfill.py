@@ -78,7 +78,7 @@ def run(day_count: int, count: int, per_partition_days: int, work: Path) -> dict
         raise RuntimeError(f"{needed:.1f} GiB of disk needed under {work}, {free:.1f} GiB free")
     mirror = work / "mirror"
     simulate_seconds = simulate_um(mirror, names, start, END)
-    print(f"backfill archive simulated in {simulate_seconds:.0f} s", flush=True)
+    print(f"backfill archive simulated in {simulate_seconds} s (None: re-used)", flush=True)
 
     # A first, untimed run of one day writes the bytecode the timed processes then load.
     materialize(work / "warehouse-warm-up", mirror, names, start, start)
@@ -101,12 +101,15 @@ def run(day_count: int, count: int, per_partition_days: int, work: Path) -> dict
         "start": start.isoformat(),
         "end": END.isoformat(),
         "archive": {
-            "simulate_s": round(simulate_seconds, 1),
-            "symbol_days_per_s": round(count * day_count / simulate_seconds, 2),
+            "simulate_s": round(simulate_seconds, 1) if simulate_seconds else None,
+            "symbol_days_per_s": (
+                round(count * day_count / simulate_seconds, 2) if simulate_seconds else None
+            ),
             "gib": size_gib(mirror / "data"),
         },
         "single_run": {
             "wall_s": round(single.seconds, 1),
+            "cpu_s": round(single.cpu_seconds, 1),
             "peak_rss_mib": round(single.peak_rss_mib),
             "symbol_days_per_s": round(count * day_count / single.seconds, 2),
             "lake_gib": size_gib(single_warehouse / "lake"),
@@ -116,6 +119,7 @@ def run(day_count: int, count: int, per_partition_days: int, work: Path) -> dict
             "extrapolated": sample < day_count,
             "runs_s": [round(s, 1) for s in per_run],
             "mean_s": round(statistics.mean(per_run), 2),
+            "mean_cpu_s": round(statistics.mean(r.cpu_seconds for r in runs), 2),
             "peak_rss_mib": round(max(r.peak_rss_mib for r in runs)),
             "wall_s_for_range": round(statistics.mean(per_run) * day_count, 1),
         },

@@ -14,13 +14,13 @@ do. The comparison is therefore conservative: the later days do a little more wo
 
 import itertools
 import statistics
-import time
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
+from benchmarks.common import timed
 from pipelines.cli import DEMO_UNIVERSE
 from pipelines.runner import RunSummary, dagster_home, materialize_range
 from simulator.run import SimConfig, simulate_archive
@@ -41,15 +41,13 @@ def gate_seconds(settings: Settings, run_id: str) -> float:
     return total
 
 
-def materialize(settings: Settings, first: date, last: date) -> tuple[float, RunSummary]:
-    """Run the daily job over ``first..last``; its wall seconds. A failed run is an error."""
-    began = time.perf_counter()
-    summary = materialize_range(settings, first, last)
-    seconds = time.perf_counter() - began
+def materialize(settings: Settings, first: date, last: date) -> tuple[float, float, RunSummary]:
+    """Run the daily job over ``first..last``: wall and CPU seconds. A failed run is an error."""
+    seconds, cpu_seconds, summary = timed(lambda: materialize_range(settings, first, last))
     if not summary.ok:
         problems = summary.step_failures + summary.failed_checks
         raise RuntimeError(f"materialize {first}…{last} failed: {problems[:5]}")
-    return seconds, summary
+    return seconds, cpu_seconds, summary
 
 
 def run(histories: list[int], samples: int, work: Path) -> dict[str, Any]:
@@ -61,9 +59,9 @@ def run(histories: list[int], samples: int, work: Path) -> dict[str, Any]:
     total = histories[-1] + samples
     start = END - timedelta(days=total - 1)
     mirror = work / "mirror"
-    began = time.perf_counter()
-    simulate_archive(SimConfig(out=mirror, start=start, end=END))
-    simulate_seconds = time.perf_counter() - began
+    simulate_seconds, _, _ = timed(
+        lambda: simulate_archive(SimConfig(out=mirror, start=start, end=END))
+    )
     settings = Settings(
         warehouse=work / "warehouse",
         binance_url=mirror.as_uri() + "/",
@@ -74,16 +72,17 @@ def run(histories: list[int], samples: int, work: Path) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     for history in histories:
         if history > built:
-            seconds, _ = materialize(
+            seconds, _, _ = materialize(
                 settings, start + timedelta(days=built), start + timedelta(days=history - 1)
             )
             build_seconds += seconds
             built = history
-        timings, gates = [], []
+        timings, cpu, gates = [], [], []
         for _ in range(samples):
             day = start + timedelta(days=built)
-            seconds, summary = materialize(settings, day, day)
+            seconds, cpu_seconds, summary = materialize(settings, day, day)
             timings.append(seconds)
+            cpu.append(cpu_seconds)
             gates.append(gate_seconds(settings, summary.run_id))
             built += 1
         rows.append(
@@ -92,6 +91,7 @@ def run(histories: list[int], samples: int, work: Path) -> dict[str, Any]:
                 "first_day_timed": (start + timedelta(days=history)).isoformat(),
                 "samples_s": [round(t, 3) for t in timings],
                 "median_s": round(statistics.median(timings), 3),
+                "median_cpu_s": round(statistics.median(cpu), 3),
                 "gate_s": round(statistics.median(gates), 3),
                 "gate_share": round(
                     statistics.median(g / t for g, t in zip(gates, timings, strict=True)), 3
@@ -108,4 +108,5 @@ def run(histories: list[int], samples: int, work: Path) -> dict[str, Any]:
         "history_build_s": round(build_seconds, 1),
         "rows": rows,
         "ratio_last_to_first": round(rows[-1]["median_s"] / rows[0]["median_s"], 3),
+        "cpu_ratio_last_to_first": round(rows[-1]["median_cpu_s"] / rows[0]["median_cpu_s"], 3),
     }

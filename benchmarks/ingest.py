@@ -31,7 +31,7 @@ from typing import Any
 import pandas as pd
 import pyarrow.csv as pacsv
 
-from benchmarks.common import UM_DATASETS, simulate_um, symbols, um_settings
+from benchmarks.common import UM_DATASETS, simulate_um, symbols, timed, um_settings
 from transforms import staging
 from transforms.fetch import ArchiveClient
 
@@ -84,7 +84,7 @@ def treadmill_ingest(
     per_dataset = {ds.name: {"seconds": 0.0, "gate_seconds": 0.0} for ds in UM_DATASETS}
     statuses: dict[str, int] = {}
     with stage_clock() as stages:
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.process_time()
         for days in calls:
             for ds in UM_DATASETS:
                 started = time.perf_counter()
@@ -96,11 +96,12 @@ def treadmill_ingest(
                 per_dataset[ds.name]["gate_seconds"] += sum(p.gate_seconds for p in partitions)
                 for record in (r for p in partitions for r in p.symbols):
                     statuses[record.status] = statuses.get(record.status, 0) + 1
-        seconds = time.perf_counter() - began
+        seconds, cpu_seconds = time.perf_counter() - began, time.process_time() - cpu
     if set(statuses) != {"ok"}:
         raise RuntimeError(f"the ingest benchmark expects every file to publish; got {statuses}")
     return {
         "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
         "gate_seconds": sum(d["gate_seconds"] for d in per_dataset.values()),
         "partitions": sum(len(days) for days in calls) * len(UM_DATASETS),
         "stages": dict(stages),
@@ -108,18 +109,25 @@ def treadmill_ingest(
     }
 
 
-def naive_pandas(zips: list[Path], out: Path) -> float:
-    """A straightforward script: each zip read with pandas and written as Parquet, in turn."""
+def naive_pandas(zips: list[Path], out: Path) -> tuple[float, float]:
+    """A straightforward script: each zip read with pandas and written as Parquet, in turn.
+
+    Returns wall and CPU seconds."""
     out.mkdir(parents=True, exist_ok=True)
-    began = time.perf_counter()
-    for path in zips:
-        frame = pd.read_csv(path)  # the zip's one CSV; pandas infers the compression
-        frame.to_parquet(out / f"{path.stem}.parquet")
-    return time.perf_counter() - began
+
+    def script() -> None:
+        for path in zips:
+            frame = pd.read_csv(path)  # the zip's one CSV; pandas infers the compression
+            frame.to_parquet(out / f"{path.stem}.parquet")
+
+    seconds, cpu_seconds, _ = timed(script)
+    return seconds, cpu_seconds
 
 
-def parse_floor(zips: list[Path], out: Path) -> float:
-    """``pyarrow.csv.read_csv`` of each CSV, unzipped beforehand (not timed), in turn."""
+def parse_floor(zips: list[Path], out: Path) -> tuple[float, float]:
+    """``pyarrow.csv.read_csv`` of each CSV, unzipped beforehand (not timed), in turn.
+
+    Returns wall and CPU seconds."""
     out.mkdir(parents=True, exist_ok=True)
     csvs = []
     for path in zips:
@@ -128,10 +136,8 @@ def parse_floor(zips: list[Path], out: Path) -> float:
             target = out / member
             target.write_bytes(archive.read(member))
             csvs.append(target)
-    began = time.perf_counter()
-    for csv in csvs:
-        pacsv.read_csv(csv)
-    return time.perf_counter() - began
+    seconds, cpu_seconds, _ = timed(lambda: [pacsv.read_csv(csv) for csv in csvs])
+    return seconds, cpu_seconds
 
 
 def measure(count: int, day_count: int, work: Path) -> dict[str, Any]:
@@ -146,8 +152,8 @@ def measure(count: int, day_count: int, work: Path) -> dict[str, Any]:
     # Each baseline's first file pays its library's first use; that file is read once untimed.
     naive_pandas(zips[:1], work / "warm-naive")
     parse_floor(zips[:1], work / "warm-floor")
-    naive_seconds = naive_pandas(zips, work / "naive")
-    floor_seconds = parse_floor(zips, work / "unzipped")
+    naive_seconds, naive_cpu = naive_pandas(zips, work / "naive")
+    floor_seconds, floor_cpu = parse_floor(zips, work / "unzipped")
     symbol_days = count * day_count
     return {
         "symbols": count,
@@ -155,25 +161,36 @@ def measure(count: int, day_count: int, work: Path) -> dict[str, Any]:
         "symbol_days": symbol_days,
         "files": len(zips),
         "naive_pandas_s": round(naive_seconds, 3),
+        "naive_pandas_cpu_s": round(naive_cpu, 3),
         "floor_s": round(floor_seconds, 3),
+        "floor_cpu_s": round(floor_cpu, 3),
         "naive_pandas_symbol_days_per_s": round(symbol_days / naive_seconds, 2),
         "floor_symbol_days_per_s": round(symbol_days / floor_seconds, 2),
         "treadmill": {
-            shape: _treadmill_row(result, symbol_days, naive_seconds, floor_seconds)
+            shape: _treadmill_row(
+                result, symbol_days, (naive_seconds, naive_cpu), (floor_seconds, floor_cpu)
+            )
             for shape, result in (("daily", daily), ("range", batch))
         },
     }
 
 
 def _treadmill_row(
-    result: dict[str, Any], symbol_days: int, naive_seconds: float, floor_seconds: float
+    result: dict[str, Any],
+    symbol_days: int,
+    naive: tuple[float, float],
+    floor: tuple[float, float],
 ) -> dict[str, Any]:
-    seconds = result["seconds"]
+    """One way of staging beside the baselines; ``naive`` and ``floor`` are (wall, CPU) s."""
+    seconds, cpu_seconds = result["seconds"], result["cpu_seconds"]
     return {
         "seconds": round(seconds, 3),
+        "cpu_s": round(cpu_seconds, 3),
         "symbol_days_per_s": round(symbol_days / seconds, 2),
-        "speed_vs_naive_pandas": round(naive_seconds / seconds, 2),
-        "time_vs_floor": round(seconds / floor_seconds, 2),
+        "speed_vs_naive_pandas": round(naive[0] / seconds, 2),
+        "time_vs_floor": round(seconds / floor[0], 2),
+        "cpu_vs_naive_pandas": round(cpu_seconds / naive[1], 2),
+        "cpu_vs_floor": round(cpu_seconds / floor[1], 2),
         "partitions": result["partitions"],
         "seconds_per_partition": round(seconds / result["partitions"], 4),
         "gate_s": round(result["gate_seconds"], 3),
