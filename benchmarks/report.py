@@ -289,7 +289,7 @@ def _backfill(section: dict[str, Any]) -> list[str]:
                 [
                     "one single-run backfill",
                     f"{single['wall_s']} s ({single['wall_s'] / 60:.1f} min)",
-                    single["cpu_s"],
+                    single.get("cpu_s", "not measured"),
                     single["peak_rss_mib"],
                     single["symbol_days_per_s"],
                 ],
@@ -297,7 +297,7 @@ def _backfill(section: dict[str, Any]) -> list[str]:
                     f"one run per partition ({label})",
                     f"{per['wall_s_for_range']} s ({per['wall_s_for_range'] / 60:.1f} min); "
                     f"{per['mean_s']} s per run",
-                    f"{per['mean_cpu_s']} per run",
+                    f"{per.get('mean_cpu_s', 'not measured')} per run",
                     per["peak_rss_mib"],
                     round(section["symbols"] * section["days"] / per["wall_s_for_range"], 2),
                 ],
