@@ -20,10 +20,10 @@ from typing import Any
 
 import dagster as dg
 
-from benchmarks.common import timed
+from benchmarks.common import simulate, timed
 from pipelines.cli import DEMO_UNIVERSE
 from pipelines.runner import RunSummary, dagster_home, materialize_range
-from simulator.run import SimConfig, simulate_archive
+from simulator.run import SimConfig
 from transforms.settings import Settings, parse_universe
 
 END = date(2024, 3, 31)
@@ -59,9 +59,7 @@ def run(histories: list[int], samples: int, work: Path) -> dict[str, Any]:
     total = histories[-1] + samples
     start = END - timedelta(days=total - 1)
     mirror = work / "mirror"
-    simulate_seconds, _, _ = timed(
-        lambda: simulate_archive(SimConfig(out=mirror, start=start, end=END))
-    )
+    simulate_seconds = simulate(SimConfig(out=mirror, start=start, end=END))
     settings = Settings(
         warehouse=work / "warehouse",
         binance_url=mirror.as_uri() + "/",
@@ -104,7 +102,7 @@ def run(histories: list[int], samples: int, work: Path) -> dict[str, Any]:
         "start": start.isoformat(),
         "end": END.isoformat(),
         "samples": samples,
-        "simulate_s": round(simulate_seconds, 1),
+        "simulate_s": round(simulate_seconds, 1) if simulate_seconds else None,
         "history_build_s": round(build_seconds, 1),
         "rows": rows,
         "ratio_last_to_first": round(rows[-1]["median_s"] / rows[0]["median_s"], 3),

@@ -262,7 +262,12 @@ def _incremental(section: dict[str, Any]) -> list[str]:
         ),
         f"Last / first: **{section['ratio_last_to_first']}** (CPU: "
         f"{section['cpu_ratio_last_to_first']}). Building the history took "
-        f"{section['history_build_s']} s; simulating it {section['simulate_s']} s.",
+        f"{section['history_build_s']} s; "
+        + (
+            f"simulating it {section['simulate_s']} s."
+            if section["simulate_s"]
+            else "its archive was re-used."
+        ),
         "",
     ]
 
