@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -95,7 +96,8 @@ def load_average() -> tuple[float, float, float]:
 
 @dataclass(frozen=True)
 class ProcessRun:
-    """One child process: its wall time, its CPU time (user + system), its peak resident memory.
+    """One child process: its wall time, its CPU time (user + system), its peak resident memory
+    (the high-water mark of the process itself).
 
     On a machine others share, CPU seconds move less than wall seconds: they count the work,
     not the waiting for a core.
@@ -107,27 +109,44 @@ class ProcessRun:
 
 
 def run_process(args: Sequence[str], env: dict[str, str] | None = None) -> ProcessRun:
-    """Run ``args`` to completion (in ``env``, else this environment); peak RSS from ``wait4``.
+    """Run ``args`` to completion (in ``env``, else this environment) and measure it.
 
-    stdout is discarded; a non-zero exit raises with the tail of stderr, so a broken run can
-    never pass for a fast one.
+    Peak memory is the child's own high-water mark (``VmHWM``), read every 0.2 s while it
+    runs. ``wait4``'s ``ru_maxrss`` cannot be used: a child exec'd from a fork starts with its
+    parent's high-water mark, and this process may have held gigabytes of simulated archive.
+    CPU seconds (user + system) come from ``wait4``. A non-zero exit raises with the tail of
+    stderr, so a broken run can never pass for a fast one.
     """
     began = time.perf_counter()
-    child = subprocess.Popen(
-        list(args),
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    child = subprocess.Popen(list(args), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak_kib = 0
+    done = threading.Event()
+
+    def watch() -> None:
+        nonlocal peak_kib
+        status = Path(f"/proc/{child.pid}/status")
+        while not done.wait(0.2):
+            try:
+                lines = status.read_text().splitlines()
+            except OSError:
+                return
+            for line in lines:
+                if line.startswith("VmHWM:"):
+                    peak_kib = max(peak_kib, int(line.split()[1]))
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
     assert child.stderr is not None
     stderr = child.stderr.read()
     _, status, usage = os.wait4(child.pid, 0)
+    done.set()
+    watcher.join()
     seconds = time.perf_counter() - began
     child.returncode = os.waitstatus_to_exitcode(status)
     if child.returncode != 0:
         tail = stderr.decode("utf-8", "replace")[-2000:]
         raise RuntimeError(f"{' '.join(args)} exited {child.returncode}:\n{tail}")
-    return ProcessRun(seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
+    return ProcessRun(seconds, usage.ru_utime + usage.ru_stime, peak_kib / 1024)
 
 
 def disk_free_gib(path: Path) -> float:
