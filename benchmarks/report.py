@@ -43,6 +43,10 @@ def _table(header: list[str], rows: list[list[object]]) -> list[str]:
     return [*lines, ""]
 
 
+def _heading(title: str, section: dict[str, Any]) -> list[str]:
+    return [title, "", _when(section), ""]
+
+
 def _when(section: dict[str, Any]) -> str:
     before, after = (
         ", ".join(str(v) for v in section[key])
@@ -154,10 +158,7 @@ def render(report: dict[str, Any]) -> str:
 def _ingest(section: dict[str, Any]) -> list[str]:
     rows = section["rows"]
     lines = [
-        "## 1. Ingest",
-        "",
-        _when(section),
-        "",
+        *_heading("## 1. Ingest", section),
         f"USDⓈ-M, every dataset, {section['days']} day(s) from {section['start']}. Treadmill "
         "stages them twice, into fresh warehouses: day by day (one call per dataset and day, "
         "as the daily job does) and the range in one call per dataset (as a backfill does). "
@@ -239,10 +240,7 @@ def _ingest(section: dict[str, Any]) -> list[str]:
 
 def _incremental(section: dict[str, Any]) -> list[str]:
     return [
-        "## 2. Incremental cost",
-        "",
-        _when(section),
-        "",
+        *_heading("## 2. Incremental cost", section),
         f"The daily job (`materialize_range`) for one more day, universe `{section['universe']}`, "
         f"history simulated from {section['start']} to {section['end']}; "
         f"median of {section['samples']} consecutive days.",
@@ -281,10 +279,7 @@ def _backfill(section: dict[str, Any]) -> list[str]:
         else f"all {per['days_run']} days"
     )
     return [
-        "## 3. Backfill",
-        "",
-        _when(section),
-        "",
+        *_heading("## 3. Backfill", section),
         f"{section['symbols']} USDⓈ-M symbols × {section['days']} days "
         f"({section['start']} … {section['end']}), `treadmill materialize` in a child process.",
         "",
@@ -321,10 +316,7 @@ def _backfill(section: dict[str, Any]) -> list[str]:
 
 def _queries(section: dict[str, Any]) -> list[str]:
     return [
-        "## 4. Queries",
-        "",
-        _when(section),
-        "",
+        *_heading("## 4. Queries", section),
         f"`benchmarks/queries/*.sql` on the catalog of the backfilled warehouse, read-only; "
         f"best and median of {section['repeat']} after a first (cold) run.",
         "",
