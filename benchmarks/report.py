@@ -175,8 +175,8 @@ def _ingest(section: dict[str, Any]) -> list[str]:
                 "symbol-days/s",
                 "speed vs naive",
                 "time vs floor",
-                "CPU vs naive",
-                "CPU vs floor",
+                "CPU time vs naive",
+                "CPU time vs floor",
             ],
             [
                 [
