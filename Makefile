@@ -37,11 +37,9 @@ ui: $(VENV)/.synced
 	mkdir -p $(WAREHOUSE)/dagster && cp dagster.yaml $(WAREHOUSE)/dagster/dagster.yaml
 	DAGSTER_HOME=$(abspath $(WAREHOUSE))/dagster $(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
+# Benchmarks (not part of test): BENCH_ARGS=--quick for a smoke run; see README "Benchmarks".
 bench: $(VENV)/.synced
-	$(VENV)/bin/python -m benchmarks.ingest
-	$(VENV)/bin/python -m benchmarks.simulate
-	$(VENV)/bin/python -m benchmarks.facts
-	$(VENV)/bin/python -m benchmarks.gates
+	$(VENV)/bin/python -m benchmarks $(BENCH_ARGS)
 
 clean:
 	rm -rf .tools $(VENV) .pytest_cache .mypy_cache .ruff_cache

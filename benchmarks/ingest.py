@@ -1,190 +1,239 @@
-"""Ingest and simulator throughput, beside the parse-only floor.
+"""Sections 1 and 5: ingest throughput beside two baselines, and the gates' share of it.
 
-For 1 and 20 USDⓈ-M symbols over a few simulated days it measures:
+For each symbol count, a simulated USDⓈ-M archive of a few days is ingested three ways:
 
-- the simulator: symbol-days of archive generated per second;
-- ingest: fetch from ``file://`` (read + sha256 + land), parse, publish every UM dataset, with
-  the same thread pool the assets use; and each stage alone, to say where the time goes;
-- the floor: ``pyarrow.csv.read_csv`` of the same CSVs, already unzipped, one after another.
+- **treadmill**: every UM dataset staged with ``stage_dataset``: fetch from ``file://`` (read,
+  sha256 against the ``.CHECKSUM``, land atomically), parse, the structural gates and the Great
+  Expectations suite, publish (zstd Parquet, fsync) and the manifest. Twice, into fresh
+  warehouses: day by day as the daily job stages (one call per dataset and day), and the range
+  at once as a backfill stages it (one call per dataset; files go in batches of 1000);
+- **naive pandas**: what a straightforward script does with the same zips, one file after
+  another: ``pandas.read_csv`` of the zip and ``to_parquet``; no checksum, no validation;
+- **parse-only floor**: ``pyarrow.csv.read_csv`` of the same CSVs, unzipped beforehand, one
+  after another.
 
-Writes ``benchmarks/results/ingest.{md,json}``. Run: ``make bench`` or
-``.venv/bin/python -m benchmarks.ingest``.
+Each treadmill stage is clocked by wrapping its function (summed over the two fetch-and-parse
+workers, so stages can add up to more than the wall time). The gates' share (section 5) is the
+gate seconds each staged partition reports, over the wall time. A warm-up run of one symbol-day
+comes first and is reported apart: it pays Great Expectations' one-time import (~8 s).
 """
 
-import io
-import json
 import shutil
-import tempfile
+import threading
 import time
 import zipfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Any
 
+import pandas as pd
 import pyarrow.csv as pacsv
-import typer
 
-from benchmarks.machine import describe
-from simulator.run import SimConfig, simulate_archive
-from transforms.fetch import ArchiveClient, Landed
-from transforms.parse import parse_zip
-from transforms.publish import publish_partition
-from transforms.settings import Settings, parse_universe
-from transforms.sources import DATASETS, Cadence
-from transforms.staging import stage_dataset
+from benchmarks.common import UM_DATASETS, simulate_um, symbols, timed, um_settings
+from transforms import staging
+from transforms.fetch import ArchiveClient
 
-RESULTS = Path(__file__).parent / "results"
-SYMBOLS = [
-    "BTCUSDT",
-    "ETHUSDT",
-    "SOLUSDT",
-    "BNBUSDT",
-    "XRPUSDT",
-    "DOGEUSDT",
-    "ADAUSDT",
-    "AVAXUSDT",
-    "LINKUSDT",
-    "DOTUSDT",
-    "LTCUSDT",
-    "TRXUSDT",
-    "BCHUSDT",
-    "NEARUSDT",
-    "APTUSDT",
-    "ARBUSDT",
-    "OPUSDT",
-    "SUIUSDT",
-    "FILUSDT",
-    "ATOMUSDT",
-]
 START = date(2024, 2, 1)
+"""Inside every UM dataset's window, liquidation snapshots included."""
+
+STAGES: dict[str, tuple[Any, str]] = {
+    "fetch": (ArchiveClient, "fetch"),
+    "parse": (staging, "parse_zip"),
+    "structural gates": (staging, "structural_failures"),
+    "great expectations": (staging, "expectation_failures"),
+    "publish": (staging, "publish_partition"),
+    "manifest": (staging, "write_json_atomically"),
+}
+"""The functions ``stage_dataset`` spends its time in, by the stage they are."""
 
 
-def measure(symbols: int, days: int, work: Path) -> dict[str, float]:
-    names = tuple(SYMBOLS[:symbols])
-    mirror = work / "mirror"
-    began = time.perf_counter()
-    simulate_archive(
-        SimConfig(
-            out=mirror,
-            start=START,
-            end=START + timedelta(days=days - 1),
-            symbols=names,
-            coin_margined=(),
-            spot=(),
-        )
-    )
-    simulate_seconds = time.perf_counter() - began
-    day_list = [START + timedelta(days=d) for d in range(days)]
-    um = [d for d in DATASETS if d.exchange == "binance_um"]
-    settings = Settings(
-        warehouse=work / "warehouse",
-        binance_url=mirror.as_uri() + "/",
-        universe=parse_universe(f"binance_um:{','.join(names)}"),
-    )
+@contextmanager
+def stage_clock() -> Iterator[dict[str, float]]:
+    """Seconds spent inside each stage's function while the block runs, summed over threads."""
+    totals = dict.fromkeys(STAGES, 0.0)
+    lock = threading.Lock()
+    originals = {label: getattr(owner, name) for label, (owner, name) in STAGES.items()}
 
-    began = time.perf_counter()
-    for ds in um:
-        with ArchiveClient(settings.binance_url, settings.raw_root / ds.exchange) as client:
-            stage_dataset(ds, day_list, settings, client)
-    ingest_seconds = time.perf_counter() - began
+    def clocked(label: str, function: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            began = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                with lock:
+                    totals[label] += time.perf_counter() - began
 
-    relpaths = sorted(
-        {
-            (ds, symbol, ds.archive_path(symbol, day))
-            for ds in um
-            for symbol in names
-            for day in day_list
-            if ds.is_available(day) and (mirror / ds.archive_path(symbol, day)).exists()
-        },
-        key=lambda item: item[2],
-    )
-    # Stage by stage, sequentially, on a fresh raw tree: where the time goes.
-    shutil.rmtree(settings.raw_root)
-    client = ArchiveClient(settings.binance_url, settings.raw_root / "binance_um")
-    began = time.perf_counter()
-    landed = {path: client.fetch(path) for _, _, path in relpaths}
-    fetch_seconds = time.perf_counter() - began
-    began = time.perf_counter()
-    parsed = []
-    for ds, symbol, path in relpaths:
-        outcome = landed[path]
-        assert isinstance(outcome, Landed)
-        period = START.replace(day=1) if ds.cadence is Cadence.MONTHLY else START
-        parsed.append(parse_zip(ds, symbol, outcome.path, path, period).table)
-    parse_seconds = time.perf_counter() - began
-    began = time.perf_counter()
-    for index, table in enumerate(parsed):
-        publish_partition(table, work / "publish-only", f"stg_t{index % 7}", START)
-    publish_seconds = time.perf_counter() - began
+        return wrapper
 
-    unzipped = work / "unzipped"
-    unzipped.mkdir()
-    csvs = []
-    for _, _, path in relpaths:
-        with zipfile.ZipFile(mirror / path) as archive:
-            name = archive.namelist()[0]
-            target = unzipped / name
-            target.write_bytes(archive.read(name))
-            csvs.append(target)
-    began = time.perf_counter()
-    for csv in csvs:
-        pacsv.read_csv(io.BytesIO(csv.read_bytes()))
-    floor_seconds = time.perf_counter() - began
+    for label, (owner, name) in STAGES.items():
+        setattr(owner, name, clocked(label, originals[label]))
+    try:
+        yield totals
+    finally:
+        for label, (owner, name) in STAGES.items():
+            setattr(owner, name, originals[label])
 
-    symbol_days = symbols * days
+
+def treadmill_ingest(
+    mirror: Path, names: tuple[str, ...], calls: list[list[date]], warehouse: Path
+) -> dict[str, Any]:
+    """Stage every UM dataset for each list of days in ``calls``; fail unless all is ok."""
+    settings = um_settings(warehouse, mirror, names)
+    per_dataset = {ds.name: {"seconds": 0.0, "gate_seconds": 0.0} for ds in UM_DATASETS}
+    statuses: dict[str, int] = {}
+    with stage_clock() as stages:
+        began, cpu = time.perf_counter(), time.process_time()
+        for days in calls:
+            for ds in UM_DATASETS:
+                started = time.perf_counter()
+                with ArchiveClient(
+                    settings.binance_url, settings.raw_root / ds.exchange, settings.limits
+                ) as client:
+                    partitions = staging.stage_dataset(ds, days, settings, client)
+                per_dataset[ds.name]["seconds"] += time.perf_counter() - started
+                per_dataset[ds.name]["gate_seconds"] += sum(p.gate_seconds for p in partitions)
+                for record in (r for p in partitions for r in p.symbols):
+                    statuses[record.status] = statuses.get(record.status, 0) + 1
+        seconds, cpu_seconds = time.perf_counter() - began, time.process_time() - cpu
+    if set(statuses) != {"ok"}:
+        raise RuntimeError(f"the ingest benchmark expects every file to publish; got {statuses}")
     return {
-        "symbols": symbols,
-        "days": days,
-        "files": len(relpaths),
-        "simulate_symbol_days_per_s": symbol_days / simulate_seconds,
-        "ingest_s_per_symbol_day": ingest_seconds / symbol_days,
-        "floor_s_per_symbol_day": floor_seconds / symbol_days,
-        "ratio_to_floor": ingest_seconds / floor_seconds,
-        "fetch_s_per_symbol_day": fetch_seconds / symbol_days,
-        "parse_s_per_symbol_day": parse_seconds / symbol_days,
-        "publish_s_per_symbol_day": publish_seconds / symbol_days,
+        "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
+        "gate_seconds": sum(d["gate_seconds"] for d in per_dataset.values()),
+        "partitions": sum(len(days) for days in calls) * len(UM_DATASETS),
+        "stages": dict(stages),
+        "per_dataset": per_dataset,
     }
 
 
-def main(
-    days: Annotated[int, typer.Option(help="Simulated days per run.")] = 5,
-    symbol_counts: Annotated[str, typer.Option(help="Comma-separated symbol counts.")] = "1,20",
-) -> None:
-    """Measure ingest throughput against the parse-only floor."""
+def naive_pandas(zips: list[Path], out: Path) -> tuple[float, float]:
+    """A straightforward script: each zip read with pandas and written as Parquet, in turn.
+
+    Returns wall and CPU seconds."""
+    out.mkdir(parents=True, exist_ok=True)
+
+    def script() -> None:
+        for path in zips:
+            frame = pd.read_csv(path)  # the zip's one CSV; pandas infers the compression
+            frame.to_parquet(out / f"{path.stem}.parquet")
+
+    seconds, cpu_seconds, _ = timed(script)
+    return seconds, cpu_seconds
+
+
+def parse_floor(zips: list[Path], out: Path) -> tuple[float, float]:
+    """``pyarrow.csv.read_csv`` of each CSV, unzipped beforehand (not timed), in turn.
+
+    Returns wall and CPU seconds."""
+    out.mkdir(parents=True, exist_ok=True)
+    csvs = []
+    for path in zips:
+        with zipfile.ZipFile(path) as archive:
+            (member,) = archive.namelist()
+            target = out / member
+            target.write_bytes(archive.read(member))
+            csvs.append(target)
+    seconds, cpu_seconds, _ = timed(lambda: [pacsv.read_csv(csv) for csv in csvs])
+    return seconds, cpu_seconds
+
+
+def measure(count: int, day_count: int, work: Path) -> dict[str, Any]:
+    """Every way of ingesting ``count`` symbols × ``day_count`` days, on one simulated archive."""
+    names = symbols(count)
+    days = [START + timedelta(days=offset) for offset in range(day_count)]
+    mirror = work / "mirror"
+    simulate_um(mirror, names, days[0], days[-1])
+    zips = sorted((mirror / "data").rglob("*.zip"))
+    daily = treadmill_ingest(mirror, names, [[day] for day in days], work / "warehouse-daily")
+    batch = treadmill_ingest(mirror, names, [days], work / "warehouse-range")
+    # Each baseline's first file pays its library's first use; that file is read once untimed.
+    naive_pandas(zips[:1], work / "warm-naive")
+    parse_floor(zips[:1], work / "warm-floor")
+    naive_seconds, naive_cpu = naive_pandas(zips, work / "naive")
+    floor_seconds, floor_cpu = parse_floor(zips, work / "unzipped")
+    symbol_days = count * day_count
+    return {
+        "symbols": count,
+        "days": day_count,
+        "symbol_days": symbol_days,
+        "files": len(zips),
+        "naive_pandas_s": round(naive_seconds, 3),
+        "naive_pandas_cpu_s": round(naive_cpu, 3),
+        "floor_s": round(floor_seconds, 3),
+        "floor_cpu_s": round(floor_cpu, 3),
+        "naive_pandas_symbol_days_per_s": round(symbol_days / naive_seconds, 2),
+        "floor_symbol_days_per_s": round(symbol_days / floor_seconds, 2),
+        "treadmill": {
+            shape: _treadmill_row(
+                result, symbol_days, (naive_seconds, naive_cpu), (floor_seconds, floor_cpu)
+            )
+            for shape, result in (("daily", daily), ("range", batch))
+        },
+    }
+
+
+def _treadmill_row(
+    result: dict[str, Any],
+    symbol_days: int,
+    naive: tuple[float, float],
+    floor: tuple[float, float],
+) -> dict[str, Any]:
+    """One way of staging beside the baselines; ``naive`` and ``floor`` are (wall, CPU) s."""
+    seconds, cpu_seconds = result["seconds"], result["cpu_seconds"]
+    return {
+        "seconds": round(seconds, 3),
+        "cpu_s": round(cpu_seconds, 3),
+        "symbol_days_per_s": round(symbol_days / seconds, 2),
+        "speed_vs_naive_pandas": round(naive[0] / seconds, 2),
+        "time_vs_floor": round(seconds / floor[0], 2),
+        "cpu_vs_naive_pandas": round(cpu_seconds / naive[1], 2),
+        "cpu_vs_floor": round(cpu_seconds / floor[1], 2),
+        "partitions": result["partitions"],
+        "seconds_per_partition": round(seconds / result["partitions"], 4),
+        "gate_s": round(result["gate_seconds"], 3),
+        "gate_share": round(result["gate_seconds"] / seconds, 3),
+        "stages_s": {k: round(v, 3) for k, v in result["stages"].items()},
+        "per_dataset": {
+            name: {k: round(v, 3) for k, v in values.items()}
+            for name, values in result["per_dataset"].items()
+        },
+    }
+
+
+def fixed_cost(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Seconds per daily partition as fixed + per-symbol, from the smallest and largest count."""
+    if len(rows) < 2:
+        return None
+    low, high = rows[0], rows[-1]
+    low_s, high_s = (r["treadmill"]["daily"]["seconds_per_partition"] for r in (low, high))
+    slope = (high_s - low_s) / (high["symbols"] - low["symbols"])
+    fixed = low_s - slope * low["symbols"]
+    return {
+        "from_symbols": [low["symbols"], high["symbols"]],
+        "fixed_s_per_partition": round(fixed, 4),
+        "s_per_symbol_file": round(slope, 5),
+    }
+
+
+def run(counts: list[int], day_count: int, work: Path) -> dict[str, Any]:
+    """Section 1 (and the ingest half of section 5) for each symbol count."""
+    warm_work = work / "warm-up"
+    simulate_um(warm_work / "mirror", symbols(1), START, START)
+    warm = treadmill_ingest(warm_work / "mirror", symbols(1), [[START]], warm_work / "warehouse")
+    shutil.rmtree(warm_work)
     rows = []
-    with tempfile.TemporaryDirectory(prefix="treadmill-warmup-") as work:
-        began = time.perf_counter()
-        measure(1, 1, Path(work))
-        warmup_seconds = time.perf_counter() - began
-    typer.echo(f"warm-up (first use of the libraries and pools): {warmup_seconds:.2f}s")
-    for count in (int(c) for c in symbol_counts.split(",")):
-        with tempfile.TemporaryDirectory(prefix="treadmill-bench-") as work:
-            rows.append(measure(count, days, Path(work)))
-            typer.echo(json.dumps(rows[-1]))
-    RESULTS.mkdir(exist_ok=True)
-    report = {"machine": describe(), "warmup_s": warmup_seconds, "results": rows}
-    (RESULTS / "ingest.json").write_text(json.dumps(report, indent=2) + "\n")
-    lines = [
-        "# Ingest benchmark",
-        "",
-        f"Machine: {report['machine']}",
-        "",
-        f"One-time warm-up of a fresh process (excluded below): {warmup_seconds:.2f} s.",
-        "",
-        "| symbols | days | files | ingest s/symbol-day | floor s/symbol-day | ratio "
-        "| fetch | parse | publish (sequential, s/symbol-day) | simulator symbol-days/s |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    lines += [
-        f"| {r['symbols']} | {r['days']} | {r['files']} | {r['ingest_s_per_symbol_day']:.4f} "
-        f"| {r['floor_s_per_symbol_day']:.4f} | {r['ratio_to_floor']:.2f} "
-        f"| {r['fetch_s_per_symbol_day']:.4f} | {r['parse_s_per_symbol_day']:.4f} "
-        f"| {r['publish_s_per_symbol_day']:.4f} | {r['simulate_symbol_days_per_s']:.1f} |"
-        for r in rows
-    ]
-    (RESULTS / "ingest.md").write_text("\n".join(lines) + "\n")
-    typer.echo("\n".join(lines))
-
-
-if __name__ == "__main__":
-    typer.run(main)
+    for count in counts:
+        count_work = work / f"ingest-{count}"
+        rows.append(measure(count, day_count, count_work))
+        shutil.rmtree(count_work)
+        print(f"ingest {count} symbols: {rows[-1]['treadmill']['daily']['seconds']} s", flush=True)
+    return {
+        "start": START.isoformat(),
+        "days": day_count,
+        "warm_up_s": round(warm["seconds"], 2),
+        "rows": rows,
+        "fixed_cost": fixed_cost(rows),
+    }

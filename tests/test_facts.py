@@ -24,6 +24,7 @@ from transforms.facts import (
     FCT_PRICE_1M,
     FactModel,
     build_fact,
+    build_facts,
     read_input,
 )
 from transforms.parse import parse_csv
@@ -345,6 +346,19 @@ def test_price_bars_are_one_row_per_minute(tmp_path: Path) -> None:
         (at(D), 99.0, 100.0, 100.5, file_a),
         (at(D, 0, 1), 101.0, 102.0, None, file_a),
     ]
+
+
+def test_days_built_side_by_side_come_in_order_with_the_same_rows(tmp_path: Path) -> None:
+    days = [D + timedelta(days=offset) for offset in range(5)]
+    for offset, day in enumerate(days):
+        rows = [kline(at(day, hour), 100.0 + offset + hour, f"k{offset}.zip") for hour in range(24)]
+        publish(KLINE, rows, tmp_path, UM_KLINES, day)
+
+    built = list(build_facts(FCT_PRICE_1M, days, tmp_path, workers=2))
+
+    assert [day for day, _ in built] == days
+    assert all(table.equals(build_fact(FCT_PRICE_1M, day, tmp_path)) for day, table in built)
+    assert [table.num_rows for _, table in built] == [24] * 5
 
 
 def test_distinct_liquidations_in_the_same_millisecond_are_kept(tmp_path: Path) -> None:

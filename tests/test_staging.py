@@ -1,19 +1,21 @@
 """Staging a dataset over days: per-symbol isolation, monthly files, manifests, publishing."""
 
 import json
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from tests.conftest import WriteFile
 from tests.factories import funding_rows, kline_rows, liquidation_rows, metrics_rows
-from transforms import formats
+from transforms import formats, staging
 from transforms.fetch import ArchiveClient
 from transforms.settings import Settings
 from transforms.sources import Dataset, dataset
-from transforms.staging import StagedPartition, stage_dataset
+from transforms.staging import StagedPartition, SymbolDay, stage_dataset
 
 DAY_1, DAY_2 = date(2024, 1, 1), date(2024, 1, 2)
 
@@ -102,6 +104,41 @@ def test_monthly_funding_is_split_into_days_and_fetched_once(
     assert btc[DAY_2].duplicates_dropped == 1
     assert btc[DAY_1].source_file == btc[DAY_2].source_file == relpath
     assert (settings.raw_root / "binance_um" / relpath).exists()
+
+
+def test_batches_of_days_publish_what_one_batch_publishes(
+    settings: Settings, write_file: WriteFile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    funding = dataset("binance_um", "funding_rate")
+    write_file(
+        funding.archive_path("BTCUSDT", DAY_1),
+        formats.FUNDING_RATE_COLUMNS,
+        funding_rows(DAY_1, days=31),
+    )
+    bad = funding_rows(DAY_1, days=31)
+    bad[4][2] = "0.5"  # 50% for one settlement of 2 January: beyond any cap
+    write_file(funding.archive_path("ETHUSDT", DAY_1), formats.FUNDING_RATE_COLUMNS, bad)
+    days = [DAY_1, DAY_2, date(2024, 1, 3)]
+
+    def staged(
+        batch_files: int, warehouse: str
+    ) -> list[tuple[date, list[SymbolDay], pa.Table | None]]:
+        monkeypatch.setattr(staging, "FILES_PER_BATCH", batch_files)
+        ours = replace(settings, warehouse=settings.warehouse / warehouse)
+        return [
+            (
+                p.day,
+                [replace(s, origin=None) for s in p.symbols],  # downloaded, or reused later
+                pq.read_table(p.path) if p.path else None,
+            )
+            for p in stage(funding, days, ours)
+        ]
+
+    one_batch = staged(1000, "one")
+    assert staged(2, "per-day") == one_batch  # two symbols: one day a batch
+    statuses = [{s.symbol: s.status for s in symbols} for _, symbols, _ in one_batch]
+    assert statuses[1] == {"BTCUSDT": "ok", "ETHUSDT": "quarantined"}
+    assert statuses[0] == statuses[2] == {"BTCUSDT": "ok", "ETHUSDT": "ok"}
 
 
 def test_outside_the_window_nothing_is_fetched_or_published(

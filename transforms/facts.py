@@ -7,9 +7,14 @@ day as parameters and publishes the result. No path, name or value is ever inter
 SQL text: the SQL files are fixed and the inputs arrive as registered relations.
 """
 
+import os
 import re
+from collections import deque
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
+from itertools import islice
 from pathlib import Path
 from typing import Final
 
@@ -25,6 +30,9 @@ from transforms.sources import DATASETS, Dataset
 from transforms.staging import day_bounds, quarantined_symbols
 
 SQL_ROOT: Final = Path(__file__).resolve().parent.parent / "sql"
+BUILD_WORKERS: Final = min(4, os.cpu_count() or 1)
+"""Days of one model built at once: a day is single-threaded (its sums stay in one order, so a
+rebuild gives the same rows), and a backfill of a year spends most of its time here."""
 _PARAMETER = re.compile(r"\$([a-z_]+)")
 
 
@@ -218,6 +226,33 @@ def read_input(lake_root: Path, model_input: Input, day: date) -> pa.Table:
             dates = pa.array([partition_day] * data.num_rows, pa.date32())
             parts.append(data.append_column("date", dates))
     return pa.concat_tables(parts) if parts else schema.empty_table()
+
+
+def build_facts(
+    model: FactModel, days: Sequence[date], lake_root: Path, workers: int = BUILD_WORKERS
+) -> Iterator[tuple[date, pa.Table]]:
+    """:func:`build_fact` for each of ``days``, ``workers`` days side by side, yielded in order.
+
+    A day's build is single-threaded DuckDB over other tables' partitions (no model reads its
+    own), so days are independent and each gives the same rows however many are built at once;
+    the caller checks and publishes them in order. At most ``workers`` + 1 built days wait.
+    """
+    if workers <= 1 or len(days) <= 1:
+        for day in days:
+            yield day, build_fact(model, day, lake_root)
+        return
+    queue = iter(days)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        pending = deque(
+            (day, pool.submit(build_fact, model, day, lake_root))
+            for day in islice(queue, workers + 1)
+        )
+        while pending:
+            day, future = pending.popleft()
+            following = next(queue, None)
+            if following is not None:
+                pending.append((following, pool.submit(build_fact, model, following, lake_root)))
+            yield day, future.result()
 
 
 def build_fact(

@@ -26,7 +26,7 @@ from transforms.fact_checks import (
     quarantine_partition,
     run_fact_checks,
 )
-from transforms.facts import FACT_MODELS, FactModel, build_fact
+from transforms.facts import FACT_MODELS, FactModel, build_facts
 from transforms.publish import publish_partition
 
 SEVERITIES = {"error": dg.AssetCheckSeverity.ERROR, "warn": dg.AssetCheckSeverity.WARN}
@@ -83,9 +83,9 @@ def build_fact_asset(
         quarantined: dict[str, list[str]] = {}
         outcomes: dict[str, dict[str, CheckOutcome]] = {check.name: {} for check in checks}
         totals: dict[str, tuple[float, int]] = dict.fromkeys(measures, (0.0, 0))
-        for key in context.partition_keys:
-            day = date.fromisoformat(key)
-            table = build_fact(model, day, settings.lake_root)
+        days = [date.fromisoformat(key) for key in context.partition_keys]
+        for day, table in build_facts(model, days, settings.lake_root):
+            key = day.isoformat()
             day_outcomes = run_fact_checks(model, table, day, settings.lake_root)
             for outcome in day_outcomes:
                 outcomes[outcome.name][key] = outcome
