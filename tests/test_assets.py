@@ -229,6 +229,7 @@ def test_rematerialising_a_range_gives_identical_rows_and_no_stale_files(
     assert changed == {
         "stg_binance_um_klines/date=2024-01-02/data.parquet",
         "fct_price_1m/date=2024-01-02/data.parquet",
+        "fct_market_1h/date=2024-01-02/data.parquet",
         "dq_coverage/date=2024-01-02/data.parquet",
         "feat_regime_1h/date=2024-01-02/data.parquet",
         "feat_regime_1d/date=2024-01-02/data.parquet",

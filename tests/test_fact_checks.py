@@ -122,6 +122,7 @@ def test_severities_are_as_documented() -> None:
         ("fct_funding", "within_cap"): "error",
         ("fct_liquidations", "notional"): "error",
         ("fct_liquidations_5m", "unique_keys"): "error",
+        ("fct_market_1h", "unique_keys"): "error",
     }
     params = {(c.table, c.name): dict(c.params) for c in FACT_CHECKS if c.params}
     assert params == {

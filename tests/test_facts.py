@@ -6,6 +6,7 @@ to end); :func:`transforms.facts.build_fact` then reads them back from the lake 
 production. Every expected number is written literally, with its arithmetic in a comment.
 """
 
+import math
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from transforms.facts import (
     FCT_FUNDING,
     FCT_LIQUIDATIONS,
     FCT_LIQUIDATIONS_5M,
+    FCT_MARKET_1H,
     FCT_OPEN_INTEREST,
     FCT_PRICE_1M,
     FactModel,
@@ -745,7 +747,9 @@ def populate(lake: Path) -> None:
     publish(METRICS, [metrics(at(NEXT, 0, 5), 1101.0, 46_242_000.0, NEXT)], lake, UM_METRICS, NEXT)
     publish(FUNDING_RATE, [funding(at(D, 8), 8, 0.0001)], lake, UM_FUNDING, D)
     publish(LIQUIDATION, [liquidation(at(D, 1), "SELL", 2.0, 100.5)], lake, UM_LIQUIDATIONS, D)
-    publish_partition(build_fact(FCT_LIQUIDATIONS, D, lake), lake, "fct_liquidations", D)
+    # Facts that read other facts find them published, as the pipeline orders them.
+    for model in (FCT_LIQUIDATIONS, FCT_PRICE_1M, FCT_OPEN_INTEREST, FCT_LIQUIDATIONS_5M):
+        publish_partition(build_fact(model, D, lake), lake, model.name, D)
 
 
 def test_building_a_day_twice_gives_equal_tables(tmp_path: Path) -> None:
@@ -828,3 +832,88 @@ def test_other_models_read_only_the_day_itself(tmp_path: Path) -> None:
     assert build_fact(FCT_FUNDING, D, tmp_path).num_rows == 0
     assert build_fact(FCT_LIQUIDATIONS, D, tmp_path).num_rows == 0
     assert build_fact(FCT_LIQUIDATIONS_5M, D, tmp_path).num_rows == 0
+
+
+def test_market_hours_roll_up_minutes_open_interest_and_liquidations(tmp_path: Path) -> None:
+    def minute(ts: datetime, close: float, exchange: str = "binance_um", **flow: float) -> Row:
+        return {"exchange": exchange, "symbol": "BTCUSDT", "ts": ts, "close": close, **flow}
+
+    price = FCT_PRICE_1M.schema
+    # The previous day's last close gives the day's first 1-minute return.
+    publish(price, [minute(at(PREV, 23, 59), 100.0)], tmp_path, FCT_PRICE_1M.name, PREV)
+    perp_flow = {"volume_base": 4.0, "volume_quote": 400.0, "taker_buy_base": 3.0}
+    publish(
+        price,
+        [
+            minute(at(D, 0, 0), 101.0, premium_close=0.0002, **perp_flow),
+            minute(at(D, 0, 1), 102.0, premium_close=0.0004, **perp_flow),
+            minute(at(D, 1, 0), 100.0, premium_close=0.0001, **perp_flow),
+            minute(
+                at(D, 0, 0),
+                101.5,
+                "binance_spot",
+                volume_base=2.0,
+                volume_quote=203.0,
+                taker_buy_base=0.5,
+            ),
+        ],
+        tmp_path,
+        FCT_PRICE_1M.name,
+        D,
+    )
+    oi = [
+        {
+            "exchange": "binance_um",
+            "symbol": "BTCUSDT",
+            "ts": at(D, 0, 5),
+            "oi_base": 1000.0,
+            "oi_usd": 101_000.0,
+        },
+        {
+            "exchange": "binance_um",
+            "symbol": "BTCUSDT",
+            "ts": at(D, 0, 55),
+            "oi_base": 1010.0,
+            "oi_usd": 103_020.0,
+        },
+    ]
+    publish(FCT_OPEN_INTEREST.schema, oi, tmp_path, FCT_OPEN_INTEREST.name, D)
+    liquidations = [
+        {
+            "exchange": "binance_um",
+            "symbol": "BTCUSDT",
+            "ts": at(D, 0, 0),
+            "long_liq_usd": 5.0,
+            "short_liq_usd": 0.0,
+        },
+        {
+            "exchange": "binance_um",
+            "symbol": "BTCUSDT",
+            "ts": at(D, 0, 5),
+            "long_liq_usd": 2.0,
+            "short_liq_usd": 1.0,
+        },
+    ]
+    publish(FCT_LIQUIDATIONS_5M.schema, liquidations, tmp_path, FCT_LIQUIDATIONS_5M.name, D)
+
+    hours = build_fact(FCT_MARKET_1H, D, tmp_path)
+
+    assert columns(hours, "exchange", "ts", "close", "perp_volume_quote") == [
+        ("binance_um", at(D, 0), 102.0, 800.0),
+        ("binance_um", at(D, 1), 100.0, 400.0),
+    ]
+    # hour 00: returns ln(101/100) (from the day before) and ln(102/101); hour 01: ln(100/102)
+    vol_00 = math.sqrt(math.log(101 / 100) ** 2 + math.log(102 / 101) ** 2)
+    assert hours["realized_vol"].to_pylist() == pytest.approx([vol_00, abs(math.log(100 / 102))])
+    # (2 × 6 − 8) / 8 over the hour's two minutes; premium mean (0.0002 + 0.0004) / 2
+    assert hours["perp_taker_imbalance"].to_pylist() == pytest.approx([0.5, 0.5])
+    assert hours["premium_mean"].to_pylist() == pytest.approx([0.0003, 0.0001])
+    # the hour's last open interest; no reading in hour 01
+    assert columns(hours, "oi_base", "oi_usd") == [(1010.0, 103_020.0), (None, None)]
+    # 5 + 2 long, 1 short; an hour without liquidation rows has none
+    assert columns(hours, "long_liq_usd", "short_liq_usd") == [(7.0, 1.0), (0.0, 0.0)]
+    # the spot pair's hour: (2 × 0.5 − 2) / 2; none traded in hour 01
+    assert columns(hours, "spot_volume_quote", "spot_taker_imbalance") == [
+        (203.0, -0.5),
+        (None, None),
+    ]

@@ -165,6 +165,7 @@ FACT_CHECKS: Final = (
         {"rel_tol": NOTIONAL_REL_TOL, "abs_tol": NOTIONAL_ABS_TOL},
     ),
     _unique_keys("fct_liquidations_5m", "ts"),
+    _unique_keys("fct_market_1h", "ts"),
 )
 
 

@@ -72,7 +72,9 @@ class FactModel:
     def staged_inputs(self) -> tuple[Dataset, ...]:
         """The staged datasets behind this model's inputs (directly or through other facts)."""
         tables = set(self.upstream_tables)
-        for model in FACT_MODELS:
+        # Facts read other facts; later models in FACT_MODELS read earlier ones, so walking
+        # the list backwards reaches every staged table through any chain of them.
+        for model in reversed(FACT_MODELS):
             if model.name in tables:
                 tables |= set(model.upstream_tables)
         return tuple(d for d in DATASETS if d.table in tables)
@@ -199,12 +201,48 @@ FCT_LIQUIDATIONS_5M = FactModel(
     ),
 )
 
+FCT_MARKET_1H = FactModel(
+    "fct_market_1h",
+    (
+        Input(FCT_PRICE_1M.name, (FCT_PRICE_1M.name,), FCT_PRICE_1M.schema, days_before=1),
+        Input(FCT_OPEN_INTEREST.name, (FCT_OPEN_INTEREST.name,), FCT_OPEN_INTEREST.schema),
+        Input(FCT_LIQUIDATIONS_5M.name, (FCT_LIQUIDATIONS_5M.name,), FCT_LIQUIDATIONS_5M.schema),
+    ),
+    _schema(
+        ("ts", TIMESTAMP),
+        *(
+            (name, F64)
+            for name in (
+                "close",
+                "realized_vol",
+                "perp_volume_quote",
+                "perp_taker_imbalance",
+                "premium_mean",
+                "oi_base",
+                "oi_usd",
+                "long_liq_usd",
+                "short_liq_usd",
+                "spot_volume_quote",
+                "spot_taker_imbalance",
+            )
+        ),
+    ),
+    description=(
+        "Each perpetual's hour: closing price, realised volatility of its 1-minute returns, "
+        "volume, taker imbalance and mean premium, the hour's last open interest (base units and"
+        " USD), long and short liquidations, and the same coin's spot volume and taker "
+        "imbalance. Rolled up once per day, so a 30-day feature window reads 720 hourly rows "
+        "per perpetual instead of 43,200 minutes."
+    ),
+)
+
 FACT_MODELS: Final = (
     FCT_PRICE_1M,
     FCT_OPEN_INTEREST,
     FCT_FUNDING,
     FCT_LIQUIDATIONS,
     FCT_LIQUIDATIONS_5M,
+    FCT_MARKET_1H,
 )
 
 

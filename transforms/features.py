@@ -14,14 +14,7 @@ import duckdb
 import pyarrow as pa
 
 from transforms.catalog import DUCKDB_CONFIG
-from transforms.facts import (
-    FCT_FUNDING,
-    FCT_LIQUIDATIONS_5M,
-    FCT_OPEN_INTEREST,
-    FCT_PRICE_1M,
-    FactModel,
-    Input,
-)
+from transforms.facts import FCT_FUNDING, FCT_MARKET_1H, FactModel, Input
 from transforms.schemas import TIMESTAMP
 
 TRAILING_DAYS: Final = 29
@@ -103,7 +96,7 @@ FEAT_REGIME_1H = FactModel(
     "feat_regime_1h",
     tuple(
         Input(model.name, (model.name,), model.schema, days_before=TRAILING_DAYS)
-        for model in (FCT_PRICE_1M, FCT_OPEN_INTEREST, FCT_FUNDING, FCT_LIQUIDATIONS_5M)
+        for model in (FCT_MARKET_1H, FCT_FUNDING)
     ),
     _schema(
         ("ts", TIMESTAMP),

@@ -2,100 +2,22 @@
 -- funding) with its context (volatility, liquidations, spot versus perp flow) and one regime label.
 -- grain: exchange × symbol × hour (ts = hour start), perpetuals only
 -- partition: date = UTC day of ts; $day_start <= ts < $day_end
--- inputs: fct_price_1m, fct_open_interest, fct_funding, fct_liquidations_5m for the 30 days
---         ending with the partition ($window_start = day − 29 days). Trailing windows only: a
---         value never depends on anything after its hour, so adding later days changes nothing.
+-- inputs: fct_market_1h and fct_funding for the 30 days ending with the partition
+--         ($window_start = day − 29 days). Trailing windows only: a value never depends on
+--         anything after its hour, so adding later days changes nothing.
 -- thresholds: bound from transforms.features.RegimeThresholds (one place, with their reasons).
-with minutes as (
+with hours as (
     select
-        exchange,
-        symbol,
-        ts,
-        close,
-        volume_quote,
-        volume_base,
-        taker_buy_base,
-        premium_close,
-        ln(close / lag(close) over (partition by exchange, symbol order by ts)) as log_return
-    from fct_price_1m
+        *,
+        spot_volume_quote / nullif(perp_volume_quote, 0) as spot_perp_volume_ratio
+    from fct_market_1h
     where ts >= $window_start and ts < $day_end
-),
-
-perp_hours as (
-    select
-        exchange,
-        symbol,
-        time_bucket(interval 1 hour, ts) as ts,
-        arg_max(close, ts) as close,
-        sqrt(sum(log_return * log_return)) as realized_vol,
-        sum(volume_quote) as perp_volume_quote,
-        (2 * sum(taker_buy_base) - sum(volume_base)) / nullif(sum(volume_base), 0)
-            as perp_taker_imbalance,
-        avg(premium_close) as premium_mean
-    from minutes
-    where exchange <> 'binance_spot'
-    group by all
-),
-
-spot_hours as (
-    select
-        symbol as spot_symbol,
-        time_bucket(interval 1 hour, ts) as ts,
-        sum(volume_quote) as spot_volume_quote,
-        (2 * sum(taker_buy_base) - sum(volume_base)) / nullif(sum(volume_base), 0)
-            as spot_taker_imbalance
-    from minutes
-    where exchange = 'binance_spot'
-    group by all
-),
-
-oi_hours as (
-    select
-        exchange,
-        symbol,
-        time_bucket(interval 1 hour, ts) as ts,
-        arg_max(oi_base, ts) as oi_base,
-        arg_max(oi_usd, ts) as oi_usd
-    from fct_open_interest
-    where ts >= $window_start and ts < $day_end
-    group by all
-),
-
-liquidation_hours as (
-    select
-        exchange,
-        symbol,
-        time_bucket(interval 1 hour, ts) as ts,
-        sum(long_liq_usd) as long_liq_usd,
-        sum(short_liq_usd) as short_liq_usd
-    from fct_liquidations_5m
-    where ts >= $window_start and ts < $day_end
-    group by all
 ),
 
 settlements as (
     select exchange, symbol, funding_time, funding_rate, funding_interval_hours, funding_rate_8h
     from fct_funding
     where funding_time < $day_end
-),
-
-hours as (
-    select
-        perp_hours.*,
-        oi_hours.oi_base,
-        oi_hours.oi_usd,
-        coalesce(liquidation_hours.long_liq_usd, 0) as long_liq_usd,
-        coalesce(liquidation_hours.short_liq_usd, 0) as short_liq_usd,
-        spot_hours.spot_taker_imbalance,
-        spot_hours.spot_volume_quote / nullif(perp_hours.perp_volume_quote, 0)
-            as spot_perp_volume_ratio
-    from perp_hours
-    left join oi_hours using (exchange, symbol, ts)
-    left join liquidation_hours using (exchange, symbol, ts)
-    -- the spot pair of the same coin: BTCUSDT for BTCUSDT and for the coin-margined BTCUSD_PERP
-    left join spot_hours
-        on spot_hours.ts = perp_hours.ts
-        and spot_hours.spot_symbol = regexp_replace(perp_hours.symbol, 'USD_PERP$', 'USDT')
 ),
 
 with_funding as (
@@ -115,6 +37,7 @@ with_funding as (
 with_trends as (
     select
         *,
+        row_number() over by_symbol as hour_number,
         ln(close / lag(close, 1) over by_symbol) as return_1h,
         ln(close / lag(close, $trend_hours) over by_symbol) as return_trend,
         oi_base / nullif(lag(oi_base, 1) over by_symbol, 0) - 1 as oi_change_pct_1h,
@@ -150,11 +73,7 @@ scored as (
         (short_liq_intensity - avg(short_liq_intensity) over month)
             / nullif(stddev_samp(short_liq_intensity) over month, 0) as short_liq_zscore,
         (liq_intensity - avg(liq_intensity) over month)
-            / nullif(stddev_samp(liq_intensity) over month, 0) as liq_intensity_zscore,
-        list(realized_vol) over month as vol_history,
-        list(oi_base) over month as oi_history,
-        median(oi_base) over month as oi_median_30d,
-        median(liq_intensity) over month as liq_intensity_median_30d
+            / nullif(stddev_samp(liq_intensity) over month, 0) as liq_intensity_zscore
     from with_trends
     window month as (
         partition by exchange, symbol order by ts rows between 719 preceding and current row
@@ -164,9 +83,6 @@ scored as (
 flagged as (
     select
         *,
-        len(list_filter(vol_history, lambda v: v <= realized_vol)) / len(vol_history)
-            as vol_percentile_30d,
-        len(list_filter(oi_history, lambda v: v <= oi_base)) / len(oi_history) as oi_percentile_30d,
         funding_estimate_8h - $funding_anchor as funding_minus_anchor,
         -- Binance's ±0.05% clamp pins the rate to the anchor while the perp trades within 0.05%
         -- of the index, so crowding shows in the premium it is clamped from before the rate
@@ -198,6 +114,32 @@ flagged as (
     )
 ),
 
+day_hours as (
+    select * from flagged where ts >= $day_start and ts < $day_end
+),
+
+-- Percentiles and medians over the 720 hours up to each of the day's hours, found by joining
+-- those hours rather than by sliding windows: a window would compute them for all 30 days
+-- although only the partition's day is kept.
+month_ranks as (
+    select
+        day_hours.exchange,
+        day_hours.symbol,
+        day_hours.ts,
+        count(*) filter (where history.realized_vol <= day_hours.realized_vol) / count(*)
+            as vol_percentile_30d,
+        count(*) filter (where history.oi_base <= day_hours.oi_base) / count(*)
+            as oi_percentile_30d,
+        median(history.oi_base) as oi_median_30d,
+        median(history.liq_intensity) as liq_intensity_median_30d
+    from day_hours
+    join flagged as history
+        on history.exchange = day_hours.exchange
+        and history.symbol = day_hours.symbol
+        and history.hour_number between day_hours.hour_number - 719 and day_hours.hour_number
+    group by all
+),
+
 labelled as (
     select
         *,
@@ -219,7 +161,8 @@ labelled as (
                 and liq_intensity_recent <= liq_intensity_median_30d then 'reset'
             else 'neutral'
         end as regime
-    from flagged
+    from day_hours
+    join month_ranks using (exchange, symbol, ts)
 )
 
 select
@@ -251,5 +194,4 @@ select
     spot_perp_volume_ratio::double as spot_perp_volume_ratio,
     regime::varchar as regime
 from labelled
-where ts >= $day_start and ts < $day_end
 order by exchange, symbol, ts
