@@ -246,23 +246,32 @@ FACT_MODELS: Final = (
 )
 
 
-def read_input(lake_root: Path, model_input: Input, day: date) -> pa.Table:
-    """The partitions ``model_input`` needs around ``day``, with their ``date`` as a column.
+def input_partitions(lake_root: Path, model_input: Input, day: date) -> list[tuple[date, Path]]:
+    """The published partition files ``model_input`` needs around ``day``, oldest first.
 
-    Missing partitions are simply absent (an optional input leaves its columns null); the
-    result always has the input's schema, so the SQL binds even when nothing was published.
+    Missing partitions are simply absent: an optional input leaves its columns null.
     """
-    schema = model_input.schema.append(pa.field("date", pa.date32()))
-    parts = []
+    found = []
     for offset in range(-model_input.days_before, model_input.days_after + 1):
         partition_day = day + timedelta(days=offset)
         for table in model_input.tables:
             path = partition_dir(lake_root, table, partition_day) / PARTITION_FILE
-            if not path.exists():
-                continue
-            data = pq.read_table(path, schema=model_input.schema)
-            dates = pa.array([partition_day] * data.num_rows, pa.date32())
-            parts.append(data.append_column("date", dates))
+            if path.exists():
+                found.append((partition_day, path))
+    return found
+
+
+def read_input(lake_root: Path, model_input: Input, day: date) -> pa.Table:
+    """The partitions ``model_input`` needs around ``day``, with their ``date`` as a column.
+
+    The result always has the input's schema, so the SQL binds even when nothing was published.
+    """
+    schema = model_input.schema.append(pa.field("date", pa.date32()))
+    parts = []
+    for partition_day, path in input_partitions(lake_root, model_input, day):
+        data = pq.read_table(path, schema=model_input.schema)
+        dates = pa.array([partition_day] * data.num_rows, pa.date32())
+        parts.append(data.append_column("date", dates))
     return pa.concat_tables(parts) if parts else schema.empty_table()
 
 

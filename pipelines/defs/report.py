@@ -38,20 +38,18 @@ def report(context: dg.AssetExecutionContext, treadmill: TreadmillConfig) -> dg.
     chart: daily liquidations, funding per venue, open interest with the price, the latest
     liquidation heatmap (an estimate) with its hot zones, the regime timeline and coverage.
 
-    A run writes the report of its last day over the run's days, or the 30 days ending on it if
-    the run is shorter (from the first day with prices), so the daily schedule keeps a rolling
-    month. The latest day's materialisation shows a preview. `treadmill report` writes the same
-    report for any perpetual and range.
+    A run writes the report of its last day over the 30 days ending on it (from the first day
+    with prices), however long the run: the daily schedule keeps a rolling month, and a year's
+    backfill does not draw a year of hours for every coin. The latest day's materialisation
+    shows a preview. `treadmill report` writes the same report for any perpetual and range.
     """
     from base64 import b64encode
 
     from transforms.report.build import REPORTS_FOLDER, build_report
 
     settings = treadmill.settings()
-    days = sorted(date.fromisoformat(key) for key in context.partition_keys)
-    last = days[-1]
+    last = max(date.fromisoformat(key) for key in context.partition_keys)
     first, _ = default_range(settings.lake_root, None, last)
-    first = min(first, days[0])
     out_root = settings.warehouse / REPORTS_FOLDER
     metadata: dict[str, Any] = {
         "range": f"{first}…{last}",

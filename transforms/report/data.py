@@ -31,6 +31,7 @@ from transforms.facts import (
     FCT_PRICE_1M,
     SQL_ROOT,
     Input,
+    input_partitions,
     read_input,
 )
 from transforms.features import FEAT_FLUSH_EVENTS, FEAT_REGIME_1H, FlushEventRules
@@ -180,7 +181,7 @@ def load_report_data(lake_root: Path, request: ReportRequest) -> ReportData:
                 days_before=request.days - 1,
                 days_after=DAYS_AFTER_RANGE.get(table, 0),
             )
-            connection.register(table, read_input(lake_root, window, request.last))
+            _register_lazily(connection, lake_root, window, request.last)
         traded = connection.execute(
             "select distinct exchange, symbol from fct_price_1m "
             "union select distinct exchange, symbol from dq_coverage"
@@ -218,6 +219,21 @@ def load_report_data(lake_root: Path, request: ReportRequest) -> ReportData:
             flush_events=query("report_flush_events"),
             coverage=query("report_coverage"),
         )
+
+
+def _register_lazily(
+    connection: duckdb.DuckDBPyConnection, lake_root: Path, window: Input, day: date
+) -> None:
+    """Register ``window``'s partitions as a Parquet scan, not a table read into memory.
+
+    Each query then reads only its columns, and its perpetual's rows where the files allow:
+    a year of every symbol's minutes read whole held 4.6 GB for one coin's report.
+    """
+    files = [str(path) for _, path in input_partitions(lake_root, window, day)]
+    if files:
+        connection.read_parquet(files, hive_partitioning=True).create_view(window.role)
+    else:
+        connection.register(window.role, read_input(lake_root, window, day))
 
 
 def _nothing_to_report(request: ReportRequest, traded: list[tuple[str, str]]) -> str:
