@@ -22,7 +22,7 @@ import dagster as dg
 
 from benchmarks.common import simulate, timed
 from pipelines.cli import DEMO_UNIVERSE
-from pipelines.runner import RunSummary, dagster_home, materialize_range
+from pipelines.runner import RunSummary, materialize_range, open_instance
 from simulator.run import SimConfig
 from transforms.settings import Settings, parse_universe
 
@@ -32,7 +32,7 @@ END = date(2024, 3, 31)
 def gate_seconds(settings: Settings, run_id: str) -> float:
     """The staged assets' gate seconds in one run, from their materialisation metadata."""
     total = 0.0
-    with dg.DagsterInstance.from_config(str(dagster_home(settings))) as instance:
+    with open_instance(settings) as instance:
         for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION):
             materialization = entry.asset_materialization
             value = materialization.metadata.get("gate_seconds") if materialization else None
