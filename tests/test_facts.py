@@ -835,27 +835,21 @@ def test_other_models_read_only_the_day_itself(tmp_path: Path) -> None:
 
 
 def test_market_hours_roll_up_minutes_open_interest_and_liquidations(tmp_path: Path) -> None:
-    def minute(ts: datetime, close: float, exchange: str = "binance_um", **flow: float) -> Row:
+    def minute(ts: datetime, close: float, flow: Row, exchange: str = "binance_um") -> Row:
         return {"exchange": exchange, "symbol": "BTCUSDT", "ts": ts, "close": close, **flow}
 
     price = FCT_PRICE_1M.schema
     # The previous day's last close gives the day's first 1-minute return.
-    publish(price, [minute(at(PREV, 23, 59), 100.0)], tmp_path, FCT_PRICE_1M.name, PREV)
+    publish(price, [minute(at(PREV, 23, 59), 100.0, {})], tmp_path, FCT_PRICE_1M.name, PREV)
     perp_flow = {"volume_base": 4.0, "volume_quote": 400.0, "taker_buy_base": 3.0}
+    spot_flow = {"volume_base": 2.0, "volume_quote": 203.0, "taker_buy_base": 0.5}
     publish(
         price,
         [
-            minute(at(D, 0, 0), 101.0, premium_close=0.0002, **perp_flow),
-            minute(at(D, 0, 1), 102.0, premium_close=0.0004, **perp_flow),
-            minute(at(D, 1, 0), 100.0, premium_close=0.0001, **perp_flow),
-            minute(
-                at(D, 0, 0),
-                101.5,
-                "binance_spot",
-                volume_base=2.0,
-                volume_quote=203.0,
-                taker_buy_base=0.5,
-            ),
+            minute(at(D, 0, 0), 101.0, {**perp_flow, "premium_close": 0.0002}),
+            minute(at(D, 0, 1), 102.0, {**perp_flow, "premium_close": 0.0004}),
+            minute(at(D, 1, 0), 100.0, {**perp_flow, "premium_close": 0.0001}),
+            minute(at(D, 0, 0), 101.5, spot_flow, "binance_spot"),
         ],
         tmp_path,
         FCT_PRICE_1M.name,
