@@ -1,22 +1,35 @@
-"""The daily job run in process over a range, as `treadmill materialize` runs it."""
+"""A simulated archive, and the daily job run in process over a range of it, as `treadmill
+materialize` runs it."""
 
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
 from pipelines.definitions import defs
 from pipelines.defs.jobs import DAILY_JOB
 from pipelines.runner import RANGE_END_TAG, RANGE_START_TAG
+from simulator.run import SimConfig, simulate_archive
+
+
+def simulate_mirror(root: Path, first: date, last: date, **options: Any) -> Path:
+    """``root/mirror``: the simulator's archive of ``first..last`` (``options`` as SimConfig's)."""
+    mirror = root / "mirror"
+    simulate_archive(SimConfig(out=mirror, start=first, end=last, workers=1, **options))
+    return mirror
 
 
 def run_daily(
-    warehouse: Path, mirror: Path, first: date, last: date, universe: str
+    warehouse: Path, archive: Path | str, first: date, last: date, universe: str
 ) -> dg.ExecuteInProcessResult:
-    """Materialise ``first..last`` of every asset from ``mirror`` as one run; it must succeed."""
+    """Materialise ``first..last`` of every asset as one run; it must succeed.
+
+    ``archive`` is a mirror's folder or the archive's URL.
+    """
     config = {
         "warehouse": str(warehouse),
-        "binance_url": mirror.as_uri() + "/",
+        "binance_url": archive if isinstance(archive, str) else archive.as_uri() + "/",
         "universe": universe,
     }
     result = (

@@ -13,8 +13,7 @@ import polars as pl
 import pytest
 
 from simulator.evaluate import Evaluation, evaluate
-from simulator.run import SimConfig, simulate_archive
-from tests.runs import run_daily
+from tests.runs import run_daily, simulate_mirror
 from transforms.facts import build_fact
 from transforms.features import FEAT_FLUSH_EVENTS, FlushEventRules
 
@@ -27,17 +26,8 @@ SPLIT = date(2024, 2, 15)
 
 def build(root: Path, scenario: str, split: date | None = None) -> tuple[Path, Path]:
     end = START + timedelta(days=DAYS[scenario] - 1)
-    mirror = root / "mirror"
-    simulate_archive(
-        SimConfig(
-            out=mirror,
-            start=START,
-            end=end,
-            symbols=("BTCUSDT", "SOLUSDT"),
-            coin_margined=(),
-            scenario=scenario,
-            workers=1,
-        )
+    mirror = simulate_mirror(
+        root, START, end, symbols=("BTCUSDT", "SOLUSDT"), coin_margined=(), scenario=scenario
     )
     warehouse = root / "warehouse"
     first = START

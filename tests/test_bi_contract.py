@@ -17,8 +17,7 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 import pytest
 
-from simulator.run import SimConfig, simulate_archive
-from tests.runs import run_daily
+from tests.runs import run_daily, simulate_mirror
 from transforms.catalog import CATALOG_FILE, DUCKDB_CONFIG
 from transforms.contracts import describe, published_schemas, render, snapshot_path
 
@@ -29,17 +28,13 @@ UNIVERSE = "binance_um:BTCUSDT,ETHUSDT;binance_cm:BTCUSD_PERP;binance_spot:BTCUS
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("bi")
-    mirror = root / "mirror"
-    simulate_archive(
-        SimConfig(
-            out=mirror,
-            start=START,
-            end=END,
-            symbols=("BTCUSDT", "ETHUSDT"),
-            coin_margined=("BTCUSD_PERP",),
-            spot=("BTCUSDT",),
-            workers=1,
-        )
+    mirror = simulate_mirror(
+        root,
+        START,
+        END,
+        symbols=("BTCUSDT", "ETHUSDT"),
+        coin_margined=("BTCUSD_PERP",),
+        spot=("BTCUSDT",),
     )
     run_daily(root / "warehouse", mirror, START, END, UNIVERSE)
     return root / "warehouse"

@@ -11,8 +11,7 @@ import pytest
 
 from pipelines.defs.features import feature_assets
 from pipelines.defs.resources import TreadmillConfig
-from simulator.run import SimConfig, simulate_archive
-from tests.runs import run_daily
+from tests.runs import run_daily, simulate_mirror
 from transforms.facts import FCT_PRICE_1M, build_fact
 from transforms.features import (
     FEAT_FLUSH_EVENTS,
@@ -45,12 +44,7 @@ def run(warehouse: Path, mirror: Path, first: date, last: date) -> None:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, pl.DataFrame]]:
     root = tmp_path_factory.mktemp("features")
-    mirror = root / "mirror"
-    simulate_archive(
-        SimConfig(
-            out=mirror, start=START, end=END, symbols=("BTCUSDT",), coin_margined=(), workers=1
-        )
-    )
+    mirror = simulate_mirror(root, START, END, symbols=("BTCUSDT",), coin_margined=())
     warehouse = root / "warehouse"
     run(warehouse, mirror, START, SPLIT)
     lake = warehouse / "lake"

@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
-import dagster as dg
 import duckdb
 import polars as pl
 import pyarrow.parquet as pq
@@ -25,12 +24,9 @@ import pytest
 from typer.testing import CliRunner
 
 from pipelines.cli import app
-from pipelines.definitions import defs
-from pipelines.defs.jobs import DAILY_JOB
-from pipelines.defs.partitions import RANGE_END_TAG, RANGE_START_TAG
 from pipelines.progress import Progress
 from pipelines.runner import PROJECT_DAGSTER_YAML
-from simulator.run import SimConfig, simulate_archive
+from tests.runs import run_daily, simulate_mirror
 from transforms.catalog import CATALOG_FILE
 from transforms.contracts import published_schemas
 from transforms.lock import writer_lock
@@ -42,9 +38,13 @@ CONTRACTS = published_schemas()
 
 @pytest.fixture(scope="module")
 def archive_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    mirror = tmp_path_factory.mktemp("simulated")
-    simulate_archive(
-        SimConfig(out=mirror, start=START, end=END, symbols=("BTCUSDT",), coin_margined=(), spot=())
+    mirror = simulate_mirror(
+        tmp_path_factory.mktemp("simulated"),
+        START,
+        END,
+        symbols=("BTCUSDT",),
+        coin_margined=(),
+        spot=(),
     )
     return mirror.as_uri() + "/"
 
@@ -142,27 +142,7 @@ def test_a_run_killed_mid_range_leaves_a_valid_lake_and_a_rerun_matches_an_unint
 
     rerun = run_in_process(range_arguments(crashed), archive_url, dagster_home)
     again = run_in_process(range_arguments(crashed), archive_url, dagster_home)
-    uninterrupted = (
-        defs()
-        .resolve_job_def(DAILY_JOB)
-        .execute_in_process(
-            instance=dg.DagsterInstance.ephemeral(),
-            tags={RANGE_START_TAG: START.isoformat(), RANGE_END_TAG: END.isoformat()},
-            run_config={
-                "resources": {
-                    "treadmill": {
-                        "config": {
-                            "warehouse": str(reference),
-                            "binance_url": archive_url,
-                            "universe": UNIVERSE,
-                        }
-                    }
-                }
-            },
-        )
-    )
-
-    assert uninterrupted.success
+    run_daily(reference, archive_url, START, END, UNIVERSE)
     assert "asset-partitions (100%)" in rerun
     assert lake_contents(crashed).keys() == lake_contents(reference).keys()
     for name, table in lake_contents(crashed).items():

@@ -27,8 +27,7 @@ from playwright.sync_api import ConsoleMessage, Page, sync_playwright
 from typer.testing import CliRunner
 
 from pipelines.cli import app
-from simulator.run import SimConfig, simulate_archive
-from tests.runs import run_daily
+from tests.runs import run_daily, simulate_mirror
 from transforms.report.build import REPORTS_FOLDER
 from transforms.report.charts import CHART_BUILDERS, REGIME_COLOURS
 from transforms.report.data import ReportData, ReportRequest, coin_of, load_report_data
@@ -67,17 +66,8 @@ class Built:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     root = tmp_path_factory.mktemp("report")
-    mirror = root / "mirror"
-    simulate_archive(
-        SimConfig(
-            out=mirror,
-            start=START,
-            end=END,
-            symbols=("BTCUSDT",),
-            coin_margined=("BTCUSD_PERP",),
-            spot=("BTCUSDT",),
-            workers=1,
-        )
+    mirror = simulate_mirror(
+        root, START, END, symbols=("BTCUSDT",), coin_margined=("BTCUSD_PERP",), spot=("BTCUSDT",)
     )
     run = run_daily(root / "warehouse", mirror, START, END, UNIVERSE)
     return Built(root / "warehouse", run)
