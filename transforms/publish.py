@@ -19,9 +19,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from transforms.settings import TEMP_DIR
+
 PARTITION_FILE = "data.parquet"
-TEMP_DIR = "tmp"
-"""The warehouse's directory for files being written; everything in it is unfinished."""
 
 
 def partition_dir(lake_root: Path, table: str, day: date) -> Path:

@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Final
 
 from transforms.errors import ConfigError
-from transforms.publish import TEMP_DIR
 from transforms.sources import EXCHANGES
+
+TEMP_DIR: Final = "tmp"
+"""The warehouse's directory for files being written; everything in it is unfinished."""
 
 DEFAULT_BINANCE_URL: Final = "https://data.binance.vision/"
 DEFAULT_UNIVERSE: Final = (
