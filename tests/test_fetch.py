@@ -55,7 +55,7 @@ def rel_for(day: str) -> str:
 
 
 def files_under(root: Path) -> list[Path]:
-    """Every file under ``root``, hidden ``.part`` temporaries included."""
+    """Every file under ``root``, hidden temporaries included."""
     return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
 
 

@@ -14,7 +14,6 @@ import os
 import re
 import urllib.parse
 import urllib.request
-import uuid
 import zipfile
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +25,7 @@ import httpx
 import tenacity
 
 from transforms.errors import FetchError
+from transforms.publish import write_bytes_atomically
 from transforms.settings import Limits, Settings
 
 CHECKSUM_SUFFIX = ".CHECKSUM"
@@ -112,25 +112,6 @@ def csv_member_name(relpath: str) -> str:
     return PurePosixPath(relpath).with_suffix(".csv").name
 
 
-def write_atomically(path: Path, body: bytes, temp_dir: Path | None = None) -> None:
-    """Write ``body`` to ``path`` so that readers see the old file or the whole new one.
-
-    The bytes go to a temporary file in ``temp_dir`` (default: beside ``path``; it must be on
-    the same filesystem) and are renamed over ``path``. No fsync: a landed file is always
-    checked against its CHECKSUM before it is used, so one torn by a power cut is simply
-    fetched again; a crashed process cannot tear it at all.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    folder = temp_dir or path.parent
-    folder.mkdir(parents=True, exist_ok=True)
-    temp = folder / f".{path.name}.{uuid.uuid4().hex}.part"
-    try:
-        temp.write_bytes(body)
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
-
-
 class ArchiveClient:
     """Fetches files of one archive (``https://``, ``http://`` or ``file://``) into ``raw/``."""
 
@@ -213,7 +194,7 @@ class ArchiveClient:
         expected = parse_checksum(checksum_body.decode("ascii", "replace"), target.name, zip_url)
         if target.exists() and sha256_of(target) == expected:
             if not checksum_path.exists() or checksum_path.read_bytes() != checksum_body:
-                write_atomically(checksum_path, checksum_body, self.temp_dir)
+                write_bytes_atomically(checksum_path, checksum_body, self.temp_dir)
             return Landed(relpath, target, expected, "reused")
         body = self._get(zip_url, max_bytes=self.limits.max_download_bytes)
         if body is None:
@@ -222,8 +203,10 @@ class ArchiveClient:
         actual = hashlib.sha256(body).hexdigest()
         if actual != expected:
             raise FetchError(zip_url, f"checksum mismatch: CHECKSUM says {expected}, got {actual}")
-        write_atomically(target, body, self.temp_dir)
-        write_atomically(checksum_path, checksum_body, self.temp_dir)
+        # Renamed into place, not fsynced: a landed file is checked against its CHECKSUM before
+        # every use, so one torn by a power cut is simply fetched again.
+        write_bytes_atomically(target, body, self.temp_dir)
+        write_bytes_atomically(checksum_path, checksum_body, self.temp_dir)
         return Landed(relpath, target, actual, "downloaded")
 
     def fetch_many(self, relpaths: Iterable[str]) -> dict[str, FetchOutcome | FetchError]:
