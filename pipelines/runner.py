@@ -4,7 +4,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -87,8 +87,6 @@ class Materialization:
     """None when forced: every day was rebuilt."""
     summary: "RunSummary | None"
     """None when every day was already built from unchanged inputs."""
-    recorded: list[date] = field(default_factory=list)
-    """Days recorded as built, which a later run may skip."""
 
 
 def materialize(
@@ -124,11 +122,9 @@ def materialize(
         if remaining is None:
             return Materialization(plan, None)
         summary = materialize_range(settings, *remaining, on_progress=on_progress)
-        recorded = []
         if summary.success:
-            days = [remaining[0] + timedelta(days=n) for n in range(_days(*remaining))]
-            recorded = record_days(settings, days, code, summary.run_id, datetime.now(UTC))
-        return Materialization(plan, summary, recorded)
+            record_days(settings, _day_list(*remaining), code, summary.run_id, datetime.now(UTC))
+        return Materialization(plan, summary)
 
 
 def materialize_range(
@@ -144,12 +140,16 @@ def materialize_range(
     job = definitions.resolve_job_def(DAILY_JOB)
     graph = definitions.resolve_asset_graph()
     assets = [key.to_user_string() for key in graph.get_all_asset_keys()]
-    days = [start + timedelta(days=n) for n in range(_days(start, end))]
     run_id = str(uuid.uuid4())
     with (
         open_instance(settings) as instance,
-        RunProgress(
-            instance, run_id, assets, days, settings.lake_root, on_progress or (lambda _: None)
+        (
+            # The watcher polls the event log and the lake every second: only when someone listens.
+            RunProgress(
+                instance, run_id, assets, _day_list(start, end), settings.lake_root, on_progress
+            )
+            if on_progress is not None
+            else nullcontext()
         ),
     ):
         result = job.execute_in_process(
@@ -173,8 +173,9 @@ def materialize_range(
     return summarize(result)
 
 
-def _days(start: date, end: date) -> int:
-    return (end - start).days + 1
+def _day_list(start: date, end: date) -> list[date]:
+    """Every day of ``start..end``, inclusive."""
+    return [start + timedelta(days=n) for n in range((end - start).days + 1)]
 
 
 def summarize(result: dg.ExecuteInProcessResult) -> RunSummary:
