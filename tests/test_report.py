@@ -16,11 +16,12 @@ import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, fields, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
 import polars as pl
+import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 from playwright.sync_api import ConsoleMessage, Page, sync_playwright
@@ -228,6 +229,23 @@ def test_every_chart_has_real_data(data: ReportData) -> None:
     assert coverage.height == 15 * DAYS
     assert set(coverage["status"]) <= {"ok", "partial"}
     assert data.venues == ("binance_cm:BTCUSD_PERP", "binance_spot:BTCUSDT", "binance_um:BTCUSDT")
+
+
+def test_partitions_written_before_a_column_was_added_still_report(
+    built: Built, data: ReportData, tmp_path: Path
+) -> None:
+    # A table that gains a column keeps its older partitions in the old layout until they are
+    # rebuilt: here the first day's regime features predate the regime label.
+    lake = tmp_path / "lake"
+    shutil.copytree(built.warehouse / "lake", lake)
+    first_day = lake / "feat_regime_1h" / f"date={START.isoformat()}" / "data.parquet"
+    pq.write_table(pq.read_table(first_day).drop_columns(["regime"]), first_day)
+
+    mixed = load_report_data(lake, data.request).regimes
+
+    first_hours = pl.col("hour") < f"{START + timedelta(days=1)}T00:00:00Z"
+    assert mixed.filter(first_hours)["regime"].null_count() == 24
+    assert mixed.filter(~first_hours).equals(data.regimes.filter(~first_hours))
 
 
 def test_a_chart_without_data_still_renders_and_says_so(data: ReportData) -> None:

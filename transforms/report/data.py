@@ -231,7 +231,10 @@ def _register_lazily(
     """
     files = [str(path) for _, path in input_partitions(lake_root, window, day)]
     if files:
-        connection.read_parquet(files, hive_partitioning=True).create_view(window.role)
+        # By name: a table that gains a column keeps older partitions in the old layout until
+        # they are rebuilt, and those read with the new column null.
+        relation = connection.read_parquet(files, hive_partitioning=True, union_by_name=True)
+        relation.create_view(window.role)
     else:
         connection.register(window.role, read_input(lake_root, window, day))
 
