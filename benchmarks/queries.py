@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from transforms.catalog import connect_read_only
+from transforms.facts import bind
 
 QUERIES = Path(__file__).parent / "queries"
 PARAMETERS: dict[str, object] = {"symbol": "BTCUSDT"}
@@ -25,7 +26,7 @@ def run(warehouse: Path, repeat: int) -> dict[str, Any]:
     rows = []
     for path in sorted(QUERIES.glob("*.sql")):
         sql = path.read_text()
-        params = {name: value for name, value in PARAMETERS.items() if f"${name}" in sql}
+        params = bind(sql, PARAMETERS, path.name)
         timings = []
         result_rows = 0
         with connect_read_only(warehouse) as connection:

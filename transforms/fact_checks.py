@@ -29,7 +29,6 @@ Severities, and why:
 """
 
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -41,7 +40,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from transforms.catalog import DUCKDB_CONFIG
-from transforms.facts import SQL_ROOT, FactModel
+from transforms.facts import SQL_ROOT, FactModel, bind
 from transforms.publish import (
     PARTITION_FILE,
     partition_dir,
@@ -55,7 +54,6 @@ Severity = Literal["error", "warn"]
 
 CHECKS_ROOT: Final = SQL_ROOT / "checks"
 SAMPLE_SIZE: Final = 5
-_PARAMETER = re.compile(r"\$([a-z_]+)")
 
 FUNDING_RATE_CAP: Final = 0.03
 """The widest per-interval funding cap Binance has set (±3%); see ``fct_funding__within_cap``."""
@@ -206,11 +204,7 @@ def _run(
     connection: duckdb.DuckDBPyConnection, check: FactCheck, available: Mapping[str, object]
 ) -> CheckOutcome:
     sql = check.sql_path.read_text()
-    names = dict.fromkeys(_PARAMETER.findall(sql))
-    missing = [name for name in names if name not in available]
-    if missing:
-        raise ValueError(f"{check.sql_path.name} binds unknown parameter(s): {missing}")
-    violating = connection.sql(sql, params={name: available[name] for name in names})
+    violating = connection.sql(sql, params=bind(sql, available, check.sql_path.name))
     rows = violating.to_arrow_table()
     return CheckOutcome(
         name=check.name,

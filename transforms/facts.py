@@ -10,7 +10,7 @@ SQL text: the SQL files are fixed and the inputs arrive as registered relations.
 import os
 import re
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -34,6 +34,19 @@ BUILD_WORKERS: Final = min(4, os.cpu_count() or 1)
 """Days of one model built at once: a day is single-threaded (its sums stay in one order, so a
 rebuild gives the same rows), and a backfill of a year spends most of its time here."""
 _PARAMETER = re.compile(r"\$([a-z_]+)")
+
+
+def bind(sql: str, available: Mapping[str, object], source: str) -> dict[str, object]:
+    """The value of every ``$name`` parameter ``sql`` uses, from ``available``.
+
+    Raises ``ValueError`` naming ``source`` (the SQL file) when ``sql`` uses a name that
+    ``available`` lacks.
+    """
+    names = dict.fromkeys(_PARAMETER.findall(sql))
+    missing = [name for name in names if name not in available]
+    if missing:
+        raise ValueError(f"{source} binds unknown parameter(s): {missing}")
+    return {name: available[name] for name in names}
 
 
 @dataclass(frozen=True)
@@ -321,7 +334,7 @@ def build_fact(
         "window_start": start - timedelta(days=reach),
         **dict(model.params),
     }
-    params = {name: available[name] for name in dict.fromkeys(_PARAMETER.findall(sql))}
+    params = bind(sql, available, model.sql_path.name)
     with duckdb.connect(config={**DUCKDB_CONFIG, "threads": 1}) as connection:
         for model_input in model.inputs:
             connection.register(model_input.role, read_input(lake_root, model_input, day))

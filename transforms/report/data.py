@@ -31,6 +31,7 @@ from transforms.facts import (
     FCT_PRICE_1M,
     SQL_ROOT,
     Input,
+    bind,
     input_partitions,
     read_input,
 )
@@ -49,7 +50,6 @@ PERPETUAL_EXCHANGES: Final = ("binance_um", "binance_cm")
 
 # The quote currency (and a COIN-M contract suffix) follows the coin: BTCUSDT, BTCUSD_PERP.
 _COIN_SYMBOL: Final = re.compile(r"(?P<coin>[A-Z0-9]+?)(?:USDT|USDC|FDUSD|BUSD|USD)(?:_[A-Z0-9]+)?")
-_PARAMETER: Final = re.compile(r"\$([a-z_]+)")
 
 REPORT_INPUTS: Final = {
     **{
@@ -201,7 +201,7 @@ def load_report_data(lake_root: Path, request: ReportRequest) -> ReportData:
 
         def query(name: str) -> pl.DataFrame:
             sql = (REPORT_SQL_ROOT / f"{name}.sql").read_text()
-            bound = {key: parameters[key] for key in dict.fromkeys(_PARAMETER.findall(sql))}
+            bound = bind(sql, parameters, f"{name}.sql")
             frame = pl.from_arrow(connection.sql(sql, params=bound).to_arrow_table())
             assert isinstance(frame, pl.DataFrame)
             return frame
