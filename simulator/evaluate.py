@@ -230,6 +230,11 @@ def evaluate(warehouse: Path, truth: Path) -> Evaluation:
     """Score ``warehouse`` (built from a simulated archive) against ``truth``."""
     lake = warehouse / "lake"
     days = partition_days(lake, FCT_PRICE_1M.name)
+    if len(days) <= WARMUP_DAYS:
+        raise ValueError(
+            f"{lake} holds {len(days)} day(s) of {FCT_PRICE_1M.name}; scoring starts after "
+            f"{WARMUP_DAYS} days of warm-up, so it needs at least {WARMUP_DAYS + 1}"
+        )
     scored_from = datetime.combine(days[WARMUP_DAYS], time(), UTC)
     phases = pl.read_parquet(truth / "phases.parquet").filter(pl.col("hour") >= scored_from)
     features = _lake_table(lake, "feat_regime_1h")

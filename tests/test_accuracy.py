@@ -12,10 +12,11 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from simulator.evaluate import Evaluation, evaluate
+from simulator.evaluate import WARMUP_DAYS, Evaluation, evaluate
 from tests.runs import run_daily, simulate_mirror
-from transforms.facts import build_fact
+from transforms.facts import FCT_PRICE_1M, build_fact
 from transforms.features import FEAT_FLUSH_EVENTS, FlushEventRules
+from transforms.publish import publish_partition
 
 UNIVERSE = "binance_um:BTCUSDT,SOLUSDT;binance_spot:BTCUSDT,SOLUSDT"
 START = date(2024, 2, 1)
@@ -143,3 +144,15 @@ def test_the_exact_heatmap_holds_more_of_the_truly_at_risk_notional(
         shares = evaluation.heatmap.pivot("formula", index=["exchange", "symbol"], values="share")
         assert (shares["exact"] > shares["naive"]).all()
         assert (shares["exact"] >= 0.18).all()  # reached: 0.19–0.24; naive 0.13–0.16
+
+
+def test_a_warehouse_shorter_than_the_warm_up_is_refused_by_name(tmp_path: Path) -> None:
+    warehouse = tmp_path / "warehouse"
+    for offset in range(WARMUP_DAYS):
+        day = START + timedelta(days=offset)
+        publish_partition(
+            FCT_PRICE_1M.schema.empty_table(), warehouse / "lake", "fct_price_1m", day
+        )
+
+    with pytest.raises(ValueError, match=r"holds 7 day\(s\) of fct_price_1m.*at least 8"):
+        evaluate(warehouse, tmp_path / "truth")
