@@ -59,6 +59,8 @@ def main(
 ) -> None:
     """Run the chosen benchmark sections; write benchmarks/results/benchmarks.{json,md}."""
     chosen = [s.strip() for s in sections.split(",") if s.strip()]
+    if not chosen:
+        raise typer.BadParameter(f"name at least one section of {SECTIONS}")
     unknown = set(chosen) - set(SECTIONS)
     if unknown:
         raise typer.BadParameter(f"unknown section(s) {sorted(unknown)}; known: {SECTIONS}")

@@ -4,7 +4,7 @@ The archive (USDⓈ-M only, ending 2024-03-31) is simulated first and its speed 
 archive simulated before with the same settings is re-used). One untimed run of the first day
 warms the machine up (bytecode, file cache). Then ``treadmill materialize --start … --end …``
 runs in a child process over the whole range, as a user would run it, into a fresh warehouse:
-wall time, CPU time and the child's peak RSS (``wait4``).
+wall time, CPU time and the child's peak RSS (its own ``VmHWM``, polled).
 
 "One run per partition" is the same command once per day, each a fresh process (what Dagster's
 multi-run backfill does with its default launcher), into another fresh warehouse, starting from
@@ -82,6 +82,10 @@ def run(day_count: int, count: int, per_partition_days: int, work: Path) -> dict
     simulate_seconds = simulate_um(mirror, names, start, END)
     print(f"backfill archive simulated in {simulate_seconds} s (None: re-used)", flush=True)
 
+    # Warehouses start empty: one kept by an earlier run with the same --work has every day
+    # built already, and a resumed materialize would skip them all.
+    for stale in ("warehouse-warm-up", "warehouse-single-run", "warehouse-run-per-partition"):
+        shutil.rmtree(work / stale, ignore_errors=True)
     # A first, untimed run of one day writes the bytecode the timed processes then load.
     materialize(work / "warehouse-warm-up", mirror, names, start, start)
     shutil.rmtree(work / "warehouse-warm-up")

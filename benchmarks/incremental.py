@@ -13,6 +13,7 @@ do. The comparison is therefore conservative: the later days do a little more wo
 """
 
 import itertools
+import shutil
 import statistics
 from datetime import date, timedelta
 from pathlib import Path
@@ -60,6 +61,9 @@ def run(histories: list[int], samples: int, work: Path) -> dict[str, Any]:
     start = END - timedelta(days=total - 1)
     mirror = work / "mirror"
     simulate_seconds = simulate(SimConfig(out=mirror, start=start, end=END))
+    # The history is built here: one kept by an earlier run with the same --work would make
+    # every history the longest.
+    shutil.rmtree(work / "warehouse", ignore_errors=True)
     settings = Settings(
         warehouse=work / "warehouse",
         binance_url=mirror.as_uri() + "/",
