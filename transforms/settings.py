@@ -6,12 +6,14 @@ schedule, the CLI and the tests; callers may override any field.
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Final
 
 from transforms.errors import ConfigError
-from transforms.sources import EXCHANGES
+from transforms.sources import EXCHANGES, VENUES
+from transforms.sources.rest import RateLimit
 
 TEMP_DIR: Final = "tmp"
 """The warehouse's directory for files being written; everything in it is unfinished."""
@@ -22,7 +24,8 @@ DEFAULT_UNIVERSE: Final = (
 )
 
 # Symbols reach file paths and URLs, so only exchange-style tickers pass: no dots, no slashes.
-SYMBOL_PATTERN: Final = re.compile(r"[A-Z0-9]{2,30}(?:_[A-Z0-9]{1,12})?")
+# OKX instrument ids have dashes (BTC-USDT-SWAP); COIN-M symbols an underscore (BTCUSD_PERP).
+SYMBOL_PATTERN: Final = re.compile(r"[A-Z0-9]{2,30}(?:[-_][A-Z0-9]{1,12}){0,2}")
 URL_SCHEMES: Final = ("https://", "http://", "file://")
 
 Universe = dict[str, tuple[str, ...]]
@@ -91,6 +94,50 @@ def check_base_url(url: str) -> str:
     return url if url.endswith("/") else url + "/"
 
 
+def venue_urls_from_env(overrides: dict[str, str] | None = None) -> dict[str, str]:
+    """Each REST venue's base URL: ``overrides``, else ``TREADMILL_<VENUE>_URL``, else public."""
+    overrides = overrides or {}
+    unknown = set(overrides) - {venue.key for venue in VENUES}
+    if unknown:
+        raise ConfigError(f"unknown REST venue(s) {sorted(unknown)}")
+    return {
+        venue.key: check_base_url(
+            overrides.get(venue.key) or os.environ.get(venue.url_env) or venue.default_url
+        )
+        for venue in VENUES
+    }
+
+
+def venue_rates_from_env(overrides: dict[str, str] | None = None) -> dict[str, RateLimit]:
+    """Each REST venue's request pace: ``overrides``, else ``TREADMILL_<VENUE>_RATE``
+    (``REQUESTS/SECONDS``), else the venue's documented limit."""
+    overrides = overrides or {}
+    rates = {}
+    for venue in VENUES:
+        text = overrides.get(venue.key) or os.environ.get(venue.rate_env)
+        try:
+            rates[venue.key] = RateLimit.parse(text) if text else venue.rate_limit
+        except ValueError as exc:
+            raise ConfigError(f"{venue.rate_env}: {exc}") from exc
+    return rates
+
+
+def parse_pairs(text: str) -> dict[str, str]:
+    """``bitmex=http://127.0.0.1:8000/bitmex/;bybit=…`` → {venue: value}."""
+    pairs = {}
+    for chunk in filter(None, (part.strip() for part in text.split(";"))):
+        key, sep, value = chunk.partition("=")
+        if not sep or not value.strip():
+            raise ConfigError(f"entry {chunk!r} must look like venue=value")
+        pairs[key.strip()] = value.strip()
+    return pairs
+
+
+def format_pairs(pairs: Mapping[str, object]) -> str:
+    """The inverse of :func:`parse_pairs`."""
+    return ";".join(f"{key}={value}" for key, value in pairs.items())
+
+
 @dataclass(frozen=True)
 class Limits:
     """Safety limits and retry behaviour of downloads."""
@@ -112,6 +159,10 @@ class Settings:
     binance_url: str = DEFAULT_BINANCE_URL
     universe: Universe = field(default_factory=lambda: parse_universe(DEFAULT_UNIVERSE))
     limits: Limits = field(default_factory=Limits)
+    venue_urls: dict[str, str] = field(default_factory=venue_urls_from_env)
+    """Base URL of each REST venue (:data:`transforms.sources.VENUES`)."""
+    venue_rates: dict[str, RateLimit] = field(default_factory=venue_rates_from_env)
+    """The pace the client keeps to at each REST venue."""
 
     def __post_init__(self) -> None:
         # Built by hand as well as from text: exchanges and symbols reach paths and URLs either
@@ -124,8 +175,13 @@ class Settings:
         warehouse: str | Path | None = None,
         binance_url: str | None = None,
         universe: str | None = None,
+        venue_urls: str | None = None,
+        venue_rates: str | None = None,
     ) -> "Settings":
-        """Settings from ``TREADMILL_*`` variables, with explicit arguments taking precedence."""
+        """Settings from ``TREADMILL_*`` variables, with explicit arguments taking precedence.
+
+        ``venue_urls`` and ``venue_rates`` are ``venue=value;…`` overrides of single venues.
+        """
         root = warehouse or os.environ.get("TREADMILL_WAREHOUSE") or "warehouse"
         url = binance_url or os.environ.get("TREADMILL_BINANCE_URL") or DEFAULT_BINANCE_URL
         universe_text = universe or os.environ.get("TREADMILL_UNIVERSE") or DEFAULT_UNIVERSE
@@ -133,6 +189,8 @@ class Settings:
             warehouse=Path(root).resolve(),
             binance_url=check_base_url(url),
             universe=parse_universe(universe_text),
+            venue_urls=venue_urls_from_env(parse_pairs(venue_urls or "")),
+            venue_rates=venue_rates_from_env(parse_pairs(venue_rates or "")),
         )
 
     def with_limits(self, **changes: float) -> "Settings":
@@ -155,6 +213,19 @@ class Settings:
     def temp_root(self) -> Path:
         """Files being written, outside the lake; see :mod:`transforms.publish`."""
         return self.warehouse / TEMP_DIR
+
+    def fallback_url(self, venue_key: str, default_url: str) -> str | None:
+        """The REST URL an archive's fallback may ask, or None when it must not ask any.
+
+        A fallback follows its archive: against the public archive it asks the venue's public
+        API; against a mirror (``file://``, ``http://127.0.0.1``) only a REST URL configured
+        for it (``TREADMILL_<VENUE>_URL``), so that a mirror is never mixed with live data and
+        an offline run never waits on a host it cannot reach.
+        """
+        url = self.venue_urls[venue_key]
+        if url == default_url and self.binance_url != DEFAULT_BINANCE_URL:
+            return None
+        return url
 
     def symbols(self, exchange: str) -> tuple[str, ...]:
         """The symbols of ``exchange`` in the universe; empty when the exchange is not in it."""

@@ -6,10 +6,26 @@ dataset, so adding an exchange is adding a module, not touching the pipeline.
 
 from transforms.sources.base import Cadence, Dataset, Kind
 from transforms.sources.binance import BINANCE_DATASETS
+from transforms.sources.binance_api import BINANCE_API_DATASETS
+from transforms.sources.bitmex import BITMEX_DATASETS
+from transforms.sources.bybit import BYBIT_DATASETS
+from transforms.sources.okx import OKX_DATASETS
+from transforms.sources.rest import Endpoint, Venue
 
-DATASETS: tuple[Dataset, ...] = BINANCE_DATASETS
+DATASETS: tuple[Dataset, ...] = (
+    *BINANCE_DATASETS,
+    *BINANCE_API_DATASETS,
+    *BITMEX_DATASETS,
+    *BYBIT_DATASETS,
+    *OKX_DATASETS,
+)
 
 EXCHANGES: tuple[str, ...] = tuple(dict.fromkeys(d.exchange for d in DATASETS))
+
+VENUES: tuple[Venue, ...] = tuple(
+    dict.fromkeys(d.endpoint.venue for d in DATASETS if d.endpoint is not None)
+)
+"""REST hosts, each with its own base URL and rate limit (configuration)."""
 
 
 def dataset(exchange: str, name: str) -> Dataset:
@@ -20,4 +36,14 @@ def dataset(exchange: str, name: str) -> Dataset:
     raise KeyError(f"unknown dataset {exchange}/{name}")
 
 
-__all__ = ["DATASETS", "EXCHANGES", "Cadence", "Dataset", "Kind", "dataset"]
+__all__ = [
+    "DATASETS",
+    "EXCHANGES",
+    "VENUES",
+    "Cadence",
+    "Dataset",
+    "Endpoint",
+    "Kind",
+    "Venue",
+    "dataset",
+]

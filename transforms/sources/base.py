@@ -4,6 +4,10 @@ import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from transforms.sources.rest import Endpoint
 
 
 class Kind(enum.StrEnum):
@@ -38,7 +42,17 @@ class Dataset:
     available_from: date
     available_until: date | None
     archive_path: Callable[[str, date], str]
-    """Archive-relative path of the file that holds ``day`` for ``symbol``."""
+    """Archive-relative path of the file that holds ``day`` for ``symbol``; for a REST dataset,
+    the folder of the chunk of pages that holds it."""
+    endpoint: "Endpoint | None" = None
+    """The paged REST endpoint the dataset comes from; None for an archive of files."""
+    fallback_for: str | None = None
+    """The archive dataset of the same exchange this one stands in for: it is fetched only for
+    days whose archive file is not published, and the archive wins once it is."""
+
+    @property
+    def is_rest(self) -> bool:
+        return self.endpoint is not None
 
     @property
     def table(self) -> str:

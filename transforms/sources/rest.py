@@ -1,0 +1,296 @@
+"""Paged REST history: the second source kind, beside the archive's daily files.
+
+A venue that publishes no dump files still answers history requests page by page. An
+:class:`Endpoint` declares everything the paging client (:mod:`transforms.history`) needs and
+nothing it must guess:
+
+- where: the path under the venue's base URL (configuration, ``TREADMILL_<VENUE>_URL``, so a
+  ``http://127.0.0.1:PORT/`` mirror goes through the same code);
+- how it pages: forward by time (oldest rows first, the next page starts after the last row),
+  backward by time (newest rows first, the next page ends before the oldest row) or by an opaque
+  page token; and the most rows a page may hold;
+- how fast: the venue's documented rate limit, which the client paces itself to;
+- how to read a page: the records, the instant of each, and the next page token;
+- how to turn the records of a range into the dataset's canonical Arrow table.
+
+A dataset backed by an endpoint fetches one **chunk** per symbol and period (a month for funding,
+a day for 5-minute open interest): every page covering ``[period start, period end)``, landed
+verbatim under ``raw/<exchange>/<endpoint>/<symbol>/<period>/``.
+"""
+
+import enum
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from itertools import pairwise
+from typing import Any
+
+import pyarrow as pa
+
+from transforms.sources.base import Cadence, Dataset, Kind
+
+MS_PER_HOUR = 3_600_000
+
+
+class Paging(enum.StrEnum):
+    """How an endpoint walks through a time range."""
+
+    FORWARD_TIME = "forward_time"
+    """Oldest rows first; the next page starts 1 ms after the last row."""
+    BACKWARD_TIME = "backward_time"
+    """Newest rows first; the next page ends 1 ms before the oldest row."""
+    PAGE_TOKEN = "page_token"
+    """The same range each time, continued by the token the previous page returned."""
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """At most ``requests`` requests every ``per_seconds`` seconds."""
+
+    requests: int
+    per_seconds: float
+
+    @property
+    def interval(self) -> float:
+        """Seconds between two requests when they are spread evenly."""
+        return self.per_seconds / self.requests
+
+    @classmethod
+    def parse(cls, text: str) -> "RateLimit":
+        """``"30/60"`` → 30 requests per 60 seconds."""
+        requests, _, seconds = text.partition("/")
+        try:
+            limit = cls(int(requests), float(seconds or 1))
+        except ValueError as exc:
+            raise ValueError(f"rate limit {text!r} must look like REQUESTS/SECONDS") from exc
+        if limit.requests <= 0 or limit.per_seconds <= 0:
+            raise ValueError(f"rate limit {text!r} must be positive")
+        return limit
+
+    def __str__(self) -> str:
+        return f"{self.requests}/{self.per_seconds:g}"
+
+
+class PageShapeError(ValueError):
+    """A page body is valid JSON but not the shape the endpoint documents."""
+
+
+class RateLimitedError(PageShapeError):
+    """The venue said "too many requests" inside a well-formed body (Bybit ``retCode`` 10006,
+    OKX ``code`` 50011): retried like an HTTP 429."""
+
+
+@dataclass(frozen=True)
+class PageContent:
+    """What a page holds, as the paging client needs it."""
+
+    records: Sequence[Any]
+    instants_ms: Sequence[int]
+    """The instant of each record, epoch milliseconds, in the records' order."""
+    next_token: str | None = None
+    """The page token that continues the range (``PAGE_TOKEN`` paging); None or "" ends it."""
+
+
+Query = Callable[[str, int, int, int, str | None], dict[str, str]]
+"""(symbol, start ms, end ms — both inclusive, page size, page token) → query parameters."""
+Unpack = Callable[[Any], PageContent]
+"""Decoded JSON body → its records; raises :class:`PageShapeError` on an unexpected shape."""
+ToTable = Callable[[Sequence[Any], str, str, str], pa.Table]
+"""(records of a whole range, exchange, symbol, source_file) → the canonical staged table."""
+
+
+@dataclass(frozen=True)
+class Venue:
+    """A REST host: its configuration variable, public URL and documented rate limit.
+
+    Endpoints of one venue share its rate limit: the client paces every request to it together.
+    """
+
+    key: str
+    default_url: str
+    rate_limit: RateLimit
+
+    @property
+    def url_env(self) -> str:
+        return f"TREADMILL_{self.key.upper()}_URL"
+
+    @property
+    def rate_env(self) -> str:
+        return f"TREADMILL_{self.key.upper()}_RATE"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One paged history endpoint of a venue; see the module docstring."""
+
+    venue: Venue
+    name: str
+    """The folder its pages land in under ``raw/<exchange>/``."""
+    path: str
+    page_limit: int
+    paging: Paging
+    query: Query
+    unpack: Unpack
+    to_table: ToTable
+    step_ms: int
+    """The widest regular gap between two rows (5 minutes for open interest, 8 hours for
+    funding). An empty page that leaves more than this uncovered at the range's edge is a gap in
+    the middle of the range, not its end."""
+
+    def source_file(self, symbol: str, period: str) -> str:
+        """The ``source_file`` lineage of rows from a chunk: the endpoint and its range."""
+        return f"{self.path}?symbol={symbol}&period={period}"
+
+
+def ms(moment: datetime) -> int:
+    """Epoch milliseconds of a timezone-aware instant."""
+    return int(moment.timestamp() * 1000)
+
+
+def iso_ms(instant_ms: int) -> str:
+    """``2024-02-01T04:00:00.000Z``: how BitMEX writes (and reads) instants."""
+    moment = datetime.fromtimestamp(instant_ms / 1000, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{instant_ms % 1000:03d}Z"
+
+
+def parse_iso_ms(text: str) -> int:
+    """Epoch ms of an ISO-8601 UTC instant such as ``2024-02-01T04:00:00.000Z``."""
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise PageShapeError(f"instant {text!r} has no time zone")
+    return ms(moment)
+
+
+def as_int(value: Any, field: str) -> int:
+    """An integer that a venue may send as a number or as a string of digits."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise PageShapeError(f"{field} is {value!r}, not an integer")
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise PageShapeError(f"{field} is {value!r}, not an integer") from exc
+
+
+def as_float(value: Any, field: str) -> float:
+    """A number that a venue may send as a JSON number or as a decimal string."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise PageShapeError(f"{field} is {value!r}, not a number")
+    try:
+        return float(value)
+    except ValueError as exc:
+        raise PageShapeError(f"{field} is {value!r}, not a number") from exc
+
+
+def field_of(record: Any, name: str) -> Any:
+    """``record[name]`` of a JSON object, or a shape error naming the field."""
+    if not isinstance(record, dict) or name not in record:
+        raise PageShapeError(f"record {str(record)[:80]} has no {name!r}")
+    return record[name]
+
+
+def settlement_intervals(instants_ms: Sequence[int], allowed: Sequence[int]) -> list[int]:
+    """Each settlement's interval in hours, for venues whose history does not carry it.
+
+    A settlement's interval is the gap to the settlement before it; the first of a range, or a
+    gap that is not a settlement interval (a missing settlement doubles it), takes the gap to
+    the next one; when neither is one, the interval of the settlement before (8 hours for the
+    first). ``instants_ms`` must be ascending.
+    """
+    gaps = [(later - earlier) // MS_PER_HOUR for earlier, later in pairwise(instants_ms)]
+    intervals: list[int] = []
+    for index in range(len(instants_ms)):
+        before = gaps[index - 1] if index > 0 else None
+        after = gaps[index] if index < len(gaps) else None
+        fallback = intervals[-1] if intervals else 8
+        chosen = next((gap for gap in (before, after) if gap is not None and gap in allowed), None)
+        intervals.append(int(chosen) if chosen is not None else fallback)
+    return intervals
+
+
+def funding_table(
+    exchange: str,
+    symbol: str,
+    source_file: str,
+    instants_ms: Sequence[int],
+    rates: Sequence[float],
+    intervals: Sequence[int],
+) -> pa.Table:
+    """The staged funding table of a range: ``funding_time`` is the settlement floored to the
+    second (venues stamp a few ms late), ``calc_time`` the instant as published."""
+    from transforms.schemas import FUNDING_RATE
+
+    published = pa.array(instants_ms, pa.int64()).cast(pa.timestamp("ms", tz="UTC"))
+    settled = pa.array([t - t % 1000 for t in instants_ms], pa.int64())
+    return pa.table(
+        {
+            "exchange": pa.array([exchange] * len(rates), pa.string()),
+            "symbol": pa.array([symbol] * len(rates), pa.string()),
+            "funding_time": settled.cast(pa.timestamp("ms", tz="UTC")),
+            "calc_time": published,
+            "funding_interval_hours": pa.array(intervals, pa.int32()),
+            "funding_rate": pa.array(rates, pa.float64()),
+            "source_file": pa.array([source_file] * len(rates), pa.string()),
+        }
+    ).cast(FUNDING_RATE)
+
+
+def open_interest_table(
+    exchange: str,
+    symbol: str,
+    source_file: str,
+    instants_ms: Sequence[int],
+    oi_base: Sequence[float],
+    oi_usd: Sequence[float | None],
+) -> pa.Table:
+    """The staged open-interest table of a range (the metrics schema; venues without Binance's
+    long/short and taker ratios leave them null)."""
+    from transforms.schemas import METRICS
+
+    rows = len(instants_ms)
+    nulls = pa.nulls(rows, pa.float64())
+    return pa.table(
+        {
+            "exchange": pa.array([exchange] * rows, pa.string()),
+            "symbol": pa.array([symbol] * rows, pa.string()),
+            "ts": pa.array(instants_ms, pa.int64()).cast(pa.timestamp("ms", tz="UTC")),
+            "oi_base": pa.array(oi_base, pa.float64()),
+            "oi_usd": pa.array(oi_usd, pa.float64()),
+            "top_account_ls_ratio": nulls,
+            "top_position_ls_ratio": nulls,
+            "account_ls_ratio": nulls,
+            "taker_buy_sell_ratio": nulls,
+            "source_file": pa.array([source_file] * rows, pa.string()),
+        }
+    ).cast(METRICS)
+
+
+def rest_dataset(
+    exchange: str,
+    name: str,
+    kind: Kind,
+    cadence: Cadence,
+    available_from: date,
+    endpoint: Endpoint,
+    fallback_for: str | None = None,
+) -> Dataset:
+    """A dataset fetched from ``endpoint``: one chunk of pages per symbol and period.
+
+    Its "archive path" is the chunk's folder under ``raw/<exchange>/``:
+    ``<endpoint>/<symbol>/<YYYY-MM or YYYY-MM-DD>``.
+    """
+
+    def chunk_path(symbol: str, day: date) -> str:
+        period = f"{day:%Y-%m}" if cadence is Cadence.MONTHLY else day.isoformat()
+        return f"{endpoint.name}/{symbol}/{period}"
+
+    return Dataset(
+        exchange,
+        name,
+        kind,
+        cadence,
+        available_from,
+        None,
+        chunk_path,
+        endpoint=endpoint,
+        fallback_for=fallback_for,
+    )
