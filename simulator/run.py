@@ -14,6 +14,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 import polars as pl
@@ -21,6 +22,7 @@ import polars as pl
 from simulator.markets import MarketSpec, contract_size, linear_symbol_for, market_spec
 from simulator.model import BURN_IN_DAYS, MINUTES_PER_DAY, Tape, simulate_market
 from simulator.scenarios import SCENARIOS, Scenario
+from simulator.venues import VenueTruth, write_coin_venues, write_venue_truth
 from simulator.writer import (
     CM_LIQUIDATION_WINDOW,
     UM_LIQUIDATION_WINDOW,
@@ -51,6 +53,9 @@ class SimConfig:
     liquidations_outside_window: bool = False
     funding_intervals: tuple[tuple[str, int], ...] = ()
     workers: int = 2
+    venues: bool = True
+    """Also write the other venues' REST histories of the USDⓈ-M markets under ``out/venues/``
+    and their truth (:mod:`simulator.venues`)."""
 
     @property
     def days(self) -> int:
@@ -68,6 +73,14 @@ class _CoinJob:
     write_leader: bool
     coin_margined: tuple[str, ...]
     spot: tuple[str, ...]
+
+
+class _CoinResult(TypedDict):
+    liquidations: pl.DataFrame
+    positions: pl.DataFrame
+    funding: pl.DataFrame
+    quirks: list[dict[str, str]]
+    venues: VenueTruth | None
 
 
 @dataclass
@@ -111,6 +124,8 @@ def simulate_archive(config: SimConfig) -> SimSummary:
         )
         + "\n"
     )
+    if config.venues:
+        write_venue_truth(config.out, [r["venues"] for r in results if r["venues"] is not None])
     files = sum(1 for _ in (config.out / "data").rglob("*.zip"))
     symbol_days = config.days * (
         len(config.symbols) + len(config.coin_margined) + len(config.spot_symbols)
@@ -157,7 +172,7 @@ def _with_interval(config: SimConfig, symbol: str) -> MarketSpec:
     return spec
 
 
-def _simulate_coin(job: _CoinJob) -> dict[str, object]:
+def _simulate_coin(job: _CoinJob) -> _CoinResult:
     config = job.config
     scenario = SCENARIOS[config.scenario]
     common = _common_factor(config)
@@ -178,6 +193,11 @@ def _simulate_coin(job: _CoinJob) -> dict[str, object]:
     )
     if job.write_leader:
         _write_perp(writer, "binance_um", leader, None, liquidations, positions, funding)
+    venues = (
+        write_coin_venues(config.out, leader, config.seed)
+        if config.venues and job.write_leader
+        else None
+    )
     for symbol in job.coin_margined:
         tape = simulate_market(
             _with_interval(config, symbol),
@@ -198,6 +218,7 @@ def _simulate_coin(job: _CoinJob) -> dict[str, object]:
         "positions": pl.concat(positions) if positions else pl.DataFrame(),
         "funding": pl.concat(funding) if funding else pl.DataFrame(),
         "quirks": writer.injected,
+        "venues": venues,
     }
 
 
