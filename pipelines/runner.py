@@ -17,7 +17,7 @@ from pipelines.progress import Progress, RunProgress
 from transforms.fetch import published_checksums
 from transforms.lock import writer_lock
 from transforms.resume import ResumePlan, code_version, plan_resume, record_days
-from transforms.settings import Settings, format_universe
+from transforms.settings import Settings, format_pairs, format_universe
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PROJECT_DAGSTER_YAML = PROJECT_ROOT / "dagster.yaml"
@@ -164,6 +164,10 @@ def materialize_range(
                             "warehouse": str(settings.warehouse),
                             "binance_url": settings.binance_url,
                             "universe": format_universe(settings.universe),
+                            "venue_urls": format_pairs(settings.venue_urls),
+                            "venue_rates": format_pairs(
+                                {key: str(rate) for key, rate in settings.venue_rates.items()}
+                            ),
                         }
                     }
                 },

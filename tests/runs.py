@@ -11,6 +11,7 @@ from pipelines.definitions import defs
 from pipelines.defs.jobs import DAILY_JOB
 from pipelines.runner import RANGE_END_TAG, RANGE_START_TAG
 from simulator.run import SimConfig, simulate_archive
+from transforms.settings import format_pairs
 
 
 def simulate_mirror(root: Path, first: date, last: date, **options: Any) -> Path:
@@ -21,16 +22,25 @@ def simulate_mirror(root: Path, first: date, last: date, **options: Any) -> Path
 
 
 def run_daily(
-    warehouse: Path, archive: Path | str, first: date, last: date, universe: str
+    warehouse: Path,
+    archive: Path | str,
+    first: date,
+    last: date,
+    universe: str,
+    venue_urls: dict[str, str] | None = None,
 ) -> dg.ExecuteInProcessResult:
     """Materialise ``first..last`` of every asset as one run; it must succeed.
 
-    ``archive`` is a mirror's folder or the archive's URL.
+    ``archive`` is a mirror's folder or the archive's URL; ``venue_urls`` the REST venues' (a
+    :class:`simulator.venue_server.VenueServer`'s ``treadmill_urls()``).
     """
     config = {
         "warehouse": str(warehouse),
         "binance_url": archive if isinstance(archive, str) else archive.as_uri() + "/",
         "universe": universe,
+        "venue_urls": format_pairs(venue_urls or {}),
+        # The simulated venues are local: no need to wait out the real venues' limits.
+        "venue_rates": format_pairs(dict.fromkeys(venue_urls or {}, "1000/1")),
     }
     result = (
         defs()

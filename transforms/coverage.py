@@ -19,6 +19,11 @@ windows, cadence) and the wall clock at check time. ``status`` is one of:
 ``not_published``
     outside the dataset's availability window: the archive never publishes it.
 
+``source`` says where the day's rows came from: ``archive`` (dump files) or ``rest`` (paged REST
+history: the venues that publish no files, and Binance's current month of funding before its
+monthly file exists, whose row then says ``ok`` with ``source = 'rest'``). A REST dataset is due
+:data:`REST_DUE_AFTER` after its day ends.
+
 ``checked_at`` is the only wall-clock column: a ``pending`` day turns ``missing`` when a later
 check finds it still absent past its due time.
 """
@@ -59,6 +64,7 @@ COVERAGE_SCHEMA: Final = pa.schema(
         pa.field("checked_at", TIMESTAMP, nullable=False),
         pa.field("source_file", pa.string()),
         pa.field("detail", pa.string()),
+        pa.field("source", pa.string()),
     ]
 )
 """The partition file's columns; the day is the hive directory ``date=YYYY-MM-DD``.
@@ -69,6 +75,9 @@ COVERAGE_SCHEMA: Final = pa.schema(
 whenever one was read; ``detail`` says why a day is not ``ok`` (or which warnings it raised).
 """
 
+REST_DUE_AFTER: Final = timedelta(hours=2)
+"""A venue's REST history holds a day's rows as soon as the day ends; the slack covers a
+settlement published late."""
 DAILY_DUE_AFTER: Final = timedelta(days=2)
 MONTHLY_DUE_AFTER: Final = timedelta(days=7)
 DEFAULT_FUNDING_INTERVAL_HOURS: Final = 8
@@ -82,8 +91,11 @@ EXPECTED_ROWS: Final[dict[Kind, int | None]] = {
 def due_at(dataset: Dataset, day: date) -> datetime:
     """When the archive file holding ``day`` should exist: after that, a 404 is ``missing``.
 
-    Daily files: 00:00 UTC of ``day`` + 2. Monthly files: 7 days after the month ends.
+    Daily files: 00:00 UTC of ``day`` + 2. Monthly files: 7 days after the month ends. REST
+    history: :data:`REST_DUE_AFTER` after the day ends, whatever the chunk's period.
     """
+    if dataset.is_rest:
+        return _midnight(day + timedelta(days=1)) + REST_DUE_AFTER
     if dataset.cadence is Cadence.MONTHLY:
         return _midnight(dataset.period_end(day)) + MONTHLY_DUE_AFTER
     return _midnight(day) + DAILY_DUE_AFTER
@@ -121,28 +133,63 @@ def coverage_rows(settings: Settings, day: date, now: datetime) -> pa.Table:
     rows: list[dict[str, Any]] = []
     for dataset in DATASETS:
         symbols = settings.symbols(dataset.exchange)
-        if not symbols:
+        if not symbols or dataset.fallback_for is not None:
             continue
-        manifest = read_manifest(settings.manifest_root, dataset.table, day)
-        entries = {e["symbol"]: e for e in manifest["symbols"]} if manifest else {}
-        intervals = (
-            _funding_intervals(settings.lake_root, dataset, day)
-            if dataset.kind is Kind.FUNDING_RATE and manifest
-            else {}
+        entries, intervals = _staged(settings, dataset, day)
+        fallback = next(
+            (
+                d
+                for d in DATASETS
+                if d.exchange == dataset.exchange and d.fallback_for == dataset.name
+            ),
+            None,
+        )
+        stand_ins, stand_in_intervals = (
+            _staged(settings, fallback, day) if fallback is not None else ({}, {})
         )
         for symbol in symbols:
             cell = _cell(dataset, day, entries.get(symbol), checked_at, intervals.get(symbol, []))
+            source = "rest" if dataset.is_rest else "archive"
+            stand_in = stand_ins.get(symbol)
+            if (
+                cell["status"] in ("pending", "missing")
+                and stand_in is not None
+                and stand_in["status"] == "ok"
+                and fallback is not None
+            ):
+                served = _cell(
+                    fallback, day, stand_in, checked_at, stand_in_intervals.get(symbol, [])
+                )
+                served["detail"] = "; ".join(
+                    filter(None, [f"served by REST history ({cell['detail']})", served["detail"]])
+                )
+                cell, source = served, "rest"
             rows.append(
                 {
                     "exchange": dataset.exchange,
                     "dataset": dataset.name,
                     "symbol": symbol,
                     "checked_at": checked_at,
+                    "source": source,
                     **cell,
                 }
             )
     rows.sort(key=lambda r: (r["exchange"], r["symbol"], r["dataset"]))
     return pa.Table.from_pylist(rows, schema=COVERAGE_SCHEMA)
+
+
+def _staged(
+    settings: Settings, dataset: Dataset, day: date
+) -> tuple[dict[str, dict[str, Any]], dict[str, list[int | None]]]:
+    """Each symbol's manifest entry of a staged day, and its funding intervals (funding only)."""
+    manifest = read_manifest(settings.manifest_root, dataset.table, day)
+    entries = {e["symbol"]: e for e in manifest["symbols"]} if manifest else {}
+    intervals = (
+        _funding_intervals(settings.lake_root, dataset, day)
+        if dataset.kind is Kind.FUNDING_RATE and manifest
+        else {}
+    )
+    return entries, intervals
 
 
 def _cell(

@@ -57,7 +57,10 @@ ARCHIVE_FAILED = "archive_answered"
 STRUCTURAL_CHECKS: Final = (HAS_ROWS, IN_WINDOW, EXTRA_COLUMNS, ON_GRID, ARCHIVE_FAILED)
 GRID_ROWS: Final = {Kind.KLINE: 1440, Kind.METRICS: 288}
 """Rows a complete day has: one per minute, or one per five minutes."""
-PARSE_CHECKS: Final = ("zip_member", "csv_columns", "csv_values", "timestamp_unit")
+PARSE_CHECKS: Final = ("zip_member", "csv_columns", "csv_values", "timestamp_unit", "pages_valid")
+"""Checks a source file fails while it is read: an archive zip and its CSV, or the pages of a
+REST chunk (``pages_valid``: every page the endpoint's JSON, in range, none empty mid-range or
+repeated)."""
 
 
 @dataclass(frozen=True)

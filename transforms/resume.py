@@ -39,6 +39,7 @@ from transforms.catalog import lake_tables
 from transforms.coverage import due_at
 from transforms.facts import FACT_MODELS
 from transforms.features import FEATURE_MODELS
+from transforms.history import landed_digest
 from transforms.publish import PARTITION_FILE, partition_dir, write_json_atomically
 from transforms.settings import Settings, format_universe
 from transforms.sources import DATASETS, Dataset
@@ -93,12 +94,22 @@ class Input:
     def key(self) -> str:
         return f"{self.dataset.table}/{self.day.isoformat()}/{self.symbol}"
 
+    @property
+    def rest(self) -> bool:
+        return self.dataset.is_rest
+
 
 def day_inputs(settings: Settings, day: date) -> list[Input]:
-    """Every archive file whose content can change what ``day``'s partitions hold."""
+    """Every archive file or REST chunk whose content can change what ``day``'s partitions hold.
+
+    A REST fallback (Binance's current month of funding) is left out: it serves a day only
+    while the archive file is absent, and the archive file's appearance is what changes it.
+    """
     reach = _forward_reach()
     inputs = []
     for dataset in DATASETS:
+        if dataset.fallback_for is not None:
+            continue
         for offset in range(reach.get(dataset.table, 0) + 1):
             input_day = day + timedelta(days=offset)
             if not dataset.is_available(input_day):
@@ -235,14 +246,23 @@ def plan_resume(
     inputs = {day: day_inputs(settings, day) for day, _ in candidates}
     # Inputs inside the range will be staged from the archive as it is now; those after it
     # are read from the lake as it is now.
-    in_range = {i.relpath: i for items in inputs.values() for i in items if i.day <= last}
+    in_range = {
+        i.relpath: i for items in inputs.values() for i in items if i.day <= last and not i.rest
+    }
     published = probe([(item.dataset.exchange, relpath) for relpath, item in in_range.items()])
     done: list[date] = []
     for day, record in candidates:
         state = lake_state(settings, [item for item in inputs[day] if item.day > last])
         for item in inputs[day]:
             if item.day <= last:
-                answer = published.get(item.relpath)
+                # A closed REST chunk is immutable at the venue: its landed digest stands for it.
+                answer = (
+                    landed_digest(
+                        item.dataset, settings.raw_root / item.dataset.exchange, item.relpath, now
+                    )
+                    if item.rest
+                    else published.get(item.relpath)
+                )
                 state[item.key] = (
                     answer if isinstance(answer, str) else ABSENT if answer is None else UNKNOWN
                 )

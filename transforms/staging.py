@@ -10,6 +10,7 @@ the basis of coverage reporting and of skipping unchanged inputs.
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -22,6 +23,7 @@ import pyarrow.parquet as pq
 
 from transforms.errors import FetchError, ParseError
 from transforms.fetch import ArchiveClient, FetchOutcome, Landed, NotPublished
+from transforms.history import HistoryClient, Pacer, parse_chunk
 from transforms.parse import ParsedFile, parse_zip
 from transforms.publish import (
     PARTITION_FILE,
@@ -38,7 +40,8 @@ from transforms.quality import (
 )
 from transforms.schemas import STAGED_SCHEMAS, TIME_COLUMN
 from transforms.settings import Settings
-from transforms.sources import Cadence, Dataset
+from transforms.sources import DATASETS, Cadence, Dataset
+from transforms.sources.rest import RateLimit
 
 FILES_PER_BATCH: Final = 1000
 """Files a staging call fetches, parses and validates together before publishing their days.
@@ -47,11 +50,15 @@ over many files; bounding it keeps a year's backfill from holding every parsed f
 pandas copy of them all) in memory at once: 1000 kline files are ~0.5 GB, a year of 20
 symbols' 7300 would be ~4 GB."""
 
-Status = Literal["ok", "quarantined", "not_published", "failed", "outside_window"]
+Status = Literal["ok", "quarantined", "not_published", "failed", "outside_window", "superseded"]
 """``ok``: published; ``quarantined``: failed a quality gate, kept out of the partition and
 written to ``quarantine/``; ``not_published``: the archive answered 404; ``failed``: the download
 failed for good (checksum mismatch, bad body, retries exhausted); ``outside_window``: the dataset
-does not exist for that day."""
+does not exist for that day; ``superseded``: a fallback dataset (REST funding) was not fetched
+because the archive serves the day."""
+
+FALLBACK_WHEN: Final = frozenset({"not_published", "failed"})
+"""Statuses of an archive dataset's symbol-day for which its REST fallback is fetched."""
 
 
 @dataclass(frozen=True)
@@ -123,7 +130,10 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
 
 
 def stage_dataset(
-    dataset: Dataset, days: Sequence[date], settings: Settings, client: ArchiveClient
+    dataset: Dataset,
+    days: Sequence[date],
+    settings: Settings,
+    client: ArchiveClient | HistoryClient,
 ) -> list[StagedPartition]:
     """Fetch, parse and publish ``dataset`` for every day in ``days``.
 
@@ -135,21 +145,76 @@ def stage_dataset(
     symbols = sorted(settings.symbols(dataset.exchange))
     if not symbols:
         return []
+    if dataset.endpoint is not None and dataset.fallback_for is not None:
+        venue = dataset.endpoint.venue
+        if settings.fallback_url(venue.key, venue.default_url) is None:
+            return []
     partitions = []
     for batch in day_batches(days, len(symbols)):
         wanted = wanted_files(dataset, batch, symbols)
+        superseded: set[tuple[str, date]] = set()
+        if dataset.fallback_for is not None:
+            superseded = archive_served(dataset, settings, wanted)
+            wanted = {key: path for key, path in wanted.items() if key not in superseded}
         files = _fetch_and_parse(dataset, wanted, settings, client)
         began = perf_counter()
         failures = _gate(dataset, wanted, files)
         gate_seconds = (perf_counter() - began) / len(batch)
         partitions += [
             replace(
-                _publish_day(dataset, day, symbols, wanted, files, failures, settings),
+                _publish_day(dataset, day, symbols, wanted, files, failures, settings, superseded),
                 gate_seconds=gate_seconds,
             )
             for day in batch
         ]
     return partitions
+
+
+def archive_served(
+    fallback: Dataset, settings: Settings, wanted: dict[tuple[str, date], str]
+) -> set[tuple[str, date]]:
+    """The (symbol, day)s whose archive file the fallback dataset need not stand in for.
+
+    The archive dataset is staged first (the fallback's asset depends on it); a symbol-day it
+    published, or quarantined, is the archive's. One it never staged, found unpublished, or
+    could not download is the fallback's to fetch.
+    """
+    primary = next(
+        d for d in DATASETS if d.exchange == fallback.exchange and d.name == fallback.fallback_for
+    )
+    served = set()
+    for day in {day for _, day in wanted}:
+        manifest = read_manifest(settings.manifest_root, primary.table, day)
+        for entry in manifest["symbols"] if manifest else ():
+            if entry["status"] not in FALLBACK_WHEN:
+                served.add((entry["symbol"], day))
+    return served & set(wanted)
+
+
+_PACERS: dict[tuple[str, RateLimit], Pacer] = {}
+
+
+def source_client(dataset: Dataset, settings: Settings) -> ArchiveClient | HistoryClient:
+    """The client that fetches ``dataset``'s files (an archive) or chunks (a REST endpoint).
+
+    REST clients of one venue share one :class:`Pacer` per process, so that the venue's rate
+    limit holds across its datasets.
+    """
+    raw_root = settings.raw_root / dataset.exchange
+    if dataset.endpoint is None:
+        return ArchiveClient(settings.binance_url, raw_root, settings.limits, settings.temp_root)
+    venue = dataset.endpoint.venue
+    rate = settings.venue_rates[venue.key]
+    pacer = _PACERS.setdefault((venue.key, rate), Pacer(rate))
+    return HistoryClient(
+        dataset,
+        settings.venue_urls[venue.key],
+        raw_root,
+        settings.limits,
+        pacer=pacer,
+        temp_dir=settings.temp_root,
+        rejected_root=settings.warehouse / "quarantine" / dataset.exchange / "rejected_pages",
+    )
 
 
 def day_batches(days: Sequence[date], symbol_count: int) -> Iterator[list[date]]:
@@ -212,7 +277,7 @@ def _fetch_and_parse(
     dataset: Dataset,
     wanted: dict[tuple[str, date], str],
     settings: Settings,
-    client: ArchiveClient,
+    client: ArchiveClient | HistoryClient,
 ) -> dict[str, _FileResult]:
     first_day: dict[str, tuple[str, date]] = {}
     for (symbol, day), relpath in wanted.items():
@@ -222,20 +287,27 @@ def _fetch_and_parse(
 
     def parse(relpath: str, outcome: FetchOutcome | FetchError) -> _FileResult:
         if isinstance(outcome, FetchError):
-            return _FileResult(relpath, error=str(outcome), transient=outcome.transient)
+            # A bad REST page is bad input (quarantined), not a failed download.
+            check = getattr(outcome, "check", None)
+            return _FileResult(
+                relpath, error=str(outcome), transient=outcome.transient, failed_check=check
+            )
         if isinstance(outcome, NotPublished):
             return _FileResult(relpath)
         symbol, day = first_day[relpath]
         period_start = day.replace(day=1) if dataset.cadence is Cadence.MONTHLY else day
         try:
-            parsed = parse_zip(
-                dataset,
-                symbol,
-                outcome.path,
-                relpath,
-                period_start,
-                settings.limits.max_uncompressed_bytes,
-            )
+            if dataset.is_rest:
+                parsed = parse_chunk(dataset, symbol, outcome.path, relpath)
+            else:
+                parsed = parse_zip(
+                    dataset,
+                    symbol,
+                    outcome.path,
+                    relpath,
+                    period_start,
+                    settings.limits.max_uncompressed_bytes,
+                )
         except ParseError as exc:
             return _FileResult(relpath, landed=outcome, error=str(exc), failed_check=exc.check)
         except Exception as exc:  # an unforeseen fault of one file quarantines that file only
@@ -280,11 +352,15 @@ def _publish_day(
     files: dict[str, _FileResult],
     failures: dict[tuple[str, date], list[Failure]],
     settings: Settings,
+    superseded: AbstractSet[tuple[str, date]] = frozenset(),
 ) -> StagedPartition:
     records: list[SymbolDay] = []
     tables: list[pa.Table] = []
     for symbol in symbols:
         relpath = wanted.get((symbol, day))
+        if (symbol, day) in superseded:
+            records.append(SymbolDay(symbol, "superseded"))
+            continue
         if relpath is None:
             records.append(SymbolDay(symbol, "outside_window"))
             continue

@@ -12,8 +12,9 @@ from transforms.settings import Settings
 class TreadmillConfig(dg.ConfigurableResource):
     """Where the warehouse is and what it pulls.
 
-    Empty fields fall back to ``TREADMILL_WAREHOUSE``, ``TREADMILL_BINANCE_URL`` and
-    ``TREADMILL_UNIVERSE``, then to the documented defaults. A run that uses it holds the
+    Empty fields fall back to ``TREADMILL_WAREHOUSE``, ``TREADMILL_BINANCE_URL``,
+    ``TREADMILL_UNIVERSE`` and each REST venue's ``TREADMILL_<VENUE>_URL`` / ``_RATE``, then to
+    the documented defaults. A run that uses it holds the
     warehouse's writer lock from start to end (:mod:`transforms.lock`), so at most one run
     writes the lake and the catalog at a time, whoever launched it.
     """
@@ -21,6 +22,10 @@ class TreadmillConfig(dg.ConfigurableResource):
     warehouse: str = ""
     binance_url: str = ""
     universe: str = ""
+    venue_urls: str = ""
+    """REST venues' base URLs, ``bitmex=URL;bybit=URL`` (default ``TREADMILL_<VENUE>_URL``)."""
+    venue_rates: str = ""
+    """REST venues' paces, ``bitmex=30/60;…`` (default ``TREADMILL_<VENUE>_RATE``)."""
     fetch_attempts: int = 0
     """Attempts per download before it counts as failed (0: the default, 5)."""
     fetch_backoff_seconds: float = 0.0
@@ -31,6 +36,8 @@ class TreadmillConfig(dg.ConfigurableResource):
             warehouse=self.warehouse or None,
             binance_url=self.binance_url or None,
             universe=self.universe or None,
+            venue_urls=self.venue_urls or None,
+            venue_rates=self.venue_rates or None,
         )
         changes = {
             "max_attempts": self.fetch_attempts,

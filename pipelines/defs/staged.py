@@ -8,10 +8,9 @@ import dagster as dg
 
 from pipelines.defs.partitions import daily_partitions
 from pipelines.defs.resources import TreadmillConfig
-from transforms.fetch import ArchiveClient
 from transforms.quality import PARSE_CHECKS, STRUCTURAL_CHECKS, check_names
 from transforms.sources import DATASETS, Dataset
-from transforms.staging import StagedPartition, SymbolDay, stage_dataset
+from transforms.staging import StagedPartition, SymbolDay, source_client, stage_dataset
 
 SOURCE_FILES_CHECK = "source_files_parse"
 MAX_FILES_LISTED = 200
@@ -54,6 +53,15 @@ DESCRIPTIONS = {
         "Forced orders (liquidations) as the exchange published them: SELL liquidated a long, "
         "BUY a short. A sampled stream, so a lower bound."
     ),
+    "funding_rate_rest": (
+        "Funding settlements from the REST history for days whose monthly archive file is not "
+        "published yet (the current month): fetched only for those days; the archive is the "
+        "source of record once it exists."
+    ),
+    "open_interest": (
+        "5-minute open interest in base units (and USD where the venue reports it) from the "
+        "venue's REST history: how much leverage is open on that venue."
+    ),
 }
 
 
@@ -62,12 +70,25 @@ def build_staged_asset(
 ) -> dg.AssetsDefinition:
     """The staged asset of one dataset: a thin wrapper over :func:`stage_dataset`."""
     window = f"{dataset.available_from}…{dataset.available_until or 'today'}"
+    if dataset.endpoint is None:
+        origin = f"{dataset.cadence} archive files"
+    else:
+        origin = (
+            f"paged REST history (`{dataset.endpoint.path}`, one chunk of pages per symbol and "
+            f"{'month' if dataset.cadence == 'monthly' else 'day'})"
+        )
     description = (
         f"{DESCRIPTIONS[dataset.name]}\n\n"
-        f"`{dataset.exchange}` `{dataset.name}`, {dataset.cadence} archive files, published for "
-        f"{window}. One row per archive row, exact duplicates dropped and counted. Each file is "
+        f"`{dataset.exchange}` `{dataset.name}`, {origin}, published for "
+        f"{window}. One row per source row, exact duplicates dropped and counted. Each file is "
         "validated before publishing; a file that fails a gate is quarantined alone."
     )
+    # A REST fallback fetches only the days its archive dataset did not serve: it runs after.
+    primary = [
+        d.table
+        for d in DATASETS
+        if d.exchange == dataset.exchange and d.name == dataset.fallback_for
+    ]
     gates = [name for name in check_names(dataset) if name not in PARSE_CHECKS]
 
     @dg.asset(
@@ -76,6 +97,7 @@ def build_staged_asset(
         partitions_def=daily_partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
         retry_policy=retry_policy,
+        deps=primary,
         kinds={"parquet", "python"},
         description=description,
         tags={"layer": "staging", "exchange": dataset.exchange},
@@ -99,12 +121,7 @@ def build_staged_asset(
     ) -> dg.MaterializeResult:
         settings = treadmill.settings()
         days = [date.fromisoformat(key) for key in context.partition_keys]
-        with ArchiveClient(
-            settings.binance_url,
-            settings.raw_root / dataset.exchange,
-            settings.limits,
-            settings.temp_root,
-        ) as client:
+        with source_client(dataset, settings) as client:
             partitions = stage_dataset(dataset, days, settings, client)
         unreachable = [
             f"{partition.day} {record.symbol}: {record.error}"
