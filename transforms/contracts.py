@@ -45,7 +45,11 @@ def describe(schema: pa.Schema, time_column: str) -> dict[str, object]:
     return {
         "columns": [{"name": f.name, "type": str(f.type), "nullable": f.nullable} for f in schema],
         "partitioning": {"date": "date (hive directory date=YYYY-MM-DD, the UTC day)"},
-        "sorted_by": ["exchange", "symbol", time_column],
+        # Coin-level tables aggregate across venues: their key is the coin.
+        "sorted_by": [
+            *(["exchange", "symbol"] if "exchange" in schema.names else ["coin"]),
+            time_column,
+        ],
     }
 
 

@@ -16,6 +16,8 @@ Severities, and why:
     every contract's rate to a per-contract cap (±0.3% for BTCUSDT, ±3% for USDⓈ-M perpetuals
     of 25x maximum leverage or less, the widest it has announced), so a rate beyond ±3% was
     never settled: it is a parse or unit error.
+  - ``venues_counted`` (coin-level tables): ``venue_count`` is the number of venues in
+    ``venues``; a cross-venue figure is read by how many venues stand behind it.
   - ``notional`` (``fct_liquidations``): ``notional_usd = qty_base × fill price`` within a
     relative 1e-6 (plus 1e-9 absolute): a row that disagrees with its own quantity and price
     is a computation bug, and every liquidation total sums this column.
@@ -120,6 +122,20 @@ def _unique_keys(table: str, key: str) -> FactCheck:
     )
 
 
+def _coin_unique_keys(table: str) -> FactCheck:
+    return FactCheck("unique_keys", table, "error", "At most one row per coin × hour, no null key.")
+
+
+def _venues_counted(table: str) -> FactCheck:
+    return FactCheck(
+        "venues_counted",
+        table,
+        "error",
+        "venue_count is the number of venues listed in venues, and at least one.",
+        shared=True,
+    )
+
+
 def _grid_complete(table: str, grid_minutes: int, unit: str) -> FactCheck:
     slots = 24 * 60 // grid_minutes
     return FactCheck(
@@ -164,6 +180,10 @@ FACT_CHECKS: Final = (
     ),
     _unique_keys("fct_liquidations_5m", "ts"),
     _unique_keys("fct_market_1h", "ts"),
+    _coin_unique_keys("fct_funding_cross_venue"),
+    _venues_counted("fct_funding_cross_venue"),
+    _coin_unique_keys("fct_open_interest_cross_venue"),
+    _venues_counted("fct_open_interest_cross_venue"),
 )
 
 

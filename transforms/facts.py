@@ -24,9 +24,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from transforms.catalog import DUCKDB_CONFIG
+from transforms.instruments import coin_of
 from transforms.publish import PARTITION_FILE, partition_dir
 from transforms.schemas import STAGED_SCHEMAS, TIMESTAMP
-from transforms.sources import DATASETS, Dataset
+from transforms.sources import DATASETS, Dataset, Kind
 from transforms.staging import day_bounds, quarantined_symbols
 
 SQL_ROOT: Final = Path(__file__).resolve().parent.parent / "sql"
@@ -34,6 +35,8 @@ BUILD_WORKERS: Final = min(4, os.cpu_count() or 1)
 """Days of one model built at once: a day is single-threaded (its sums stay in one order, so a
 rebuild gives the same rows), and a backfill of a year spends most of its time here."""
 _PARAMETER = re.compile(r"\$([a-z_]+)")
+FALLBACK_TABLES: Final = [d.table for d in DATASETS if d.fallback_for is not None]
+"""Staged tables that stand in for an archive dataset: their rows lose to the archive's."""
 
 
 def bind(sql: str, available: Mapping[str, object], source: str) -> dict[str, object]:
@@ -105,9 +108,26 @@ def staged_role(name: str, days_before: int = 0, days_after: int = 0) -> Input:
     )
 
 
+def staged_kind_role(role: str, kind: Kind, days_before: int = 0, days_after: int = 0) -> Input:
+    """Every staged table of ``kind``, whatever the source (archive files or REST history),
+    as one relation ``role``: funding from every venue, open interest from every venue."""
+    return Input(
+        role,
+        tuple(d.table for d in DATASETS if d.kind is kind),
+        STAGED_SCHEMAS[kind],
+        days_before,
+        days_after,
+    )
+
+
 def _schema(*fields: tuple[str, pa.DataType]) -> pa.Schema:
     keys = [pa.field("exchange", pa.string(), False), pa.field("symbol", pa.string(), False)]
     return pa.schema([*keys, *(pa.field(name, kind) for name, kind in fields)])
+
+
+def _coin_schema(*fields: tuple[str, pa.DataType]) -> pa.Schema:
+    key = pa.field("coin", pa.string(), False)
+    return pa.schema([key, *(pa.field(name, kind) for name, kind in fields)])
 
 
 F64, STR, I64 = pa.float64(), pa.string(), pa.int64()
@@ -142,7 +162,10 @@ FCT_PRICE_1M = FactModel(
 
 FCT_OPEN_INTEREST = FactModel(
     "fct_open_interest",
-    (staged_role("metrics", days_before=1, days_after=1),),
+    (
+        staged_kind_role("stg_metrics", Kind.METRICS, days_before=1, days_after=1),
+        Input(FCT_PRICE_1M.name, (FCT_PRICE_1M.name,), FCT_PRICE_1M.schema),
+    ),
     _schema(
         ("ts", TIMESTAMP),
         ("oi_base", F64),
@@ -152,16 +175,18 @@ FCT_OPEN_INTEREST = FactModel(
         ("account_ls_ratio", F64),
         ("taker_buy_sell_ratio", F64),
         ("source_file", STR),
+        ("coin", STR),
     ),
     description=(
-        "Open interest every 5 minutes in base units (BTC, not USD, so that price moves do not "
-        "look like new positions) and USD, with long/short and taker ratios."
+        "Open interest every 5 minutes on every venue in base units (BTC, not USD, so that price"
+        " moves do not look like new positions) and USD, with Binance's long/short and taker "
+        "ratios. A venue that reports no USD value (Bybit) is valued at the coin's mark price."
     ),
 )
 
 FCT_FUNDING = FactModel(
     "fct_funding",
-    (staged_role("funding_rate"),),
+    (staged_kind_role("stg_funding_rate", Kind.FUNDING_RATE),),
     _schema(
         ("funding_time", TIMESTAMP),
         ("funding_rate", F64),
@@ -169,11 +194,14 @@ FCT_FUNDING = FactModel(
         ("funding_rate_8h", F64),
         ("funding_rate_apr", F64),
         ("source_file", STR),
+        ("coin", STR),
     ),
     time_column="funding_time",
     description=(
-        "Every funding settlement with its rate rescaled to 8 hours and annualised from its own"
-        " interval: the cost of holding leverage, 0.01%/8h (10.95% APR) at rest."
+        "Every funding settlement of every venue with its rate rescaled to 8 hours and "
+        "annualised from its own interval: the cost of holding leverage, 0.01%/8h (10.95% APR) "
+        "at rest. Binance's current month comes from its REST history until the archive's "
+        "monthly file exists."
     ),
 )
 
@@ -249,6 +277,48 @@ FCT_MARKET_1H = FactModel(
     ),
 )
 
+FCT_FUNDING_CROSS_VENUE = FactModel(
+    "fct_funding_cross_venue",
+    (
+        Input(FCT_FUNDING.name, (FCT_FUNDING.name,), FCT_FUNDING.schema, days_before=1),
+        Input(FCT_OPEN_INTEREST.name, (FCT_OPEN_INTEREST.name,), FCT_OPEN_INTEREST.schema),
+    ),
+    _coin_schema(
+        ("ts", TIMESTAMP),
+        ("venues", STR),
+        ("venue_count", pa.int32()),
+        ("funding_rate_8h_mean", F64),
+        ("funding_rate_8h_oi_weighted", F64),
+        ("funding_rate_apr_mean", F64),
+        ("funding_rate_apr_oi_weighted", F64),
+        ("oi_weighted_venue_count", pa.int32()),
+        ("oi_usd_weight", F64),
+    ),
+    description=(
+        "Each coin's hour across venues: the funding in force on every venue (its latest "
+        "settlement, per 8 hours), averaged simply and weighted by each instrument's open "
+        "interest in USD, with the venues counted. What every analytics vendor calls "
+        "OI-weighted funding; a venue without open interest (BitMEX) counts in the simple mean "
+        "only."
+    ),
+)
+
+FCT_OPEN_INTEREST_CROSS_VENUE = FactModel(
+    "fct_open_interest_cross_venue",
+    (Input(FCT_OPEN_INTEREST.name, (FCT_OPEN_INTEREST.name,), FCT_OPEN_INTEREST.schema),),
+    _coin_schema(
+        ("ts", TIMESTAMP),
+        ("oi_base", F64),
+        ("oi_usd", F64),
+        ("venues", STR),
+        ("venue_count", pa.int32()),
+    ),
+    description=(
+        "Each coin's open interest per hour summed over every venue and instrument (each one's "
+        "last reading of the hour), in base units and USD, with the venues that reported."
+    ),
+)
+
 FACT_MODELS: Final = (
     FCT_PRICE_1M,
     FCT_OPEN_INTEREST,
@@ -256,6 +326,8 @@ FACT_MODELS: Final = (
     FCT_LIQUIDATIONS,
     FCT_LIQUIDATIONS_5M,
     FCT_MARKET_1H,
+    FCT_FUNDING_CROSS_VENUE,
+    FCT_OPEN_INTEREST_CROSS_VENUE,
 )
 
 
@@ -275,16 +347,21 @@ def input_partitions(lake_root: Path, model_input: Input, day: date) -> list[tup
 
 
 def read_input(lake_root: Path, model_input: Input, day: date) -> pa.Table:
-    """The partitions ``model_input`` needs around ``day``, with their ``date`` as a column.
+    """The partitions ``model_input`` needs around ``day``, with their ``date`` and the lake
+    table they came from (``source_table``) as columns.
 
     The result always has the input's schema, so the SQL binds even when nothing was published.
     """
-    schema = model_input.schema.append(pa.field("date", pa.date32()))
+    schema = model_input.schema.append(pa.field("date", pa.date32())).append(
+        pa.field("source_table", pa.string())
+    )
     parts = []
     for partition_day, path in input_partitions(lake_root, model_input, day):
         data = pq.read_table(path, schema=model_input.schema)
         dates = pa.array([partition_day] * data.num_rows, pa.date32())
-        parts.append(data.append_column("date", dates))
+        # <lake>/<table>/date=YYYY-MM-DD/data.parquet
+        tables = pa.array([path.parent.parent.name] * data.num_rows, pa.string())
+        parts.append(data.append_column("date", dates).append_column("source_table", tables))
     return pa.concat_tables(parts) if parts else schema.empty_table()
 
 
@@ -332,10 +409,14 @@ def build_fact(
         "day_end": end,
         "day": day,
         "window_start": start - timedelta(days=reach),
+        "fallback_tables": FALLBACK_TABLES,
         **dict(model.params),
     }
     params = bind(sql, available, model.sql_path.name)
     with duckdb.connect(config={**DUCKDB_CONFIG, "threads": 1}) as connection:
+        connection.create_function(
+            "coin_of", coin_of, [duckdb.sqltype("VARCHAR")], duckdb.sqltype("VARCHAR")
+        )
         for model_input in model.inputs:
             connection.register(model_input.role, read_input(lake_root, model_input, day))
         result = connection.sql(sql, params=params).to_arrow_table()

@@ -1,10 +1,14 @@
--- fct_open_interest: open interest in base units and USD with the long/short ratios and the
--- taker buy/sell ratio, every 5 minutes.
+-- fct_open_interest: open interest in base units and USD on every venue, with Binance's
+-- long/short ratios and taker buy/sell ratio, every 5 minutes.
 -- grain: exchange × symbol × 5-minute label (ts as published)
 -- partition: date = UTC day of ts; $day_start <= ts < $day_end
--- inputs: stg_metrics for the day before, the day and the day after: a file may carry the next
---         day's 00:00 row, so the day of a row is its ts, never its file. One row per instant
---         is kept, preferring the file published for the row's own day.
+-- inputs: stg_metrics, every staged open-interest table (Binance's metrics files for the day
+--         before, the day and the day after: a file may carry the next day's 00:00 row, so the
+--         day of a row is its ts, never its file; Bybit's and OKX's REST history). One row per
+--         instant is kept, preferring the file published for the row's own day.
+--         fct_price_1m of the day: a venue that reports open interest in base units only
+--         (Bybit) is valued at the coin's mark price that minute, the mean of the
+--         perpetuals' mark closes (spot pairs have no mark).
 with source as (
     select *
     from stg_metrics
@@ -20,19 +24,32 @@ deduplicated as (
     ) = 1
 ),
 
+coin_marks as (
+    select
+        coin_of(symbol) as coin,
+        ts,
+        avg(mark_close) as mark_price
+    from fct_price_1m
+    where mark_close is not null
+    group by 1, 2
+),
+
 renamed as (
     select
-        exchange,
-        symbol,
-        ts,
-        oi_base,
-        oi_usd,
-        top_account_ls_ratio,
-        top_position_ls_ratio,
-        account_ls_ratio,
-        taker_buy_sell_ratio,
-        source_file
+        deduplicated.exchange,
+        deduplicated.symbol,
+        deduplicated.ts,
+        deduplicated.oi_base,
+        coalesce(deduplicated.oi_usd, deduplicated.oi_base * coin_marks.mark_price) as oi_usd,
+        deduplicated.top_account_ls_ratio,
+        deduplicated.top_position_ls_ratio,
+        deduplicated.account_ls_ratio,
+        deduplicated.taker_buy_sell_ratio,
+        deduplicated.source_file,
+        coin_of(deduplicated.symbol) as coin
     from deduplicated
+    left join coin_marks
+        on coin_marks.coin = coin_of(deduplicated.symbol) and coin_marks.ts = deduplicated.ts
 )
 
 select
@@ -45,6 +62,7 @@ select
     top_position_ls_ratio::double as top_position_ls_ratio,
     account_ls_ratio::double as account_ls_ratio,
     taker_buy_sell_ratio::double as taker_buy_sell_ratio,
-    source_file::varchar as source_file
+    source_file::varchar as source_file,
+    coin::varchar as coin
 from renamed
 order by exchange, symbol, ts

@@ -1,0 +1,46 @@
+-- fct_open_interest_cross_venue: each coin's open interest per hour, summed over every venue
+-- and instrument, in base units and USD.
+-- grain: coin × hour (ts = the hour's start)
+-- partition: date = UTC day of ts; $day_start <= ts < $day_end
+-- inputs: fct_open_interest of the day: each instrument's last reading of the hour (an
+--         instrument without a reading in an hour is left out of that hour, and the venues
+--         column says which contributed).
+with source as (
+    select *
+    from fct_open_interest
+    where ts >= $day_start and ts < $day_end
+),
+
+last_of_hour as (
+    select
+        coin,
+        exchange,
+        symbol,
+        date_trunc('hour', ts) as ts,
+        arg_max(oi_base, ts) as oi_base,
+        arg_max(oi_usd, ts) as oi_usd
+    from source
+    group by 1, 2, 3, 4
+),
+
+aggregated as (
+    select
+        coin,
+        ts,
+        sum(oi_base) as oi_base,
+        sum(oi_usd) as oi_usd,
+        array_to_string(list_sort(list_distinct(list(exchange))), ',') as venues,
+        count(distinct exchange) as venue_count
+    from last_of_hour
+    group by coin, ts
+)
+
+select
+    coin::varchar as coin,
+    ts::timestamptz as ts,
+    oi_base::double as oi_base,
+    oi_usd::double as oi_usd,
+    venues::varchar as venues,
+    venue_count::integer as venue_count
+from aggregated
+order by coin, ts
