@@ -193,6 +193,10 @@ def test_every_chart_has_real_data(data: ReportData) -> None:
     assert (open_interest["close"] > 0).all()
     implied_price = open_interest["oi_usd"] / open_interest["oi_base"]
     assert ((implied_price / open_interest["close"] - 1).abs() < 0.05).all()
+    # The coin's open interest summed over its venues holds the perpetual's own.
+    summed = open_interest.filter(pl.col("all_oi_base").is_not_null())
+    assert (summed["all_oi_base"] >= summed["oi_base"] * (1 - 1e-9)).all()
+    assert data.coin == "BTC"
 
     heatmap = data.heatmap
     published = pl.read_parquet(
@@ -360,7 +364,14 @@ def test_cli_refuses_what_it_cannot_draw(
 
 @pytest.mark.parametrize(
     ("symbol", "coin"),
-    [("BTCUSDT", "BTC"), ("BTCUSD_PERP", "BTC"), ("ETHUSDC", "ETH"), ("USDCUSDT", "USDC")],
+    [
+        ("BTCUSDT", "BTC"),
+        ("BTCUSD_PERP", "BTC"),
+        ("ETHUSDC", "ETH"),
+        ("USDCUSDT", "USDC"),
+        ("XBTUSD", "BTC"),
+        ("BTC-USDT-SWAP", "BTC"),
+    ],
 )
 def test_symbols_pair_by_coin(symbol: str, coin: str) -> None:
     assert coin_of(symbol) == coin

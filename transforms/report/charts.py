@@ -29,6 +29,22 @@ OPEN_INTEREST: Final = "#1f77b4"
 OPEN_INTEREST_USD: Final = "#9467bd"
 PRICE: Final = "#444444"
 HOT_ZONE: Final = "#ff7f0e"
+VENUE_COLOURS: Final = (
+    "#4c78a8",
+    "#f58518",
+    "#e45756",
+    "#72b7b2",
+    "#54a24b",
+    "#eeca3b",
+    "#b279a2",
+    "#ff9da6",
+    "#9d755d",
+    "#bab0ac",
+)
+"""One colour per venue of the funding chart (Tableau 10, in venue order), ten before a repeat."""
+CROSS_VENUE: Final = "#000000"
+CROSS_VENUE_LABEL: Final = "all venues, OI-weighted"
+"""The funding chart's legend entry for the coin's open-interest-weighted rate across venues."""
 
 REGIME_COLOURS: Final = {
     "flush": "#d62728",
@@ -175,27 +191,65 @@ def daily_liquidations_chart(data: ReportData) -> ReportChart:
     )
 
 
+def _venue_list(column: pl.Series) -> list[str]:
+    """The exchanges named in a cross-venue fact's comma-separated ``venues``, over every hour."""
+    return sorted({venue for venues in column.drop_nulls() for venue in venues.split(",") if venue})
+
+
+def _count_range(column: pl.Series) -> str:
+    """``4`` when every hour counts the same, ``2–4`` when the count moved over the range."""
+    counts = column.drop_nulls().to_list()
+    if not counts:
+        return "0"
+    low, high = min(counts), max(counts)
+    return f"{low}" if low == high else f"{low}–{high}"
+
+
+def _cross_venue_funding_note(data: ReportData) -> str:
+    """The subtitle line on the black line: the venues it weighs, or why it is missing."""
+    cross = data.funding_cross_venue
+    if not cross.height:
+        return (
+            f"No open-interest-weighted line: the lake holds no cross-venue funding of {data.coin} "
+            "in the range (fct_funding_cross_venue)."
+        )
+    return (
+        f"Black, stepped: each venue's latest settlement weighted by its USD open interest, "
+        f"hourly, across {', '.join(_venue_list(cross['venues']))} "
+        f"({_count_range(cross['oi_weighted_venue_count'])} with open interest)."
+    )
+
+
 def funding_chart(data: ReportData) -> ReportChart:
-    """The article's second chart: each settlement per venue, per 8 hours and annualised."""
+    """The article's second chart: each settlement per venue, per 8 hours and annualised.
+
+    Every venue of the coin is a line of its own colour (the article's BitMEX against Binance),
+    and the coin's open-interest-weighted rate across venues is drawn over them in black: the
+    cost of leverage where the positions are, which one venue's outlier does not move much.
+    """
     frame = data.funding
-    low = min([0.0, *frame["rate_8h_pct"].drop_nulls().to_list()])
-    high = max([FUNDING_ANCHOR_PCT, *frame["rate_8h_pct"].drop_nulls().to_list()])
+    cross = data.funding_cross_venue.with_columns(venue=pl.lit(CROSS_VENUE_LABEL))
+    rates = [*frame["rate_8h_pct"].drop_nulls(), *cross["rate_8h_pct"].drop_nulls()]
+    low = min([0.0, *rates])
+    high = max([FUNDING_ANCHOR_PCT, *rates])
     pad = (high - low) * 0.05
     domain = [low - pad, high + pad]
+    per_8h_scale = alt.Scale(domain=domain, nice=False, zero=False)
+    venues = sorted(frame["venue"].unique().to_list())
+    series = [*venues, *([CROSS_VENUE_LABEL] if cross.height else [])]
+    colours = [VENUE_COLOURS[i % len(VENUE_COLOURS)] for i in range(len(venues))]
+    colour = alt.Color(
+        "venue:N",
+        scale=alt.Scale(domain=series, range=[*colours, CROSS_VENUE][: len(series)]),
+        # An empty legend inside the plot has no size, and Vega cannot lay the chart out.
+        legend=alt.Legend(title=None, orient="top-left") if series else None,
+    )
     # Two axes for one quantity: the annualised axis is the 8-hour axis times 1095, so both
     # scales get explicit, proportional domains and their gridlines agree.
     base = alt.Chart(frame).encode(x=_time_x("settled_at"))
     per_8h = base.mark_line(point=alt.OverlayMarkDef(size=18), strokeWidth=1.5).encode(
-        y=alt.Y(
-            "rate_8h_pct:Q",
-            title="funding, % per 8h",
-            scale=alt.Scale(domain=domain, nice=False, zero=False),
-        ),
-        color=alt.Color(
-            "venue:N",
-            # An empty legend inside the plot has no size, and Vega cannot lay the chart out.
-            legend=alt.Legend(title=None, orient="top-left") if frame.height else None,
-        ),
+        y=alt.Y("rate_8h_pct:Q", title="funding, % per 8h", scale=per_8h_scale),
+        color=colour,
         tooltip=[
             alt.Tooltip("venue:N"),
             _utc_tooltip("settled_at", "settled"),
@@ -205,10 +259,30 @@ def funding_chart(data: ReportData) -> ReportChart:
             alt.Tooltip("apr_pct:Q", title="annualised, %", format=".1f"),
         ],
     )
+    # A venue's rate holds from its settlement to the next: the weighted line steps hourly.
+    weighted = (
+        alt.Chart(cross)
+        .mark_line(interpolate="step-after", strokeWidth=2)
+        .encode(x=_time_x("hour"), y=alt.Y("rate_8h_pct:Q", scale=per_8h_scale), color=colour)
+    )
+    weighted_hover = _hover_rule(
+        "hover_funding",
+        cross,
+        "hour",
+        [
+            _utc_tooltip("hour", "hour"),
+            alt.Tooltip("rate_8h_pct:Q", title="OI-weighted, % per 8h", format=".4f"),
+            alt.Tooltip("apr_pct:Q", title="OI-weighted, annualised %", format=".1f"),
+            alt.Tooltip("mean_8h_pct:Q", title="plain mean, % per 8h", format=".4f"),
+            alt.Tooltip("venues:N", title="venues"),
+            alt.Tooltip("oi_weighted_venue_count:Q", title="venues with open interest"),
+            alt.Tooltip("oi_usd_weight:Q", title="open interest weighed, USD", format="$,.0f"),
+        ],
+    )
     anchor = (
         alt.Chart(alt.Data(values=[{"anchor": FUNDING_ANCHOR_PCT}]))
         .mark_rule(strokeDash=[4, 4], color="#777777")
-        .encode(y=alt.Y("anchor:Q", scale=alt.Scale(domain=domain, nice=False, zero=False)))
+        .encode(y=alt.Y("anchor:Q", scale=per_8h_scale))
     )
     annualised = base.mark_line(opacity=0).encode(
         y=alt.Y(
@@ -221,17 +295,21 @@ def funding_chart(data: ReportData) -> ReportChart:
             ),
         )
     )
-    venues = sorted(frame["venue"].unique().to_list())
+    exchanges = sorted({venue.split(" ")[0] for venue in venues})
+    on = f" on {', '.join(exchanges)}" if exchanges else ""
+    # The hover's invisible points lie under the venues' settlements, whose tooltips win.
+    per_8h_layers = [anchor, weighted_hover, weighted, per_8h] if cross.height else [anchor, per_8h]
     chart = (
-        alt.layer(alt.layer(anchor, per_8h), annualised)
+        alt.layer(alt.layer(*per_8h_layers), annualised)
         .resolve_scale(y="independent")
         .properties(
             width=WIDTH,
             height=260,
             title=_title(
-                f"Funding per settlement, {data.request.coin} perpetuals: {', '.join(venues)}",
+                f"Funding per settlement, {data.coin} perpetuals{on}",
                 "Rescaled to 8 hours (left) and annualised (right); dashed: the 0.01%/8h "
                 "anchor (10.95% APR). Above it, longs pay to stay crowded.",
+                _cross_venue_funding_note(data),
             ),
         )
     )
@@ -239,18 +317,75 @@ def funding_chart(data: ReportData) -> ReportChart:
         key="funding",
         title="Funding per settlement, per venue",
         description=(
-            "The cost of holding leverage at each settlement on every venue trading the coin. "
-            "Persistently elevated funding means crowded longs: the fuel of the next flush."
+            "The cost of holding leverage at each settlement on every venue trading the coin, "
+            "and across venues weighted by where the open interest is. Persistently elevated "
+            "funding means crowded longs: the fuel of the next flush."
         ),
         chart=chart,
-        points=frame.filter(pl.col("rate_8h_pct").is_not_null()).height,
+        points=frame.filter(pl.col("rate_8h_pct").is_not_null()).height + cross.height,
+    )
+
+
+def _all_venues_panel(frame: pl.DataFrame, coin: str) -> alt.LayerChart:
+    """The coin's open interest summed over its venues: base units on the left, USD on the right.
+
+    One perpetual's open interest can fall while traders move to another venue; the sum says
+    whether leverage left the coin. It is labelled with the venues it adds up.
+    """
+    venues = ", ".join(_venue_list(frame["all_venues"]))
+    counts = _count_range(frame["all_venue_count"])
+    base = alt.Chart(frame).encode(x=_time_x("hour"))
+    in_base = base.mark_line(color=OPEN_INTEREST, strokeWidth=2).encode(
+        y=alt.Y(
+            "all_oi_base:Q",
+            scale=alt.Scale(zero=False),
+            axis=alt.Axis(title=f"all venues, {coin}", format=",.0f", titleColor=OPEN_INTEREST),
+        )
+    )
+    in_usd = base.mark_line(color=OPEN_INTEREST_USD, strokeWidth=1.5, strokeDash=[5, 3]).encode(
+        y=alt.Y(
+            "all_oi_usd:Q",
+            scale=alt.Scale(zero=False),
+            axis=alt.Axis(
+                title="all venues, USD",
+                orient="right",
+                format="$~s",
+                labelExpr=USD_SI_LABELS,
+                titleColor=OPEN_INTEREST_USD,
+            ),
+        )
+    )
+    tooltip = [
+        _utc_tooltip("hour", "hour"),
+        alt.Tooltip("all_oi_base:Q", title=f"all venues, {coin}", format=",.0f"),
+        alt.Tooltip("all_oi_usd:Q", title="all venues, USD", format="$,.0f"),
+        alt.Tooltip("all_venues:N", title="venues summed"),
+        alt.Tooltip("oi_base:Q", title=f"this perpetual, {coin}", format=",.0f"),
+    ]
+    return (
+        alt.layer(in_base, in_usd, _hover_rule("hover_all_venues", frame, "hour", tooltip))
+        .resolve_scale(y="independent")
+        .properties(
+            width=WIDTH,
+            height=200,
+            title=alt.Title(
+                f"All {coin} venues summed, {coin} (solid, left) and USD (dashed, right)",
+                subtitle=[f"The last reading of each hour on {venues} ({counts} per hour)."],
+                anchor="start",
+            ),
+        )
     )
 
 
 def open_interest_chart(data: ReportData) -> ReportChart:
-    """The article's third chart: open interest in base units and in USD, the price over both."""
+    """The article's third chart: open interest in base units and in USD, the price over both.
+
+    Below the perpetual's own, the coin's open interest summed over every venue that reports
+    it, when the lake holds the cross-venue fact for the range.
+    """
     frame = data.open_interest
-    coin = data.request.coin
+    coin = data.coin
+    all_venues = frame.filter(pl.col("all_oi_base").is_not_null())
     base = alt.Chart(frame).encode(x=_time_x("hour"))
     price = base.mark_line(color=PRICE, strokeWidth=1, opacity=0.8).encode(
         y=alt.Y(
@@ -294,22 +429,25 @@ def open_interest_chart(data: ReportData) -> ReportChart:
                 titleColor=OPEN_INTEREST_USD,
             ),
         ),
+        *([_all_venues_panel(all_venues, coin)] if all_venues.height else []),
         title=_title(
             f"Open interest, {data.request.symbol} on {data.request.exchange}, hourly, with the "
             "price (grey, right axis)",
             "Price up with open interest up is leverage building; price down with open interest "
             "down is positions closing, often by liquidation.",
         ),
-    )
+    ).resolve_scale(x="shared")
+    perpetual = pl.col("oi_base").is_not_null() & pl.col("close").is_not_null()
     return ReportChart(
         key="open_interest",
         title="Open interest in base units and USD, with the price",
         description=(
             "Open interest is the stock of open contracts. Read it in base units: USD open "
-            "interest rises with the price even when nobody opens a position."
+            "interest rises with the price even when nobody opens a position. Summed over the "
+            "coin's venues, it says whether leverage left the coin or only moved venue."
         ),
         chart=chart,
-        points=frame.filter(pl.col("oi_base").is_not_null() & pl.col("close").is_not_null()).height,
+        points=frame.filter(perpetual | pl.col("all_oi_base").is_not_null()).height,
     )
 
 
@@ -603,7 +741,7 @@ def coverage_chart(data: ReportData) -> ReportChart:
             width=WIDTH - COVERAGE_LABEL_WIDTH,
             height=max(60, 16 * series),
             title=_title(
-                f"Coverage, {request.first}…{request.last}: every {request.coin} venue",
+                f"Coverage, {request.first}…{request.last}: every {data.coin} venue",
                 f"Symbol-days: {summary}.",
             ),
         )

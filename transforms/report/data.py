@@ -3,15 +3,22 @@
 A report is about one perpetual (``exchange`` × ``symbol``) over a range of UTC days. Its
 liquidations, open interest, heatmap and regimes are that perpetual's; its funding chart and
 coverage matrix take every venue trading the same coin (USDⓈ-M ``BTCUSDT``, COIN-M
-``BTCUSD_PERP`` and spot ``BTCUSDT`` are all bitcoin), because funding is compared across venues
-and coverage says what the warehouse holds behind the charts.
+``BTCUSD_PERP``, spot ``BTCUSDT``, BitMEX ``XBTUSD`` and OKX ``BTC-USDT-SWAP`` are all bitcoin),
+because funding is compared across venues and coverage says what the warehouse holds behind the
+charts. The funding chart also draws the coin's open-interest-weighted rate across venues, and
+the open interest chart the coin's open interest summed over its venues, from the cross-venue
+facts.
+
+Which instruments trade the coin: the ``coin`` column of ``fct_funding`` says so for every venue
+(no symbol pattern tells that ``XBTUSD`` is bitcoin). Partitions written before that column
+existed read it as null; for those the report pairs Binance symbols by their quote suffix
+(:func:`coin_of`), as it always did.
 
 The queries are the files of ``sql/report/``; the lake partitions of the range are registered
 under their table names and every value is a bound parameter, as for the facts.
 """
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -20,14 +27,17 @@ from typing import Any, Final
 
 import duckdb
 import polars as pl
+import pyarrow as pa
 
 from transforms.catalog import DUCKDB_CONFIG
 from transforms.coverage import COVERAGE_SCHEMA, COVERAGE_TABLE
 from transforms.errors import TreadmillError
 from transforms.facts import (
     FCT_FUNDING,
+    FCT_FUNDING_CROSS_VENUE,
     FCT_LIQUIDATIONS_5M,
     FCT_OPEN_INTEREST,
+    FCT_OPEN_INTEREST_CROSS_VENUE,
     FCT_PRICE_1M,
     SQL_ROOT,
     Input,
@@ -37,6 +47,7 @@ from transforms.facts import (
 )
 from transforms.features import FEAT_FLUSH_EVENTS, FEAT_REGIME_1H, FlushEventRules
 from transforms.heatmap import HEATMAP_TABLE_SCHEMA, HOT_ZONES_TABLE_SCHEMA
+from transforms.instruments import coin_of
 from transforms.publish import partition_days
 from transforms.staging import day_bounds
 
@@ -49,7 +60,6 @@ PERPETUAL_EXCHANGES: Final = ("binance_um", "binance_cm")
 """Exchanges whose symbols are perpetuals, in the order a coin's report prefers them."""
 
 # The quote currency (and a COIN-M contract suffix) follows the coin: BTCUSDT, BTCUSD_PERP.
-_COIN_SYMBOL: Final = re.compile(r"(?P<coin>[A-Z0-9]+?)(?:USDT|USDC|FDUSD|BUSD|USD)(?:_[A-Z0-9]+)?")
 
 REPORT_INPUTS: Final = {
     **{
@@ -59,6 +69,8 @@ REPORT_INPUTS: Final = {
             FCT_FUNDING,
             FCT_OPEN_INTEREST,
             FCT_PRICE_1M,
+            FCT_FUNDING_CROSS_VENUE,
+            FCT_OPEN_INTEREST_CROSS_VENUE,
             FEAT_REGIME_1H,
             FEAT_FLUSH_EVENTS,
         )
@@ -67,7 +79,10 @@ REPORT_INPUTS: Final = {
     "feat_hot_zones": HOT_ZONES_TABLE_SCHEMA,
     COVERAGE_TABLE: COVERAGE_SCHEMA,
 }
-"""The lake tables a report reads, with the schema each is read with."""
+"""The lake tables a report reads, with the schema each is read with. A column of the schema
+that the range's partitions lack (all of them written before it existed, like ``coin``) reads
+as null, and a table with no partition in the range (the cross-venue facts of an older
+warehouse) as empty."""
 
 _RULES: Final = FlushEventRules()
 FLUSH_RESOLUTION_DAYS: Final = 1 + math.ceil(
@@ -80,12 +95,6 @@ DAYS_AFTER_RANGE: Final = {FEAT_FLUSH_EVENTS.name: FLUSH_RESOLUTION_DAYS}
 
 class ReportDataError(TreadmillError):
     """The warehouse holds nothing to report on for the perpetual and range asked for."""
-
-
-def coin_of(symbol: str) -> str:
-    """The coin a symbol trades: ``BTCUSDT`` and ``BTCUSD_PERP`` are both ``BTC``."""
-    match = _COIN_SYMBOL.fullmatch(symbol)
-    return match["coin"] if match else symbol
 
 
 @dataclass(frozen=True)
@@ -121,10 +130,15 @@ class ReportData:
 
     request: ReportRequest
     lake_root: Path
+    coin: str
+    """The coin of the perpetual, as ``fct_funding`` records it (else :func:`coin_of`)."""
     venues: tuple[str, ...]
     """``exchange:symbol`` of every venue trading the coin in the range (perpetuals and spot)."""
     daily_liquidations: pl.DataFrame
     funding: pl.DataFrame
+    funding_cross_venue: pl.DataFrame
+    """The coin's hourly open-interest-weighted funding across venues; empty when the lake has
+    no ``fct_funding_cross_venue`` for the range."""
     open_interest: pl.DataFrame
     heatmap: pl.DataFrame
     hot_zones: pl.DataFrame
@@ -188,11 +202,9 @@ def load_report_data(lake_root: Path, request: ReportRequest) -> ReportData:
         ).fetchall()
         if (request.exchange, request.symbol) not in traded:
             raise ReportDataError(_nothing_to_report(request, traded))
-        venues = tuple(sorted(f"{e}:{s}" for e, s in traded if coin_of(s) == request.coin))
         parameters: dict[str, Any] = {
             "exchange": request.exchange,
             "symbol": request.symbol,
-            "instruments": list(venues),
             "first_day": request.first,
             "last_day": request.last,
             "range_start": day_bounds(request.first)[0],
@@ -206,12 +218,28 @@ def load_report_data(lake_root: Path, request: ReportRequest) -> ReportData:
             assert isinstance(frame, pl.DataFrame)
             return frame
 
+        # The coin column names every venue's instruments; symbols paired by their quote
+        # suffix cover partitions written before it (and spot, which has no funding).
+        coins = {
+            (row["exchange"], row["symbol"]): row["coin"]
+            for row in query("report_instruments").iter_rows(named=True)
+        }
+        coin = coins.get((request.exchange, request.symbol), request.coin)
+        venues = tuple(
+            sorted(
+                {f"{e}:{s}" for e, s in traded if coin_of(s) == request.coin}
+                | {f"{e}:{s}" for (e, s), c in coins.items() if c == coin}
+            )
+        )
+        parameters |= {"coin": coin, "instruments": list(venues)}
         return ReportData(
             request=request,
             lake_root=lake_root,
+            coin=coin,
             venues=venues,
             daily_liquidations=query("report_daily_liquidations"),
             funding=query("report_funding"),
+            funding_cross_venue=query("report_funding_cross_venue"),
             open_interest=query("report_open_interest"),
             heatmap=query("report_heatmap"),
             hot_zones=query("report_hot_zones"),
@@ -234,6 +262,17 @@ def _register_lazily(
         # By name: a table that gains a column keeps older partitions in the old layout until
         # they are rebuilt, and those read with the new column null.
         relation = connection.read_parquet(files, hive_partitioning=True, union_by_name=True)
+        # When none of them has it yet, the column is added null, so the queries still bind.
+        absent = pa.schema([f for f in window.schema if f.name not in relation.columns])
+        if absent.names:
+            types = connection.from_arrow(absent.empty_table()).types
+            relation = relation.select(
+                *(duckdb.ColumnExpression(name) for name in relation.columns),
+                *(
+                    duckdb.ConstantExpression(None).cast(kind).alias(field.name)
+                    for field, kind in zip(absent, types, strict=True)
+                ),
+            )
         relation.create_view(window.role)
     else:
         connection.register(window.role, read_input(lake_root, window, day))

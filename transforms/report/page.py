@@ -141,7 +141,7 @@ def render_page(
         first=request.first.isoformat(),
         last=request.last.isoformat(),
         days=request.days,
-        coin=request.coin,
+        coin=data.coin,
         venues=", ".join(data.venues),
         generated_at=generated_at.strftime("%Y-%m-%d %H:%M UTC"),
         lake=str(data.lake_root),
