@@ -26,8 +26,13 @@ DEMO_START = date(2024, 2, 1)
 """The demo's first day. Its 60 days end on 2024-03-31, the last day Binance published USDⓈ-M
 liquidation snapshots, so every dataset of the archive exists for them."""
 DEMO_UNIVERSE = (
-    "binance_um:BTCUSDT,ETHUSDT,SOLUSDT;binance_cm:BTCUSD_PERP;binance_spot:BTCUSDT,ETHUSDT,SOLUSDT"
+    "binance_um:BTCUSDT,ETHUSDT,SOLUSDT;binance_cm:BTCUSD_PERP;binance_spot:BTCUSDT,ETHUSDT,SOLUSDT;"
+    "bitmex:XBTUSD,ETHUSD,SOLUSD;bybit:BTCUSDT,ETHUSDT,SOLUSDT;"
+    "okx:BTC-USDT-SWAP,ETH-USDT-SWAP,SOL-USDT-SWAP"
 )
+DEMO_VENUE_LIMIT = (50, 1.0)
+"""Requests per second the demo's local venue server allows each venue, and the pace the demo
+keeps to: the simulated venues are local, so the demo need not wait out OKX's 5 per 2 s."""
 
 app = typer.Typer(
     help="treadmill: a batch warehouse for crypto perpetual-futures positioning.",
@@ -330,13 +335,15 @@ def demo(
     """Simulate 60 days of a treadmill market into a local mirror and build the warehouse."""
     from pipelines.runner import materialize_range
     from simulator.run import SimConfig, simulate_archive
+    from simulator.venue_server import VENUE_PREFIXES, serve_venues
+    from transforms.sources.rest import RateLimit
 
     base = _settings(warehouse, None)
     mirror = base.warehouse / "mirror"
     end = DEMO_START + timedelta(days=days - 1)
     config = SimConfig(out=mirror, start=DEMO_START, end=end, seed=seed)
     fingerprint = mirror / "truth" / "demo.json"
-    wanted = json.dumps({"start": str(DEMO_START), "end": str(end), "seed": seed})
+    wanted = json.dumps({"start": str(DEMO_START), "end": str(end), "seed": seed, "venues": 1})
     if not fingerprint.exists() or fingerprint.read_text() != wanted:
         console.print(f"simulating {days} days of the treadmill scenario into {mirror} …")
         summary = simulate_archive(config)
@@ -344,16 +351,21 @@ def demo(
         console.print(f"  {summary.files} archive files, {summary.liquidations:,} liquidations")
     else:
         console.print(f"re-using the simulated archive in {mirror}")
-    settings = Settings(
-        warehouse=base.warehouse,
-        binance_url=mirror.as_uri() + "/",
-        universe=parse_universe(DEMO_UNIVERSE),
-        limits=base.limits,
-    )
-    console.print(
-        f"materialising {DEMO_START}…{end} for {format_universe(settings.universe)} through Dagster"
-    )
-    run = materialize_range(settings, DEMO_START, end)
+    requests, seconds = DEMO_VENUE_LIMIT
+    with serve_venues(mirror, dict.fromkeys(VENUE_PREFIXES.values(), DEMO_VENUE_LIMIT)) as venues:
+        settings = Settings(
+            warehouse=base.warehouse,
+            binance_url=mirror.as_uri() + "/",
+            universe=parse_universe(DEMO_UNIVERSE),
+            limits=base.limits,
+            venue_urls=venues.treadmill_urls(),
+            venue_rates={key: RateLimit(requests, seconds) for key in VENUE_PREFIXES},
+        )
+        console.print(
+            f"materialising {DEMO_START}…{end} for {format_universe(settings.universe)} through "
+            f"Dagster; BitMEX, Bybit and OKX from the simulated venues at {venues.base_url}"
+        )
+        run = materialize_range(settings, DEMO_START, end)
     _report(run)
     console.print(f"\nwarehouse: {settings.warehouse}")
     console.print(f"lake:      {settings.lake_root}")
