@@ -30,6 +30,8 @@ from transforms.fact_checks import (
 from transforms.facts import (
     FACT_MODELS,
     FCT_FUNDING,
+    FCT_FUNDING_CROSS_VENUE,
+    FCT_OPEN_INTEREST_CROSS_VENUE,
     FCT_LIQUIDATIONS,
     FCT_LIQUIDATIONS_5M,
     FCT_OPEN_INTEREST,
@@ -123,6 +125,10 @@ def test_severities_are_as_documented() -> None:
         ("fct_liquidations", "notional"): "error",
         ("fct_liquidations_5m", "unique_keys"): "error",
         ("fct_market_1h", "unique_keys"): "error",
+        ("fct_funding_cross_venue", "unique_keys"): "error",
+        ("fct_funding_cross_venue", "venues_counted"): "error",
+        ("fct_open_interest_cross_venue", "unique_keys"): "error",
+        ("fct_open_interest_cross_venue", "venues_counted"): "error",
     }
     params = {(c.table, c.name): dict(c.params) for c in FACT_CHECKS if c.params}
     assert params == {
@@ -180,6 +186,32 @@ def test_a_repeated_or_null_key_fails(model: FactModel, column: str, tmp_path: P
         {"exchange": "binance_um", "symbol": "BTCUSDT", column: at(D, 0, 5), "row_count": 3},
         {"exchange": "binance_um", "symbol": "ETHUSDT", column: None, "row_count": 1},
     ]
+
+
+COIN_LEVEL = [FCT_FUNDING_CROSS_VENUE, FCT_OPEN_INTEREST_CROSS_VENUE]
+
+
+@pytest.mark.parametrize("model", COIN_LEVEL, ids=lambda m: m.name)
+def test_coin_level_keys_and_venue_counts(model: FactModel, tmp_path: Path) -> None:
+    good: list[Row] = [
+        {"coin": "BTC", "ts": at(D), "venues": "binance_um,bitmex,bybit", "venue_count": 3},
+        {"coin": "BTC", "ts": at(D, 1), "venues": "binance_um", "venue_count": 1},
+        {"coin": "ETH", "ts": at(D), "venues": "okx", "venue_count": 1},
+    ]
+    assert check(model, good, "unique_keys", tmp_path).passed
+    assert check(model, good, "venues_counted", tmp_path).passed
+    bad = [
+        *good,
+        {"coin": "BTC", "ts": at(D), "venues": "okx", "venue_count": 1},
+        {"coin": "ETH", "ts": at(D, 1), "venues": "bybit,okx", "venue_count": 3},
+        {"coin": "ETH", "ts": at(D, 2), "venues": None, "venue_count": 0},
+    ]
+    keys = check(model, bad, "unique_keys", tmp_path)
+    assert (keys.passed, keys.violations) == (False, 1)
+    assert keys.sample == [{"coin": "BTC", "ts": at(D), "row_count": 2}]
+    counted = check(model, bad, "venues_counted", tmp_path)
+    assert (counted.passed, counted.violations) == (False, 2)
+    assert [row["venues"] for row in counted.sample] == ["bybit,okx", None]
 
 
 # Grid completeness

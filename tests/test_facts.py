@@ -471,6 +471,7 @@ def test_coin_m_contracts_arrive_in_base_units(tmp_path: Path) -> None:
             "account_ls_ratio": 0.9,
             "taker_buy_sell_ratio": 1.05,
             "source_file": relpaths["metrics"],
+            "coin": "BTC",
         }
     ]
     assert liquidations.to_pylist() == [
@@ -606,6 +607,38 @@ def test_funding_is_rescaled_to_8h_and_annualised_from_its_own_interval(tmp_path
         "data/futures/um/monthly/fundingRate/ETHUSDT/ETHUSDT-fundingRate-2024-01.zip",
         "data/futures/um/monthly/fundingRate/SOLUSDT/SOLUSDT-fundingRate-2024-01.zip",
     ]
+
+
+def test_the_archive_wins_over_its_rest_fallback_and_venues_keep_their_own_rows(
+    tmp_path: Path,
+) -> None:
+    rest_file = "fapi/v1/fundingRate?symbol=BTCUSDT&period=2024-01"
+    archived = funding(at(D, 8), 8, 0.0001)
+    publish(FUNDING_RATE, [archived], tmp_path, UM_FUNDING, D)
+    # The REST history came earlier in the day's ms (1 ms jitter, not 2): still the archive's.
+    from_rest = {**funding(at(D, 0), 8, 0.0003, calc_ms=1), "source_file": rest_file}
+    publish(
+        FUNDING_RATE,
+        [from_rest, {**funding(at(D, 8), 8, 0.0002, calc_ms=1), "source_file": rest_file}],
+        tmp_path,
+        "stg_binance_um_funding_rate_rest",
+        D,
+    )
+    bitmex = {
+        **funding(at(D, 4), 8, -0.0001, symbol="XBTUSD"),
+        "exchange": "bitmex",
+        "source_file": "api/v1/funding?symbol=XBTUSD&period=2024-01",
+    }
+    publish(FUNDING_RATE, [bitmex], tmp_path, "stg_bitmex_funding_rate", D)
+
+    fact = build_fact(FCT_FUNDING, D, tmp_path)
+
+    assert columns(fact, "exchange", "symbol", "funding_time", "funding_rate", "coin") == [
+        ("binance_um", "BTCUSDT", at(D, 0), 0.0003, "BTC"),  # only the REST history has it
+        ("binance_um", "BTCUSDT", at(D, 8), 0.0001, "BTC"),  # both: the archive's row
+        ("bitmex", "XBTUSD", at(D, 4), -0.0001, "BTC"),
+    ]
+    assert fact["source_file"].to_pylist()[:2] == [rest_file, archived["source_file"]]
 
 
 def test_missing_mark_index_and_premium_leave_their_columns_null(tmp_path: Path) -> None:
@@ -748,7 +781,13 @@ def populate(lake: Path) -> None:
     publish(FUNDING_RATE, [funding(at(D, 8), 8, 0.0001)], lake, UM_FUNDING, D)
     publish(LIQUIDATION, [liquidation(at(D, 1), "SELL", 2.0, 100.5)], lake, UM_LIQUIDATIONS, D)
     # Facts that read other facts find them published, as the pipeline orders them.
-    for model in (FCT_LIQUIDATIONS, FCT_PRICE_1M, FCT_OPEN_INTEREST, FCT_LIQUIDATIONS_5M):
+    for model in (
+        FCT_LIQUIDATIONS,
+        FCT_PRICE_1M,
+        FCT_OPEN_INTEREST,
+        FCT_FUNDING,
+        FCT_LIQUIDATIONS_5M,
+    ):
         publish_partition(build_fact(model, D, lake), lake, model.name, D)
 
 

@@ -2,6 +2,7 @@
 
 import json
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -22,8 +23,10 @@ from transforms.history import (
     landed_digest,
     parse_chunk,
 )
+from transforms.settings import Settings, parse_universe
 from transforms.sources import Dataset, dataset
 from transforms.sources.rest import RateLimit
+from transforms.staging import source_client, stage_dataset
 
 FIRST, LAST = date(2024, 2, 1), date(2024, 2, 3)
 FAST_PACE = RateLimit(1000, 1)
@@ -304,3 +307,44 @@ def test_server_errors_are_retried_and_client_errors_are_not(
         pytest.raises(FetchError, match="unexpected HTTP 403"),
     ):
         fetcher.fetch("funding/XBTUSD/2024-02")
+
+
+def test_staging_quarantines_the_symbol_with_a_bad_page_and_names_it(
+    server: VenueServer, tmp_path: Path
+) -> None:
+    ds = dataset("bybit", "funding_rate")
+    settings = Settings(
+        warehouse=tmp_path / "warehouse",
+        universe=parse_universe("bybit:BTCUSDT,ETHUSDT"),
+        limits=replace(FAST_LIMITS, concurrency=1),
+        venue_urls=server.treadmill_urls(),
+    )
+    day = date(2024, 2, 2)
+    server.override_next("bybit", b'{"retCode": 0, "result": "maintenance"}')
+    with source_client(ds, settings) as fetcher:
+        (partition,) = stage_dataset(ds, [day], settings, fetcher)
+    records = {record.symbol: record for record in partition.symbols}
+    assert records["BTCUSDT"].status == "quarantined"
+    assert records["BTCUSDT"].checks_failed == (PAGE_CHECK,)
+    # The simulated Bybit does not list ETHUSDT: an empty range, as an archive's 404.
+    assert records["ETHUSDT"].status == "not_published"
+    report = json.loads(
+        (settings.warehouse / "quarantine/bybit/funding_rate/2024-02-02/BTCUSDT.json").read_text()
+    )
+    assert report["source_file"] == "funding/BTCUSDT/2024-02"
+    assert (
+        "v5/market/funding/history?category=linear&symbol=BTCUSDT"
+        in report["failures"][0]["sample"][0]
+    )
+    assert partition.rows == 0
+
+    with source_client(ds, settings) as fetcher:
+        (again,) = stage_dataset(ds, [day], settings, fetcher)
+    assert {r.symbol: r.status for r in again.symbols} == {
+        "BTCUSDT": "ok",
+        "ETHUSDT": "not_published",
+    }
+    assert again.rows == 3
+    assert not (
+        settings.warehouse / "quarantine/bybit/funding_rate/2024-02-02/BTCUSDT.json"
+    ).exists()

@@ -157,12 +157,44 @@ def test_archive_path_matches_binance_layout(
     assert dataset(exchange, name).archive_path(symbol, day) == expected
 
 
+ARCHIVE_DATASETS = [d for d in DATASETS if not d.is_rest]
+REST_DATASETS = [d for d in DATASETS if d.is_rest]
+
+
 def test_every_dataset_has_an_expected_path() -> None:
     covered = {(exchange, name) for exchange, name, *_ in EXPECTED_PATHS}
-    assert covered == {(d.exchange, d.name) for d in DATASETS}
+    assert covered == {(d.exchange, d.name) for d in ARCHIVE_DATASETS}
 
 
-@pytest.mark.parametrize("ds", DATASETS, ids=lambda d: d.table)
+@pytest.mark.parametrize(
+    ("exchange", "name", "symbol", "expected"),
+    [
+        ("bitmex", "funding_rate", "XBTUSD", "funding/XBTUSD/2022-07"),
+        ("bybit", "funding_rate", "BTCUSDT", "funding/BTCUSDT/2022-07"),
+        ("bybit", "open_interest", "BTCUSDT", "open_interest/BTCUSDT/2022-07-09"),
+        ("okx", "funding_rate", "BTC-USDT-SWAP", "funding/BTC-USDT-SWAP/2022-07"),
+        ("okx", "open_interest", "BTC-USDT-SWAP", "open_interest/BTC-USDT-SWAP/2022-07-09"),
+        ("binance_um", "funding_rate_rest", "BTCUSDT", "fapi_funding/BTCUSDT/2022-07"),
+    ],
+)
+def test_rest_chunks_are_a_month_of_funding_or_a_day_of_open_interest(
+    exchange: str, name: str, symbol: str, expected: str
+) -> None:
+    assert dataset(exchange, name).archive_path(symbol, date(2022, 7, 9)) == expected
+
+
+def test_every_rest_dataset_has_a_chunk_path_test() -> None:
+    assert {(d.exchange, d.name) for d in REST_DATASETS} == {
+        ("bitmex", "funding_rate"),
+        ("bybit", "funding_rate"),
+        ("bybit", "open_interest"),
+        ("okx", "funding_rate"),
+        ("okx", "open_interest"),
+        ("binance_um", "funding_rate_rest"),
+    }
+
+
+@pytest.mark.parametrize("ds", ARCHIVE_DATASETS, ids=lambda d: d.table)
 def test_archive_path_general_shape(ds: Dataset) -> None:
     symbol = "BTCUSD_PERP" if ds.exchange == "binance_cm" else "BTCUSDT"
     path = PurePosixPath(ds.archive_path(symbol, date(2022, 7, 9)))
@@ -332,7 +364,7 @@ def test_dataset_window_starts(exchange: str, name: str, first_day: date) -> Non
 @pytest.mark.parametrize("ds", DATASETS, ids=lambda d: d.table)
 def test_nothing_is_available_before_the_window(ds: Dataset) -> None:
     assert not ds.is_available(ds.available_from - timedelta(days=1))
-    assert not ds.is_available(date(2017, 1, 1))
+    assert not ds.is_available(ds.available_from - timedelta(days=400))
     assert ds.is_available(ds.available_from)
     if ds.available_until is not None:
         assert ds.is_available(ds.available_until)
@@ -342,8 +374,8 @@ def test_nothing_is_available_before_the_window(ds: Dataset) -> None:
 # Registry
 
 
-def test_all_fifteen_datasets_exist() -> None:
-    assert len(DATASETS) == 15
+def test_all_twenty_one_datasets_exist() -> None:
+    assert len(DATASETS) == 21
     by_exchange: dict[str, set[str]] = {}
     for d in DATASETS:
         by_exchange.setdefault(d.exchange, set()).add(d.name)
@@ -356,13 +388,20 @@ def test_all_fifteen_datasets_exist() -> None:
         "funding_rate",
         "liquidation_snapshot",
     }
-    assert by_exchange == {"binance_um": futures, "binance_cm": futures, "binance_spot": {"klines"}}
-    assert EXCHANGES == ("binance_um", "binance_cm", "binance_spot")
+    assert by_exchange == {
+        "binance_um": futures | {"funding_rate_rest"},
+        "binance_cm": futures,
+        "binance_spot": {"klines"},
+        "bitmex": {"funding_rate"},
+        "bybit": {"funding_rate", "open_interest"},
+        "okx": {"funding_rate", "open_interest"},
+    }
+    assert EXCHANGES == ("binance_um", "binance_cm", "binance_spot", "bitmex", "bybit", "okx")
 
 
 def test_dataset_tables_are_named_and_unique() -> None:
     tables = [d.table for d in DATASETS]
-    assert len(set(tables)) == 15
+    assert len(set(tables)) == 21
     for d in DATASETS:
         assert d.table == f"stg_{d.exchange}_{d.name}"
     assert dataset("binance_cm", "liquidation_snapshot").table == (
@@ -375,11 +414,14 @@ def test_dataset_kinds_and_cadences() -> None:
     for d in DATASETS:
         expected_kind = {
             "metrics": Kind.METRICS,
+            "open_interest": Kind.METRICS,
             "funding_rate": Kind.FUNDING_RATE,
+            "funding_rate_rest": Kind.FUNDING_RATE,
             "liquidation_snapshot": Kind.LIQUIDATION,
         }.get(d.name, Kind.KLINE)
         assert d.kind is expected_kind
-        expected_cadence = Cadence.MONTHLY if d.name == "funding_rate" else Cadence.DAILY
+        funding = d.kind is Kind.FUNDING_RATE
+        expected_cadence = Cadence.MONTHLY if funding else Cadence.DAILY
         assert d.cadence is expected_cadence
 
 
@@ -446,14 +488,15 @@ def test_default_universe_parses() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("bybit:BTCUSDT", "unknown exchange"),
+        ("deribit:BTC-PERPETUAL", "unknown exchange"),
         ("binance_um:BTCUSDT;kraken:XBTUSD", "unknown exchange"),
         ("binance_um:../etc", "not a valid ticker"),
         ("binance_um:BTCUSDT,../../etc/passwd", "not a valid ticker"),
         ("binance_um:btcusdt", "not a valid ticker"),
         ("binance_um:BTC/USDT", "not a valid ticker"),
         ("binance_um:BTC.USDT", "not a valid ticker"),
-        ("binance_cm:BTCUSD_PERP_X", "not a valid ticker"),
+        ("binance_cm:BTCUSD_PERP_X_Y", "not a valid ticker"),
+        ("okx:BTC--USDT", "not a valid ticker"),
         ("binance_um", "must look like"),
         ("", "empty"),
         ("  ;  ; ", "empty"),
@@ -540,7 +583,7 @@ def test_settings_arguments_override_env(monkeypatch: pytest.MonkeyPatch, tmp_pa
     [
         ("TREADMILL_BINANCE_URL", "ftp://data.binance.vision/"),
         ("TREADMILL_UNIVERSE", "binance_um:../etc"),
-        ("TREADMILL_UNIVERSE", "okx:BTC-USDT-SWAP"),
+        ("TREADMILL_UNIVERSE", "okx:BTC-USDT-SWAP-X-Y"),
     ],
 )
 def test_settings_from_env_validates(monkeypatch: pytest.MonkeyPatch, var: str, value: str) -> None:
