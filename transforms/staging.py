@@ -299,6 +299,10 @@ def _fetch_and_parse(
         try:
             if dataset.is_rest:
                 parsed = parse_chunk(dataset, symbol, outcome.path, relpath)
+                if parsed.table.num_rows == 0:
+                    # The venue has nothing for the range (not listed yet, or out of its
+                    # retention): like an archive's 404, not a bad file.
+                    return _FileResult(relpath, landed=outcome)
             else:
                 parsed = parse_zip(
                     dataset,
