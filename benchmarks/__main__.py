@@ -1,8 +1,10 @@
 """``python -m benchmarks``: run the benchmark sections and write the report.
 
 Sections: ``ingest`` (1, with the ingest half of 5), ``incremental`` (2, with the daily run's
-half of 5), ``backfill`` (3) and ``queries`` (4, on the backfill's warehouse). Results go to
-``benchmarks/results/benchmarks.{json,md}``; sections not run keep their previous results.
+half of 5), ``backfill`` (3), ``queries`` (4, on the backfill's warehouse) and ``venues`` (6: REST
+paging under the venues' rate limits, and a daily run with every venue against Binance alone).
+Results go to ``benchmarks/results/benchmarks.{json,md}``; sections not run keep their previous
+results.
 """
 
 import shutil
@@ -14,11 +16,11 @@ from typing import Annotated, Any
 
 import typer
 
-from benchmarks import backfill, incremental, ingest, queries, report
+from benchmarks import backfill, incremental, ingest, queries, report, venues
 from benchmarks.common import load_average
 from benchmarks.machine import describe
 
-SECTIONS = ("ingest", "incremental", "backfill", "queries")
+SECTIONS = ("ingest", "incremental", "backfill", "queries", "venues")
 
 
 def _numbers(text: str) -> list[int]:
@@ -44,6 +46,11 @@ def main(
         int, typer.Option(help="Backfill: days run one run each (the rest is extrapolated).")
     ] = 14,
     repeat: Annotated[int, typer.Option(help="Queries: timed runs after the cold one.")] = 5,
+    venue_months: Annotated[int, typer.Option(help="Venues: months paged per symbol.")] = 1,
+    venue_coins: Annotated[int, typer.Option(help="Venues: coins (BTC, ETH), 1 or 2.")] = 2,
+    venue_history: Annotated[
+        int, typer.Option(help="Venues: days built before the timed daily run.")
+    ] = 3,
     warehouse: Annotated[
         Path | None,
         typer.Option(help="Queries: an existing warehouse (default: the backfill's)."),
@@ -67,6 +74,7 @@ def main(
     if quick:
         symbols, ingest_days, histories, samples = "1,5", 1, "1,3", 2
         backfill_days, backfill_symbols, per_partition_days, repeat = 7, 3, 2, 2
+        venue_coins, venue_history = 1, 1
     if "queries" in chosen and "backfill" not in chosen and warehouse is None:
         raise typer.BadParameter("queries need --warehouse, or the backfill section with them")
     scratch = work or Path(tempfile.mkdtemp(prefix="treadmill-bench-"))
@@ -84,6 +92,8 @@ def main(
                     backfill_days, backfill_symbols, per_partition_days, scratch / "backfill"
                 )
                 warehouse = warehouse or Path(outcome["warehouse"])
+            elif section == "venues":
+                outcome = venues.run(venue_months, venue_coins, venue_history, scratch / "venues")
             else:
                 assert warehouse is not None
                 outcome = queries.run(warehouse, repeat)

@@ -30,7 +30,7 @@ SYMBOLS: tuple[str, ...] = tuple(f"{coin}USDT" for coin in _COINS.split())
 """100 USDⓈ-M perpetuals. The simulator knows four of them; it gives every other one a stable,
 made-up mid-cap market (``simulator.markets.market_spec``), so any count up to 100 simulates."""
 
-UM_DATASETS = tuple(d for d in DATASETS if d.exchange == "binance_um")
+UM_DATASETS = tuple(d for d in DATASETS if d.exchange == "binance_um" and not d.is_rest)
 
 T = TypeVar("T")
 

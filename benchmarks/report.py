@@ -152,7 +152,52 @@ def render(report: dict[str, Any]) -> str:
         lines += _queries(sections["queries"])
     if "ingest" in sections or "incremental" in sections:
         lines += _gates(sections.get("ingest"), sections.get("incremental"))
+    if "venues" in sections:
+        lines += _venues(sections["venues"])
     return "\n".join(lines)
+
+
+def _venues(section: dict[str, Any]) -> list[str]:
+    daily = section["daily"]
+    return [
+        *_heading("## 6. REST venues", section),
+        f"{section['months']} month(s) from {section['start']} of {', '.join(section['coins'])}"
+        " on each endpoint, one chunk at a time, through the simulator's server enforcing the "
+        "venues' documented limits; the client paces itself to its defaults.",
+        "",
+        *_table(
+            [
+                "staged table",
+                "client pace",
+                "chunks",
+                "pages",
+                "429s",
+                "seconds",
+                "pages/s",
+                "s per symbol-month",
+                "waiting share",
+            ],
+            [
+                [
+                    r["dataset"],
+                    r["limit"],
+                    r["chunks"],
+                    r["pages"],
+                    r["refused_429"],
+                    r["seconds"],
+                    r["pages_per_s"],
+                    r["s_per_symbol_month"],
+                    f"{r['waiting_share']:.0%}",
+                ]
+                for r in section["rows"]
+            ],
+        ),
+        f"One more day ({daily['day']}, after {daily['history_days']} day(s)): every venue "
+        f"{daily['all_venues']['wall_s']} s (CPU {daily['all_venues']['cpu_s']} s), Binance "
+        f"alone {daily['binance_only']['wall_s']} s (CPU {daily['binance_only']['cpu_s']} s): "
+        f"**{daily['ratio']}×**.",
+        "",
+    ]
 
 
 def _ingest(section: dict[str, Any]) -> list[str]:

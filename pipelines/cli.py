@@ -25,11 +25,16 @@ if TYPE_CHECKING:
 DEMO_START = date(2024, 2, 1)
 """The demo's first day. Its 60 days end on 2024-03-31, the last day Binance published USDⓈ-M
 liquidation snapshots, so every dataset of the archive exists for them."""
-DEMO_UNIVERSE = (
-    "binance_um:BTCUSDT,ETHUSDT,SOLUSDT;binance_cm:BTCUSD_PERP;binance_spot:BTCUSDT,ETHUSDT,SOLUSDT;"
+DEMO_ARCHIVE_UNIVERSE = (
+    "binance_um:BTCUSDT,ETHUSDT,SOLUSDT;binance_cm:BTCUSD_PERP;binance_spot:BTCUSDT,ETHUSDT,SOLUSDT"
+)
+"""The demo's Binance archive instruments."""
+DEMO_REST_UNIVERSE = (
     "bitmex:XBTUSD,ETHUSD,SOLUSD;bybit:BTCUSDT,ETHUSDT,SOLUSDT;"
     "okx:BTC-USDT-SWAP,ETH-USDT-SWAP,SOL-USDT-SWAP"
 )
+"""The same three coins on the venues read from REST history."""
+DEMO_UNIVERSE = f"{DEMO_ARCHIVE_UNIVERSE};{DEMO_REST_UNIVERSE}"
 DEMO_VENUE_LIMIT = (50, 1.0)
 """Requests per second the demo's local venue server allows each venue, and the pace the demo
 keeps to: the simulated venues are local, so the demo need not wait out OKX's 5 per 2 s."""

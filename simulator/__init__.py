@@ -43,4 +43,9 @@ archive publishes it), ``liquidation_totals.parquet`` (per day and side),
 ``positions.parquet`` (at each midnight, the open positions' exact liquidation levels, summed per
 side, leverage and 0.05% level bin), ``funding.parquet`` and ``config.json`` (with every injected
 quirk).
+
+Other venues (:mod:`simulator.venues`): the REST histories BitMEX, Bybit, OKX and Binance's
+``fundingRate`` endpoint would serve for the same markets, under ``venues/`` beside the archive,
+with their truth (``truth/venues_funding.parquet``, ``truth/venues_open_interest.parquet``);
+:mod:`simulator.venue_server` serves them on 127.0.0.1 with the venues' paging and rate limits.
 """
