@@ -165,6 +165,7 @@ def materialize_range(
                             "binance_url": settings.binance_url,
                             "universe": format_universe(settings.universe),
                             "venue_urls": format_pairs(settings.venue_urls),
+                            "hyperliquid_url": settings.hyperliquid_url,
                             "venue_rates": format_pairs(
                                 {key: str(rate) for key, rate in settings.venue_rates.items()}
                             ),

@@ -8,7 +8,9 @@ windows, cadence) and the wall clock at check time. ``status`` is one of:
     published, with at least the expected rows of the day (liquidation snapshots, an event
     stream, have no expected count: published is ``ok``);
 ``partial``
-    published with fewer rows in the day than expected;
+    published with fewer rows in the day than expected, or, for sources of hourly files
+    (Hyperliquid's fills, a recorded stream), with fewer than 24 hours or with recorder gaps
+    (``hours_covered``, ``gap_seconds`` and ``messages`` say how much);
 ``pending``
     not in the archive yet and not yet due: a daily file is due at 00:00 UTC two days after its
     day, a monthly funding file seven days after its month ends;
@@ -65,6 +67,9 @@ COVERAGE_SCHEMA: Final = pa.schema(
         pa.field("source_file", pa.string()),
         pa.field("detail", pa.string()),
         pa.field("source", pa.string()),
+        pa.field("hours_covered", pa.int64()),
+        pa.field("gap_seconds", pa.int64()),
+        pa.field("messages", pa.int64()),
     ]
 )
 """The partition file's columns; the day is the hive directory ``date=YYYY-MM-DD``.
@@ -81,6 +86,7 @@ settlement published late."""
 DAILY_DUE_AFTER: Final = timedelta(days=2)
 MONTHLY_DUE_AFTER: Final = timedelta(days=7)
 DEFAULT_FUNDING_INTERVAL_HOURS: Final = 8
+HOURS_IN_DAY: Final = 24
 EXPECTED_ROWS: Final[dict[Kind, int | None]] = {
     Kind.KLINE: 24 * 60,
     Kind.METRICS: 24 * 12,
@@ -217,8 +223,16 @@ def _cell(
     if manifest_status == "ok":
         assert entry is not None
         in_day = rows_in_day(entry)
-        status = "ok" if _complete(in_day, expected, entry.get("label_convention")) else "partial"
-        notes = [f"{in_day} of {expected} rows in the day"] if status == "partial" else []
+        hours, gaps = entry.get("hours_covered"), entry.get("gap_seconds")
+        complete = _complete(in_day, expected, entry.get("label_convention"))
+        notes = [] if complete else [f"{in_day} of {expected} rows in the day"]
+        # Hourly sources (Hyperliquid's fills, a recorded stream) are events: no row count
+        # says they are whole, the hours they cover and the recorder's gaps do.
+        if hours is not None and hours < HOURS_IN_DAY:
+            notes.append(f"{hours} of {HOURS_IN_DAY} hours")
+        if gaps:
+            notes.append(f"recorder not connected for {gaps} s")
+        status = "ok" if not notes else "partial"
         # A short grid is what ``partial`` already says; other warnings are worth a note.
         notes += [f"warning: {w}" for w in entry.get("warnings") or () if w != "rows_on_grid"]
         return {
@@ -226,6 +240,9 @@ def _cell(
             "status": status,
             "rows": in_day,
             "duplicates_dropped": entry.get("duplicates_dropped", 0),
+            "hours_covered": hours,
+            "gap_seconds": gaps,
+            "messages": entry.get("messages"),
             "detail": "; ".join(notes) or None,
         }
     if manifest_status == "quarantined":

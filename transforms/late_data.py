@@ -115,7 +115,7 @@ def awaited_files(
     for dataset in DATASETS:
         symbols = set(settings.symbols(dataset.exchange))
         # REST history has no late files to watch for: the next run asks the venue again.
-        if not symbols or dataset.is_rest:
+        if not symbols or dataset.source != "archive":
             continue
         for day in days:
             opens, closes = watch_window(dataset, day, delays)

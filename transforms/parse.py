@@ -108,6 +108,18 @@ class ParsedFile:
     extra_columns: tuple[str, ...] = field(default_factory=tuple)
     dropped_instants: pa.Array = field(default_factory=lambda: pa.array([], TIMESTAMP))
     """The instant of every exact duplicate dropped, so each can be charged to its day."""
+    dropped_symbols: pa.Array | None = None
+    """For a file holding every symbol: the symbol of each dropped duplicate, so each is
+    charged to its symbol too."""
+    repairs: tuple[tuple[str, int, str], ...] = ()
+    """What parsing repaired or left out, counted: (what, how many, an example), e.g. absent
+    values written as 0.0 read as null, or a corrupt hourly file skipped."""
+    hours_covered: int | None = None
+    """For sources made of hourly files: the hours of the period the source covered."""
+    gap_seconds: int | None = None
+    """For a recorded stream: seconds of the period the recorder was not connected."""
+    messages: int | None = None
+    """For a recorded stream: messages recorded in the period (control frames included)."""
 
 
 def read_zip_member(path: Path, source_file: str, max_uncompressed_bytes: int) -> bytes:

@@ -33,7 +33,7 @@ import pyarrow.compute as pc
 
 from transforms.parse import ParsedFile
 from transforms.schemas import STAGED_SCHEMAS, TIME_COLUMN
-from transforms.sources import Cadence, Dataset, Kind
+from transforms.sources import Cadence, Dataset, Kind, Source
 
 if TYPE_CHECKING:
     from great_expectations.core.validation_definition import ValidationDefinition
@@ -54,7 +54,16 @@ EXTRA_COLUMNS = "no_unknown_columns"
 ON_GRID = "rows_on_grid"
 ARCHIVE_FAILED = "archive_answered"
 """A warning: the download failed this time and the previously landed, verified copy was used."""
-STRUCTURAL_CHECKS: Final = (HAS_ROWS, IN_WINDOW, EXTRA_COLUMNS, ON_GRID, ARCHIVE_FAILED)
+REPAIRED = "values_repaired"
+RECEIVE_SLACK: Final = timedelta(hours=1)
+STRUCTURAL_CHECKS: Final = (
+    HAS_ROWS,
+    IN_WINDOW,
+    EXTRA_COLUMNS,
+    ON_GRID,
+    ARCHIVE_FAILED,
+    REPAIRED,
+)
 GRID_ROWS: Final = {Kind.KLINE: 1440, Kind.METRICS: 288}
 """Rows a complete day has: one per minute, or one per five minutes."""
 PARSE_CHECKS: Final = ("zip_member", "csv_columns", "csv_values", "timestamp_unit", "pages_valid")
@@ -92,6 +101,9 @@ def file_window(dataset: Dataset, period_start: date) -> tuple[datetime, datetim
         end = datetime(following.year, following.month, 1, tzinfo=UTC)
     else:
         end = start + timedelta(days=1)
+    if dataset.source is Source.RECORDER:
+        # Recorded files are by receive hour: an order stamped 23:59:59.9 arrives after midnight.
+        start -= RECEIVE_SLACK
     return start, end, dataset.kind is Kind.METRICS
 
 
@@ -100,7 +112,10 @@ def structural_failures(dataset: Dataset, parsed: ParsedFile, period_start: date
     no new columns."""
     failures = []
     table = parsed.table
-    if table.num_rows == 0:
+    # A day of fills or of a recorded stream without one forced order is a quiet day, not an
+    # empty file: the hours and messages it covers say it was read.
+    quiet_allowed = dataset.kind is Kind.LIQUIDATION and dataset.shared_file
+    if table.num_rows == 0 and not quiet_allowed:
         failures.append(Failure(HAS_ROWS, "error", 1, ("file holds no rows",)))
     if table.schema != STAGED_SCHEMAS[dataset.kind]:
         raise AssertionError(f"parser produced a non-canonical schema for {dataset.table}")
@@ -130,6 +145,17 @@ def structural_failures(dataset: Dataset, parsed: ParsedFile, period_start: date
     if parsed.extra_columns:
         failures.append(
             Failure(EXTRA_COLUMNS, "warn", len(parsed.extra_columns), parsed.extra_columns)
+        )
+    if parsed.repairs:
+        failures.append(
+            Failure(
+                REPAIRED,
+                "warn",
+                sum(count for _, count, _ in parsed.repairs),
+                tuple(
+                    f"{what}: {count} (e.g. {example})" for what, count, example in parsed.repairs
+                ),
+            )
         )
     return failures
 

@@ -40,9 +40,12 @@ from transforms.coverage import due_at
 from transforms.facts import FACT_MODELS
 from transforms.features import FEATURE_MODELS
 from transforms.history import landed_digest
+from transforms.objects import landed_object_digest
 from transforms.publish import PARTITION_FILE, partition_dir, write_json_atomically
+from transforms.recorded import recorded_digest
 from transforms.settings import Settings, format_universe
-from transforms.sources import DATASETS, Dataset
+from transforms.sources import DATASETS, Dataset, Source
+from transforms.sources.streams import RECORDER_FOLDER, closed_hours
 from transforms.staging import read_manifest
 
 RECORD_DIR: Final = Path("state") / "materialized"
@@ -93,10 +96,6 @@ class Input:
     @property
     def key(self) -> str:
         return f"{self.dataset.table}/{self.day.isoformat()}/{self.symbol}"
-
-    @property
-    def rest(self) -> bool:
-        return self.dataset.is_rest
 
 
 def day_inputs(settings: Settings, day: date) -> list[Input]:
@@ -247,7 +246,10 @@ def plan_resume(
     # Inputs inside the range will be staged from the archive as it is now; those after it
     # are read from the lake as it is now.
     in_range = {
-        i.relpath: i for items in inputs.values() for i in items if i.day <= last and not i.rest
+        i.relpath: i
+        for items in inputs.values()
+        for i in items
+        if i.day <= last and i.dataset.source is Source.ARCHIVE
     }
     published = probe([(item.dataset.exchange, relpath) for relpath, item in in_range.items()])
     done: list[date] = []
@@ -255,13 +257,10 @@ def plan_resume(
         state = lake_state(settings, [item for item in inputs[day] if item.day > last])
         for item in inputs[day]:
             if item.day <= last:
-                # A closed REST chunk is immutable at the venue: its landed digest stands for it.
                 answer = (
-                    landed_digest(
-                        item.dataset, settings.raw_root / item.dataset.exchange, item.relpath, now
-                    )
-                    if item.rest
-                    else published.get(item.relpath)
+                    published.get(item.relpath)
+                    if item.dataset.source is Source.ARCHIVE
+                    else _local_digest(settings, item, now)
                 )
                 state[item.key] = (
                     answer if isinstance(answer, str) else ABSENT if answer is None else UNKNOWN
@@ -277,6 +276,21 @@ def plan_resume(
         key for day, record in candidates[: len(done)] for key in record["quarantined"]
     )
     return ResumePlan(first, last, tuple(done), reason, quarantined)
+
+
+def _local_digest(settings: Settings, item: Input, now: datetime) -> str | Exception | None:
+    """What an input that no archive publishes a checksum for holds now, read locally.
+
+    A closed REST chunk and a landed Hyperliquid object never change at their source, so their
+    landed digest stands for them; a recorded day is whatever the recorder has closed so far.
+    """
+    raw_root = settings.raw_root / item.dataset.exchange
+    if item.dataset.source is Source.REST:
+        return landed_digest(item.dataset, raw_root, item.relpath, now)
+    if item.dataset.source is Source.OBJECTS:
+        return landed_object_digest(raw_root, item.relpath)
+    folder = settings.raw_root / RECORDER_FOLDER / item.dataset.exchange / item.relpath
+    return recorded_digest(folder) if closed_hours(folder) else None
 
 
 def _read_record(settings: Settings, day: date) -> dict[str, Any] | None:

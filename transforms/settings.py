@@ -27,6 +27,8 @@ DEFAULT_UNIVERSE: Final = (
 # OKX instrument ids have dashes (BTC-USDT-SWAP); COIN-M symbols an underscore (BTCUSD_PERP).
 SYMBOL_PATTERN: Final = re.compile(r"[A-Z0-9]{2,30}(?:[-_][A-Z0-9]{1,12}){0,2}")
 URL_SCHEMES: Final = ("https://", "http://", "file://")
+DEFAULT_HYPERLIQUID_URL: Final = "s3://"
+"""Hyperliquid's requester-pays buckets themselves (credentials from the AWS environment)."""
 
 Universe = dict[str, tuple[str, ...]]
 
@@ -138,6 +140,11 @@ def format_pairs(pairs: Mapping[str, object]) -> str:
     return ";".join(f"{key}={value}" for key, value in pairs.items())
 
 
+def check_hyperliquid_url(url: str) -> str:
+    """``s3://`` or a mirror root as :func:`check_base_url` accepts it."""
+    return url if url == DEFAULT_HYPERLIQUID_URL else check_base_url(url)
+
+
 @dataclass(frozen=True)
 class Limits:
     """Safety limits and retry behaviour of downloads."""
@@ -163,6 +170,12 @@ class Settings:
     """Base URL of each REST venue (:data:`transforms.sources.VENUES`)."""
     venue_rates: dict[str, RateLimit] = field(default_factory=venue_rates_from_env)
     """The pace the client keeps to at each REST venue."""
+    hyperliquid_url: str = field(
+        default_factory=lambda: check_hyperliquid_url(
+            os.environ.get("TREADMILL_HYPERLIQUID_URL") or DEFAULT_HYPERLIQUID_URL
+        )
+    )
+    """Hyperliquid's archive: ``s3://`` (its buckets) or a mirror of ``<bucket>/<key>``."""
 
     def __post_init__(self) -> None:
         # Built by hand as well as from text: exchanges and symbols reach paths and URLs either
@@ -177,6 +190,7 @@ class Settings:
         universe: str | None = None,
         venue_urls: str | None = None,
         venue_rates: str | None = None,
+        hyperliquid_url: str | None = None,
     ) -> "Settings":
         """Settings from ``TREADMILL_*`` variables, with explicit arguments taking precedence.
 
@@ -191,6 +205,11 @@ class Settings:
             universe=parse_universe(universe_text),
             venue_urls=venue_urls_from_env(parse_pairs(venue_urls or "")),
             venue_rates=venue_rates_from_env(parse_pairs(venue_rates or "")),
+            hyperliquid_url=check_hyperliquid_url(
+                hyperliquid_url
+                or os.environ.get("TREADMILL_HYPERLIQUID_URL")
+                or DEFAULT_HYPERLIQUID_URL
+            ),
         )
 
     def with_limits(self, **changes: float) -> "Settings":

@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 from transforms.errors import FetchError, ParseError
 from transforms.fetch import ArchiveClient, FetchOutcome, Landed, NotPublished
 from transforms.history import HistoryClient, Pacer, parse_chunk
+from transforms.objects import ObjectStoreClient
 from transforms.parse import ParsedFile, parse_zip
 from transforms.publish import (
     PARTITION_FILE,
@@ -38,10 +39,13 @@ from transforms.quality import (
     expectation_failures,
     structural_failures,
 )
+from transforms.recorded import RecordedClient
 from transforms.schemas import STAGED_SCHEMAS, TIME_COLUMN
 from transforms.settings import Settings
-from transforms.sources import DATASETS, Cadence, Dataset
+from transforms.sources import DATASETS, Cadence, Dataset, Source
+from transforms.sources.hyperliquid import fills_hour_key
 from transforms.sources.rest import RateLimit
+from transforms.sources.streams import RECORDER_FOLDER
 
 FILES_PER_BATCH: Final = 1000
 """Files a staging call fetches, parses and validates together before publishing their days.
@@ -87,6 +91,12 @@ class SymbolDay:
     retryable: bool = False
     """A ``failed`` download that the archive may not repeat (it kept answering 5xx or timing
     out): worth another attempt later, unlike a file that arrived wrong."""
+    hours_covered: int | None = None
+    """Sources of hourly files (Hyperliquid's fills, a recorded stream): hours of the day held."""
+    gap_seconds: int | None = None
+    """A recorded stream: seconds of the day the recorder was not connected."""
+    messages: int | None = None
+    """A recorded stream: messages recorded that day (every symbol's, control frames too)."""
 
 
 @dataclass(frozen=True)
@@ -133,7 +143,7 @@ def stage_dataset(
     dataset: Dataset,
     days: Sequence[date],
     settings: Settings,
-    client: ArchiveClient | HistoryClient,
+    client: ArchiveClient | HistoryClient | RecordedClient,
 ) -> list[StagedPartition]:
     """Fetch, parse and publish ``dataset`` for every day in ``days``.
 
@@ -194,13 +204,25 @@ def archive_served(
 _PACERS: dict[tuple[str, RateLimit], Pacer] = {}
 
 
-def source_client(dataset: Dataset, settings: Settings) -> ArchiveClient | HistoryClient:
+def source_client(
+    dataset: Dataset, settings: Settings
+) -> ArchiveClient | HistoryClient | RecordedClient:
     """The client that fetches ``dataset``'s files (an archive) or chunks (a REST endpoint).
 
     REST clients of one venue share one :class:`Pacer` per process, so that the venue's rate
     limit holds across its datasets.
     """
     raw_root = settings.raw_root / dataset.exchange
+    if dataset.source is Source.OBJECTS:
+        return ObjectStoreClient(
+            settings.hyperliquid_url,
+            raw_root,
+            settings.limits,
+            settings.temp_root,
+            hour_key=fills_hour_key,
+        )
+    if dataset.source is Source.RECORDER:
+        return RecordedClient(settings.raw_root / RECORDER_FOLDER / dataset.exchange)
     if dataset.endpoint is None:
         return ArchiveClient(settings.binance_url, raw_root, settings.limits, settings.temp_root)
     venue = dataset.endpoint.venue
@@ -247,7 +269,9 @@ def _gate(
     """Quality failures of every parsed file, keyed by (file, day) for the days staged."""
     days_of_file: dict[str, list[date]] = defaultdict(list)
     for (_, day), relpath in wanted.items():
-        days_of_file[relpath].append(day)
+        # A file holding every symbol is wanted once per symbol: gate it once per day.
+        if day not in days_of_file[relpath]:
+            days_of_file[relpath].append(day)
     failures: dict[tuple[str, date], list[Failure]] = defaultdict(list)
     parsed = {r: f.parsed for r, f in files.items() if f.parsed is not None}
     for relpath, table in parsed.items():
@@ -277,8 +301,9 @@ def _fetch_and_parse(
     dataset: Dataset,
     wanted: dict[tuple[str, date], str],
     settings: Settings,
-    client: ArchiveClient | HistoryClient,
+    client: ArchiveClient | HistoryClient | RecordedClient,
 ) -> dict[str, _FileResult]:
+    universe = tuple(sorted(settings.symbols(dataset.exchange)))
     first_day: dict[str, tuple[str, date]] = {}
     for (symbol, day), relpath in wanted.items():
         key = first_day.get(relpath)
@@ -297,7 +322,9 @@ def _fetch_and_parse(
         symbol, day = first_day[relpath]
         period_start = day.replace(day=1) if dataset.cadence is Cadence.MONTHLY else day
         try:
-            if dataset.is_rest:
+            if dataset.parse is not None:
+                parsed = dataset.parse(dataset, universe, outcome.path, relpath, period_start)
+            elif dataset.is_rest:
                 parsed = parse_chunk(dataset, symbol, outcome.path, relpath)
                 if parsed.table.num_rows == 0:
                     # The venue has nothing for the range (not listed yet, or out of its
@@ -322,12 +349,17 @@ def _fetch_and_parse(
     return client.map_fetched(first_day, parse)
 
 
-def _rows_of_day(dataset: Dataset, parsed: ParsedFile, day: date) -> tuple[pa.Table, int]:
-    """The rows a partition takes from a file, and how many duplicates it dropped for them.
+def _rows_of_day(
+    dataset: Dataset, parsed: ParsedFile, day: date, symbol: str
+) -> tuple[pa.Table, int]:
+    """The rows a partition takes from a file for ``symbol``, and the duplicates dropped.
 
     A daily file belongs whole to its day (facts apply the time window). A monthly funding
-    file gives each day the settlements whose ``funding_time`` falls on it.
+    file gives each day the settlements whose ``funding_time`` falls on it. A file holding every
+    symbol gives each its own rows.
     """
+    if dataset.shared_file:
+        return parsed.table.filter(pc.equal(parsed.table["symbol"], symbol)), 0
     if dataset.cadence is Cadence.DAILY:
         return parsed.table, parsed.duplicates_dropped
     in_day = _on_day(parsed.table[TIME_COLUMN[dataset.kind]], day)
@@ -401,7 +433,7 @@ def _publish_day(
         elif result.parsed is None:
             records.append(SymbolDay(symbol, "not_published", relpath))
         else:
-            rows, duplicates = _rows_of_day(dataset, result.parsed, day)
+            rows, duplicates = _rows_of_day(dataset, result.parsed, day, symbol)
             found = list(failures.get((relpath, day), []))
             if landed is not None and landed.problem:
                 # The archive failed this time; the verified copy landed earlier stands in.
@@ -419,6 +451,9 @@ def _publish_day(
                 timestamp_unit=result.parsed.timestamp_unit,
                 had_header=result.parsed.had_header,
                 rows_in_day=_count_in_day(dataset, rows, day),
+                hours_covered=result.parsed.hours_covered,
+                gap_seconds=result.parsed.gap_seconds,
+                messages=result.parsed.messages,
                 checks_failed=errors,
                 warnings=tuple(dict.fromkeys(f.check for f in found if f.severity == "warn")),
                 report=tuple(f.as_dict() for f in found),

@@ -26,6 +26,8 @@ class TreadmillConfig(dg.ConfigurableResource):
     """REST venues' base URLs, ``bitmex=URL;bybit=URL`` (default ``TREADMILL_<VENUE>_URL``)."""
     venue_rates: str = ""
     """REST venues' paces, ``bitmex=30/60;…`` (default ``TREADMILL_<VENUE>_RATE``)."""
+    hyperliquid_url: str = ""
+    """Hyperliquid's archive, ``s3://`` or a mirror (default ``TREADMILL_HYPERLIQUID_URL``)."""
     fetch_attempts: int = 0
     """Attempts per download before it counts as failed (0: the default, 5)."""
     fetch_backoff_seconds: float = 0.0
@@ -38,6 +40,7 @@ class TreadmillConfig(dg.ConfigurableResource):
             universe=self.universe or None,
             venue_urls=self.venue_urls or None,
             venue_rates=self.venue_rates or None,
+            hyperliquid_url=self.hyperliquid_url or None,
         )
         changes = {
             "max_attempts": self.fetch_attempts,

@@ -58,6 +58,14 @@ DESCRIPTIONS = {
         "published yet (the current month): fetched only for those days; the archive is the "
         "source of record once it exists."
     ),
+    "liquidations": (
+        "Every liquidation fill of Hyperliquid's archive, once per forced order (each appears "
+        "from both sides of the trade): complete coverage, not a sample."
+    ),
+    "liquidation_stream": (
+        "Forced orders recorded from the venue's public liquidation stream by `treadmill "
+        "record`, one day of closed hourly files: a sample where the venue samples."
+    ),
     "open_interest": (
         "5-minute open interest in base units (and USD where the venue reports it) from the "
         "venue's REST history: how much leverage is open on that venue."
@@ -70,7 +78,11 @@ def build_staged_asset(
 ) -> dg.AssetsDefinition:
     """The staged asset of one dataset: a thin wrapper over :func:`stage_dataset`."""
     window = f"{dataset.available_from}…{dataset.available_until or 'today'}"
-    if dataset.endpoint is None:
+    if dataset.source == "objects":
+        origin = "Hyperliquid's archive (one file a day, or its hourly files, for every coin)"
+    elif dataset.source == "recorder":
+        origin = "the recorder's closed hourly files of the day"
+    elif dataset.endpoint is None:
         origin = f"{dataset.cadence} archive files"
     else:
         origin = (
@@ -152,6 +164,11 @@ def _gate_description(gate: str) -> str:
     if gate in STRUCTURAL_CHECKS:
         return {
             "has_rows": "The file holds rows (empty and header-only files are quarantined).",
+            "values_repaired": (
+                "What parsing repaired or left out, counted (a warning): absent values written "
+                "as 0.0 read as null, off-grid rows dropped, corrupt hourly files or stream "
+                "messages of an unknown shape skipped, each with an example."
+            ),
             "timestamps_in_window": (
                 "Every instant lies in the window the file may cover: its day (a metrics file may "
                 "add the next day's 00:00 row), or its month for a monthly file."

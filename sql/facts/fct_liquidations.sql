@@ -1,13 +1,18 @@
--- fct_liquidations: every forced order (liquidation) as published, with the side of the
+-- fct_liquidations: every forced order (liquidation) of every venue, with the side of the
 -- position that was liquidated and its USD notional.
 -- grain: forced order (distinct orders in the same millisecond are kept)
 -- partition: date = UTC day of ts; $day_start <= ts < $day_end
--- inputs: stg_liquidation_snapshot (exact duplicate rows already dropped and counted)
--- coverage: 'sampled' for Binance: liquidationSnapshot comes from the forceOrder stream, which
---           sends at most one order per symbol per second, so totals are a lower bound.
+-- inputs: stg_liquidations, every staged liquidation table (Binance's liquidation snapshots,
+--         Hyperliquid's fills, the recorded Binance/Bybit/OKX streams) of the day and the day
+--         after (a recorded stream files an order by its arrival, so one stamped just before
+--         midnight is in the next day's file); exact duplicates already dropped and counted.
+--         Staged sides follow Binance's convention whatever the venue (a SELL closes a long).
+-- coverage: 'complete' for the tables in $complete_tables (Hyperliquid publishes every fill);
+--           'sampled' otherwise: Binance's forceOrder stream sends at most one order per symbol
+--           per second, so totals are a lower bound.
 with source as (
     select *
-    from stg_liquidation_snapshot
+    from stg_liquidations
     where ts >= $day_start and ts < $day_end
 ),
 
@@ -16,7 +21,6 @@ renamed as (
         exchange,
         symbol,
         ts,
-        -- Binance: a SELL forced order closes a long, a BUY closes a short.
         case side when 'SELL' then 'long' when 'BUY' then 'short' end as liquidated_side,
         price,
         avg_price,
@@ -24,7 +28,9 @@ renamed as (
         -- a filled order published without a fill price is valued at its order price, as its
         -- base quantity already is
         filled_qty_base * coalesce(nullif(avg_price, 0), price) as notional_usd,
-        'sampled' as coverage,
+        case
+            when list_contains($complete_tables, source_table) then 'complete' else 'sampled'
+        end as coverage,
         source_file
     from source
 )

@@ -4,13 +4,15 @@ Every source registers its datasets here; the code location builds one staged as
 dataset, so adding an exchange is adding a module, not touching the pipeline.
 """
 
-from transforms.sources.base import Cadence, Dataset, Kind
+from transforms.sources.base import Cadence, Dataset, Kind, Source
 from transforms.sources.binance import BINANCE_DATASETS
 from transforms.sources.binance_api import BINANCE_API_DATASETS
 from transforms.sources.bitmex import BITMEX_DATASETS
 from transforms.sources.bybit import BYBIT_DATASETS
+from transforms.sources.hyperliquid import HYPERLIQUID_DATASETS
 from transforms.sources.okx import OKX_DATASETS
 from transforms.sources.rest import Endpoint, Venue
+from transforms.sources.streams import STREAM_DATASETS
 
 DATASETS: tuple[Dataset, ...] = (
     *BINANCE_DATASETS,
@@ -18,6 +20,8 @@ DATASETS: tuple[Dataset, ...] = (
     *BITMEX_DATASETS,
     *BYBIT_DATASETS,
     *OKX_DATASETS,
+    *HYPERLIQUID_DATASETS,
+    *STREAM_DATASETS,
 )
 
 EXCHANGES: tuple[str, ...] = tuple(dict.fromkeys(d.exchange for d in DATASETS))
@@ -44,6 +48,7 @@ __all__ = [
     "Dataset",
     "Endpoint",
     "Kind",
+    "Source",
     "Venue",
     "dataset",
 ]

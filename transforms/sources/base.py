@@ -4,10 +4,31 @@ import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from transforms.parse import ParsedFile
     from transforms.sources.rest import Endpoint
+
+
+class Source(enum.StrEnum):
+    """How a dataset's files reach ``raw/``."""
+
+    ARCHIVE = "archive"
+    """Binance's archive: a file and its ``.CHECKSUM`` per symbol and period."""
+    REST = "rest"
+    """Paged REST history: a chunk of pages per symbol and period."""
+    OBJECTS = "objects"
+    """An object store without checksums (Hyperliquid's S3 buckets): one file, or the hourly
+    files of a day, holding every symbol."""
+    RECORDER = "recorder"
+    """What ``treadmill record`` wrote from a live stream: the closed hourly files of a day."""
+
+
+Parse = Callable[["Dataset", tuple[str, ...], Path, str, date], "ParsedFile"]
+"""(dataset, symbols, landed path, source path, period start) → the canonical table of a landed
+file that holds every symbol (``Dataset.shared_file``)."""
 
 
 class Kind(enum.StrEnum):
@@ -49,10 +70,21 @@ class Dataset:
     fallback_for: str | None = None
     """The archive dataset of the same exchange this one stands in for: it is fetched only for
     days whose archive file is not published, and the archive wins once it is."""
+    source: Source = Source.ARCHIVE
+    parse: "Parse | None" = None
+    """How a shared file (every symbol in one file) parses; None for per-symbol files."""
+    coverage: str = "sampled"
+    """For liquidations: ``complete`` when every forced order is published (Hyperliquid's
+    fills), ``sampled`` when a stream samples them (Binance: one per symbol per second)."""
 
     @property
     def is_rest(self) -> bool:
         return self.endpoint is not None
+
+    @property
+    def shared_file(self) -> bool:
+        """Whether one file holds every symbol of the period (its path ignores the symbol)."""
+        return self.parse is not None
 
     @property
     def table(self) -> str:

@@ -27,7 +27,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from transforms.sources.base import Cadence, Dataset, Kind
+from transforms.sources.base import Cadence, Dataset, Kind, Source
 
 MS_PER_HOUR = 3_600_000
 
@@ -293,4 +293,5 @@ def rest_dataset(
         chunk_path,
         endpoint=endpoint,
         fallback_for=fallback_for,
+        source=Source.REST,
     )

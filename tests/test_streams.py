@@ -1,0 +1,201 @@
+"""Recorded liquidation streams: a recorder's raw day, hand-written, staged and turned into facts."""
+
+import json
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+
+from tests.conftest import FAST_LIMITS
+from transforms.coverage import coverage_rows
+from transforms.facts import FCT_LIQUIDATIONS, build_fact
+from transforms.publish import publish_partition
+from transforms.settings import Settings, parse_universe
+from transforms.sources import dataset
+from transforms.staging import source_client, stage_dataset
+
+DAY = date(2025, 3, 1)
+
+
+def ms(day: date, hour: int, minute: int = 0, second: int = 0, milli: int = 0) -> int:
+    moment = datetime(day.year, day.month, day.day, hour, minute, second, tzinfo=UTC)
+    return int(moment.timestamp() * 1000) + milli
+
+
+def record(root: Path, venue: str, day: date, hour: int, messages: list[Any]) -> None:
+    folder = root / "raw" / "recorder" / venue / day.isoformat()
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for offset, message in enumerate(messages):
+        text = message if isinstance(message, str) else json.dumps(message)
+        lines.append(json.dumps({"recv_ms": ms(day, hour) + offset, "raw": text}))
+    (folder / f"{hour:02d}.jsonl").write_text("\n".join(lines) + "\n")
+
+
+def gap(root: Path, venue: str, day: date, start: int, end: int) -> None:
+    folder = root / "raw" / "recorder" / venue / day.isoformat()
+    folder.mkdir(parents=True, exist_ok=True)
+    line = {"from_ms": start, "to_ms": end, "reason": "disconnected: test"}
+    with (folder / "gaps.jsonl").open("a") as gaps:
+        gaps.write(json.dumps(line) + "\n")
+
+
+def binance(symbol: str, side: str, qty: str, price: str, at: int) -> dict[str, Any]:
+    order = {
+        "s": symbol, "S": side, "o": "LIMIT", "f": "IOC", "q": qty, "p": price,
+        "ap": price, "X": "FILLED", "l": qty, "z": qty, "T": at,
+    }  # fmt: skip
+    return {"e": "forceOrder", "E": at + 3, "o": order}
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        warehouse=tmp_path,
+        universe=parse_universe(
+            "binance_um:BTCUSDT,ETHUSDT;bybit:BTCUSDT;okx:BTC-USDT-SWAP,ETH-USDT-SWAP"
+        ),
+        limits=FAST_LIMITS,
+    )
+
+
+def stage(settings: Settings, exchange: str, day: date = DAY) -> Any:
+    ds = dataset(exchange, "liquidation_stream")
+    with source_client(ds, settings) as client:
+        (partition,) = stage_dataset(ds, [day], settings, client)
+    return partition
+
+
+def staged_rows(settings: Settings, exchange: str, day: date = DAY) -> list[dict[str, Any]]:
+    path = settings.lake_root / f"stg_{exchange}_liquidation_stream" / f"date={day}"
+    return pq.read_table(path / "data.parquet").to_pylist()
+
+
+def test_each_venue_side_convention_and_units_become_binance_s(settings: Settings) -> None:
+    root = settings.warehouse
+    record(
+        root,
+        "binance_um",
+        DAY,
+        0,
+        [
+            binance("BTCUSDT", "SELL", "0.014", "84000.1", ms(DAY, 0, 0, 1)),
+            binance("DOGEUSDT", "BUY", "100", "0.2", ms(DAY, 0, 0, 2)),  # not in the universe
+            "{not json",
+            {"e": "markPriceUpdate"},  # an unknown shape
+        ],
+    )
+    record(
+        root,
+        "bybit",
+        DAY,
+        5,
+        [
+            {"success": True, "ret_msg": "", "conn_id": "c1", "op": "subscribe"},
+            {
+                "topic": "allLiquidation.BTCUSDT",
+                "type": "snapshot",
+                "ts": ms(DAY, 5, 0, 1, 200),
+                "data": [
+                    {
+                        "T": ms(DAY, 5, 0, 1),
+                        "s": "BTCUSDT",
+                        "S": "Buy",
+                        "v": "0.003",
+                        "p": "84100.5",
+                    }
+                ],
+            },
+        ],
+    )
+    record(
+        root,
+        "okx",
+        DAY,
+        7,
+        [
+            {"event": "subscribe", "arg": {"channel": "liquidation-orders", "instType": "SWAP"}},
+            "pong",
+            {
+                "arg": {"channel": "liquidation-orders", "instType": "SWAP"},
+                "data": [
+                    {
+                        "details": [
+                            {"bkLoss": "0", "bkPx": "3000.5", "ccy": "", "posSide": "short",
+                             "side": "buy", "sz": "20", "ts": str(ms(DAY, 7, 1))},
+                        ],
+                        "instFamily": "ETH-USDT", "instId": "ETH-USDT-SWAP", "instType": "SWAP",
+                        "uly": "ETH-USDT",
+                    }
+                ],
+            },
+        ],
+    )  # fmt: skip
+
+    binance_day = stage(settings, "binance_um")
+    assert [(r["symbol"], r["side"], r["filled_qty_base"], r["price"]) for r in
+            staged_rows(settings, "binance_um")] == [("BTCUSDT", "SELL", 0.014, 84000.1)]  # fmt: skip
+    btc = {r.symbol: r for r in binance_day.symbols}["BTCUSDT"]
+    assert (btc.status, btc.messages, btc.hours_covered, btc.gap_seconds) == ("ok", 4, 1, 0)
+    repaired = next(f for f in btc.report if f["check"] == "values_repaired")
+    assert repaired["unexpected_count"] == 2
+    assert "binance_um" in repaired["sample"][0]
+    assert "00.jsonl line 3" in repaired["sample"][0]
+
+    stage(settings, "bybit")
+    # Bybit's Buy names the liquidated long: a SELL forced order in Binance's convention.
+    assert [
+        (r["side"], r["filled_qty_base"], r["price"]) for r in staged_rows(settings, "bybit")
+    ] == [("SELL", 0.003, 84100.5)]
+    stage(settings, "okx")
+    # 20 contracts of ETH-USDT-SWAP at 0.1 ETH each; a short liquidated: a BUY.
+    assert [
+        (r["symbol"], r["side"], r["filled_qty_base"]) for r in staged_rows(settings, "okx")
+    ] == [("ETH-USDT-SWAP", "BUY", pytest.approx(2.0))]
+
+
+def test_an_order_received_after_midnight_counts_for_its_own_day(settings: Settings) -> None:
+    root = settings.warehouse
+    late = ms(DAY, 23, 59, 59, 900)
+    record(
+        root,
+        "binance_um",
+        DAY + timedelta(days=1),
+        0,
+        [binance("BTCUSDT", "BUY", "1", "85000", late)],
+    )
+    record(root, "binance_um", DAY, 12, [binance("BTCUSDT", "SELL", "2", "84000", ms(DAY, 12))])
+    for day in (DAY, DAY + timedelta(days=1)):
+        stage(settings, "binance_um", day)
+    fact = build_fact(FCT_LIQUIDATIONS, DAY, settings.lake_root)
+    assert [(r["liquidated_side"], r["notional_usd"], r["coverage"]) for r in fact.to_pylist()] == [
+        ("long", 168000.0, "sampled"),
+        ("short", 85000.0, "sampled"),
+    ]
+    publish_partition(fact, settings.lake_root, FCT_LIQUIDATIONS.name, DAY)
+
+
+def test_coverage_shows_recorded_hours_gaps_and_messages(settings: Settings) -> None:
+    root = settings.warehouse
+    for hour in range(24):
+        record(root, "bybit", DAY, hour, [{"op": "pong", "success": True, "ret_msg": "pong"}])
+    stage(settings, "bybit")
+    record(root, "okx", DAY, 0, ["pong"])
+    record(root, "okx", DAY, 1, ["pong"])
+    gap(root, "okx", DAY, ms(DAY, 1, 30), ms(DAY, 1, 45))
+    stage(settings, "okx")
+    table = coverage_rows(settings, DAY, datetime(2025, 3, 5, tzinfo=UTC)).to_pylist()
+    cells = {(r["exchange"], r["symbol"]): r for r in table if r["dataset"] == "liquidation_stream"}
+    bybit = cells["bybit", "BTCUSDT"]
+    assert (bybit["status"], bybit["hours_covered"], bybit["gap_seconds"], bybit["messages"]) == (
+        "ok", 24, 0, 24,
+    )  # fmt: skip
+    okx = cells["okx", "BTC-USDT-SWAP"]
+    assert (okx["status"], okx["hours_covered"], okx["gap_seconds"], okx["messages"]) == (
+        "partial", 2, 900, 2,
+    )  # fmt: skip
+    assert okx["detail"] == "2 of 24 hours; recorder not connected for 900 s"
+    missing = cells["binance_um", "BTCUSDT"]
+    assert missing["status"] == "missing"

@@ -1,0 +1,37 @@
+"""Read what ``treadmill record`` wrote: a recorded day as one unit for staging.
+
+The recorder (:mod:`transforms.recorder`) writes ``raw/recorder/<exchange>/<YYYY-MM-DD>/`` on
+this machine: closed hourly files ``HH.jsonl`` and ``gaps.jsonl``. Nothing is downloaded; a day
+"lands" once it has a closed hour, and its digest (the sha256 of each closed hour's and the gap
+file's sha256) changes when another hour closes, so a later run rebuilds it.
+"""
+
+import hashlib
+from pathlib import Path
+
+from transforms.fetch import ArchiveClient, FetchOutcome, Landed, NotPublished, sha256_of
+from transforms.sources.streams import closed_hours
+
+
+class RecordedClient(ArchiveClient):
+    """Stages recorded days from ``root`` (``raw/recorder/<exchange>``) like archive files."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root.as_uri() + "/", root)
+
+    def fetch(self, relpath: str) -> FetchOutcome:
+        folder = self.landed_path(relpath)
+        hours = closed_hours(folder)
+        if not hours:
+            return NotPublished(relpath, str(folder))
+        return Landed(relpath, folder, recorded_digest(folder), "reused")
+
+
+def recorded_digest(folder: Path) -> str:
+    """The digest of a recorded day's closed hours and gap records, as it is now."""
+    digest = hashlib.sha256()
+    files = [*closed_hours(folder), folder / "gaps.jsonl"]
+    for path in files:
+        if path.exists():
+            digest.update(f"{path.name}:{sha256_of(path)}\n".encode())
+    return digest.hexdigest()

@@ -1,0 +1,270 @@
+"""Liquidation streams that ``treadmill record`` records: Binance, Bybit and OKX, as datasets.
+
+Binance stopped publishing liquidation snapshots in 2024; the venues' public WebSocket streams
+are what remains, and only for the moment they are sent, so the warehouse records them itself
+(:mod:`transforms.recorder`). The recorder writes every message verbatim, with its receive time,
+into hourly files ``raw/recorder/<exchange>/<YYYY-MM-DD>/HH.jsonl`` and the intervals it was not
+connected into ``gaps.jsonl`` beside them. A daily asset per venue reads the closed hours of the
+day (:func:`parse_recorded`).
+
+Each venue's message, and what a forced order becomes (staged ``side`` in Binance's convention:
+``SELL`` closed a long):
+
+- Binance ``forceOrder`` (``!forceOrder@arr``): ``o.S`` as is; quantity ``o.z`` (filled, else
+  ``o.q``); price ``o.p``, average ``o.ap``; instant ``o.T``. At most one order per symbol per
+  second is sent: coverage ``sampled``.
+- Bybit ``allLiquidation.<symbol>``: ``S = Buy`` means a long was liquidated (the inverse of
+  Binance, DOMAIN.md §1.3), so it becomes ``SELL``; quantity ``v`` (base coin), price ``p``,
+  instant ``T``. Coverage ``sampled`` (pushed every 500 ms, documented as all liquidations, but
+  unverified).
+- OKX ``liquidation-orders``: ``posSide = long`` (``side = sell``) was a long; ``sz`` is in
+  contracts, converted with the contract value of :data:`OKX_CONTRACT_VALUES`; price ``bkPx``
+  (the bankruptcy price); instant ``ts``. Coverage ``sampled``.
+
+Control frames (subscribe acknowledgements, pongs) are recorded and skipped. A line that is not
+the recorder's JSON, a message that is not JSON, or JSON of an unknown shape is counted
+(``messages_of_unknown_shape``, with an example) and skipped; nothing else is lost. An
+instrument the universe does not list is skipped.
+"""
+
+import json
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any, Final
+
+import pyarrow as pa
+
+from transforms.sources.base import Cadence, Dataset, Kind, Source
+
+STREAM_FIRST_DAY: Final = date(2024, 1, 1)
+"""The recorder can only hold days it ran on; the window opens well before any of them."""
+OKX_CONTRACT_VALUES: Final = {"BTC": 0.01, "ETH": 0.1, "SOL": 1.0, "XRP": 100.0, "DOGE": 1000.0}
+"""OKX USDT swaps' contract values in the base coin (``ctVal`` of ``/api/v5/public/instruments``
+for these swaps); an instrument not listed here is counted, not guessed."""
+RECORDER_FOLDER: Final = "recorder"
+
+Order = dict[str, Any]
+
+
+def _binance(message: Any) -> list[Order] | None:
+    if not isinstance(message, dict) or message.get("e") != "forceOrder":
+        return None
+    order = message.get("o")
+    if not isinstance(order, dict):
+        return None
+    filled = order.get("z") or order.get("q")
+    return [
+        {
+            "symbol": order["s"],
+            "ts": int(order["T"]),
+            "side": order["S"],
+            "order_type": order.get("o"),
+            "time_in_force": order.get("f"),
+            "order_status": order.get("X"),
+            "price": float(order["p"]),
+            "avg_price": float(order.get("ap") or 0.0) or None,
+            "original_qty": float(order.get("q") or filled),
+            "last_fill_qty": float(order.get("l") or 0.0),
+            "filled_qty": float(filled),
+        }
+    ]
+
+
+def _bybit(message: Any) -> list[Order] | None:
+    if isinstance(message, dict) and "op" in message and "topic" not in message:
+        return []  # subscribe acknowledgement or pong
+    if not isinstance(message, dict) or not str(message.get("topic", "")).startswith(
+        "allLiquidation."
+    ):
+        return None
+    orders = []
+    for item in message.get("data") or ():
+        size = float(item["v"])
+        orders.append(
+            {
+                "symbol": item["s"],
+                "ts": int(item["T"]),
+                # Bybit names the liquidated position's side: Buy = a long was liquidated.
+                "side": {"Buy": "SELL", "Sell": "BUY"}[item["S"]],
+                "order_type": "LIQUIDATION",
+                "time_in_force": None,
+                "order_status": "FILLED",
+                "price": float(item["p"]),
+                "avg_price": None,
+                "original_qty": size,
+                "last_fill_qty": size,
+                "filled_qty": size,
+            }
+        )
+    return orders
+
+
+def _okx(message: Any) -> list[Order] | None:
+    if message == "pong" or (isinstance(message, dict) and "event" in message):
+        return []
+    if not isinstance(message, dict):
+        return None
+    if (message.get("arg") or {}).get("channel") != "liquidation-orders":
+        return None
+    orders = []
+    for instrument in message.get("data") or ():
+        symbol = instrument["instId"]
+        coin = symbol.split("-", 1)[0]
+        value = OKX_CONTRACT_VALUES.get(coin)
+        for detail in instrument.get("details") or ():
+            if value is None:
+                raise KeyError(f"no contract value for {symbol}")
+            size = float(detail["sz"]) * value
+            long_closed = detail.get("posSide") == "long" or detail.get("side") == "sell"
+            orders.append(
+                {
+                    "symbol": symbol,
+                    "ts": int(detail["ts"]),
+                    "side": "SELL" if long_closed else "BUY",
+                    "order_type": "LIQUIDATION",
+                    "time_in_force": None,
+                    "order_status": "FILLED",
+                    "price": float(detail["bkPx"]),
+                    "avg_price": None,
+                    "original_qty": size,
+                    "last_fill_qty": size,
+                    "filled_qty": size,
+                }
+            )
+    return orders
+
+
+READERS: Final[dict[str, Callable[[Any], list[Order] | None]]] = {
+    "binance_um": _binance,
+    "bybit": _bybit,
+    "okx": _okx,
+}
+"""Each venue's message → its forced orders ([] for a control frame, None for an unknown
+shape)."""
+
+
+def closed_hours(folder: Path) -> list[Path]:
+    """A recorded day's closed hourly files (``HH.jsonl``), in hour order."""
+    return sorted(folder.glob("[0-2][0-9].jsonl"))
+
+
+def gap_seconds(folder: Path, day: date) -> int:
+    """Seconds of ``day`` the recorder was not connected, from the gap records of the day and
+    the day before (a gap is written in the folder of the day it starts)."""
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    end = start + timedelta(days=1)
+    start_ms, end_ms = int(start.timestamp() * 1000), int(end.timestamp() * 1000)
+    covered: list[tuple[int, int]] = []
+    for gaps in (
+        folder.parent / (day - timedelta(days=1)).isoformat() / "gaps.jsonl",
+        folder / "gaps.jsonl",
+    ):
+        if not gaps.exists():
+            continue
+        for line in gaps.read_text().splitlines():
+            try:
+                gap = json.loads(line)
+                low, high = max(int(gap["from_ms"]), start_ms), min(int(gap["to_ms"]), end_ms)
+            except (ValueError, KeyError, TypeError):
+                continue
+            if high > low:
+                covered.append((low, high))
+    total, reach = 0, start_ms
+    for low, high in sorted(covered):
+        low = max(low, reach)
+        if high > low:
+            total += high - low
+            reach = high
+    return total // 1000
+
+
+def _messages(folder: Path) -> Iterator[tuple[str, int, Any]]:
+    for hour in closed_hours(folder):
+        for number, line in enumerate(hour.read_text().splitlines(), start=1):
+            yield f"{hour.name} line {number}", number, line
+
+
+def parse_recorded(
+    dataset: Dataset, symbols: tuple[str, ...], folder: Path, source_file: str, day: date
+) -> Any:
+    """The forced orders of ``symbols`` in a recorded day's closed hours (see the module)."""
+    from transforms.parse import ParsedFile
+    from transforms.schemas import LIQUIDATION
+
+    read = READERS[dataset.exchange]
+    wanted = set(symbols)
+    orders: list[Order] = []
+    unknown = 0
+    example = ""
+    messages = 0
+    for where, _, line in _messages(folder):
+        if not line.strip():
+            continue
+        messages += 1
+        try:
+            envelope = json.loads(line)
+            text = envelope["raw"]
+            message = json.loads(text) if text != "pong" else text
+            found = read(message)
+        except (ValueError, KeyError, TypeError) as exc:
+            found, problem = None, f"{type(exc).__name__}: {exc}"
+        else:
+            problem = "unknown shape"
+        if found is None:
+            unknown += 1
+            example = example or f"{dataset.exchange} {source_file}/{where}: {problem}"
+            continue
+        orders += [order for order in found if order["symbol"] in wanted]
+    orders.sort(key=lambda o: (o["symbol"], o["ts"]))
+    count = len(orders)
+
+    def column(name: str, kind: pa.DataType) -> pa.Array:
+        return pa.array([o[name] for o in orders], kind)
+
+    table = pa.table(
+        {
+            "exchange": pa.array([dataset.exchange] * count, pa.string()),
+            "symbol": column("symbol", pa.string()),
+            "ts": column("ts", pa.int64()).cast(pa.timestamp("ms", tz="UTC")),
+            "side": column("side", pa.string()),
+            "order_type": column("order_type", pa.string()),
+            "time_in_force": column("time_in_force", pa.string()),
+            "order_status": column("order_status", pa.string()),
+            "price": column("price", pa.float64()),
+            "avg_price": column("avg_price", pa.float64()),
+            "original_qty_base": column("original_qty", pa.float64()),
+            "last_fill_qty_base": column("last_fill_qty", pa.float64()),
+            "filled_qty_base": column("filled_qty", pa.float64()),
+            "source_file": pa.array([source_file] * count, pa.string()),
+        }
+    ).cast(LIQUIDATION)
+    repairs = (("messages_of_unknown_shape", unknown, example),) if unknown else ()
+    return ParsedFile(
+        table=table,
+        rows_read=messages,
+        duplicates_dropped=0,
+        had_header=False,
+        timestamp_unit="ms",
+        repairs=repairs,
+        hours_covered=len(closed_hours(folder)),
+        gap_seconds=gap_seconds(folder, day),
+        messages=messages,
+    )
+
+
+def _stream_dataset(exchange: str) -> Dataset:
+    return Dataset(
+        exchange,
+        "liquidation_stream",
+        Kind.LIQUIDATION,
+        Cadence.DAILY,
+        STREAM_FIRST_DAY,
+        None,
+        lambda _, day: day.isoformat(),
+        source=Source.RECORDER,
+        parse=parse_recorded,
+    )
+
+
+STREAM_DATASETS: tuple[Dataset, ...] = tuple(_stream_dataset(e) for e in READERS)
