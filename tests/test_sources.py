@@ -16,7 +16,7 @@ from transforms.settings import (
     format_universe,
     parse_universe,
 )
-from transforms.sources import DATASETS, EXCHANGES, Cadence, Dataset, Kind, dataset
+from transforms.sources import DATASETS, EXCHANGES, Cadence, Dataset, Kind, Source, dataset
 from transforms.sources.binance import cm_pair, contract_size_usd
 
 # Archive layout (FORMATS.md §1.1, §1.8)
@@ -157,7 +157,7 @@ def test_archive_path_matches_binance_layout(
     assert dataset(exchange, name).archive_path(symbol, day) == expected
 
 
-ARCHIVE_DATASETS = [d for d in DATASETS if not d.is_rest]
+ARCHIVE_DATASETS = [d for d in DATASETS if d.source is Source.ARCHIVE]
 REST_DATASETS = [d for d in DATASETS if d.is_rest]
 
 
@@ -181,6 +181,48 @@ def test_rest_chunks_are_a_month_of_funding_or_a_day_of_open_interest(
     exchange: str, name: str, symbol: str, expected: str
 ) -> None:
     assert dataset(exchange, name).archive_path(symbol, date(2022, 7, 9)) == expected
+
+
+@pytest.mark.parametrize(
+    ("exchange", "name", "day", "expected"),
+    [
+        (
+            "hyperliquid",
+            "funding_rate",
+            date(2025, 7, 27),
+            "hyperliquid-archive/asset_ctxs/20250727.csv.lz4",
+        ),
+        (
+            "hyperliquid",
+            "klines",
+            date(2023, 5, 20),
+            "hyperliquid-archive/asset_ctxs/20230520.csv.lz4",
+        ),
+        (
+            "hyperliquid",
+            "liquidations",
+            date(2025, 7, 27),
+            "hl-mainnet-node-data/fills_days/20250727",
+        ),
+        ("binance_um", "liquidation_stream", date(2025, 3, 1), "2025-03-01"),
+        ("okx", "liquidation_stream", date(2025, 3, 1), "2025-03-01"),
+    ],
+)
+def test_shared_files_ignore_the_symbol(exchange: str, name: str, day: date, expected: str) -> None:
+    ds = dataset(exchange, name)
+    assert ds.shared_file
+    assert ds.archive_path("BTC", day) == ds.archive_path("ETH", day) == expected
+
+
+def test_hyperliquid_fills_change_layout_at_the_cutover_hour() -> None:
+    from transforms.sources.hyperliquid import fills_hour_key
+
+    cutover = date(2025, 7, 27)
+    assert fills_hour_key(cutover, 7) == "hl-mainnet-node-data/node_fills/hourly/20250727/7.lz4"
+    assert fills_hour_key(cutover, 8) == (
+        "hl-mainnet-node-data/node_fills_by_block/hourly/20250727/8.lz4"
+    )
+    assert fills_hour_key(date(2025, 6, 1), 23).startswith("hl-mainnet-node-data/node_fills/")
 
 
 def test_every_rest_dataset_has_a_chunk_path_test() -> None:
@@ -374,8 +416,8 @@ def test_nothing_is_available_before_the_window(ds: Dataset) -> None:
 # Registry
 
 
-def test_all_twenty_one_datasets_exist() -> None:
-    assert len(DATASETS) == 21
+def test_all_thirty_one_datasets_exist() -> None:
+    assert len(DATASETS) == 31
     by_exchange: dict[str, set[str]] = {}
     for d in DATASETS:
         by_exchange.setdefault(d.exchange, set()).add(d.name)
@@ -388,20 +430,30 @@ def test_all_twenty_one_datasets_exist() -> None:
         "funding_rate",
         "liquidation_snapshot",
     }
+    contexts = {"klines", "mark_price_klines", "index_price_klines", "premium_index_klines"}
     assert by_exchange == {
-        "binance_um": futures | {"funding_rate_rest"},
+        "binance_um": futures | {"funding_rate_rest", "liquidation_stream"},
         "binance_cm": futures,
         "binance_spot": {"klines"},
         "bitmex": {"funding_rate"},
-        "bybit": {"funding_rate", "open_interest"},
-        "okx": {"funding_rate", "open_interest"},
+        "bybit": {"funding_rate", "open_interest", "liquidation_stream"},
+        "okx": {"funding_rate", "open_interest", "liquidation_stream"},
+        "hyperliquid": contexts | {"funding_rate", "open_interest", "liquidations"},
     }
-    assert EXCHANGES == ("binance_um", "binance_cm", "binance_spot", "bitmex", "bybit", "okx")
+    assert EXCHANGES == (
+        "binance_um",
+        "binance_cm",
+        "binance_spot",
+        "bitmex",
+        "bybit",
+        "okx",
+        "hyperliquid",
+    )
 
 
 def test_dataset_tables_are_named_and_unique() -> None:
     tables = [d.table for d in DATASETS]
-    assert len(set(tables)) == 21
+    assert len(set(tables)) == 31
     for d in DATASETS:
         assert d.table == f"stg_{d.exchange}_{d.name}"
     assert dataset("binance_cm", "liquidation_snapshot").table == (
@@ -418,10 +470,13 @@ def test_dataset_kinds_and_cadences() -> None:
             "funding_rate": Kind.FUNDING_RATE,
             "funding_rate_rest": Kind.FUNDING_RATE,
             "liquidation_snapshot": Kind.LIQUIDATION,
+            "liquidations": Kind.LIQUIDATION,
+            "liquidation_stream": Kind.LIQUIDATION,
         }.get(d.name, Kind.KLINE)
         assert d.kind is expected_kind
-        funding = d.kind is Kind.FUNDING_RATE
-        expected_cadence = Cadence.MONTHLY if funding else Cadence.DAILY
+        # Funding is monthly in Binance's archive and in REST chunks; Hyperliquid's is daily.
+        monthly = d.kind is Kind.FUNDING_RATE and d.exchange != "hyperliquid"
+        expected_cadence = Cadence.MONTHLY if monthly else Cadence.DAILY
         assert d.cadence is expected_cadence
 
 
