@@ -19,6 +19,12 @@ from typing import TypedDict
 import numpy as np
 import polars as pl
 
+from simulator.hyperliquid import (
+    HyperliquidCoin,
+    HyperliquidQuirks,
+    hyperliquid_coin,
+    write_hyperliquid,
+)
 from simulator.markets import MarketSpec, contract_size, linear_symbol_for, market_spec
 from simulator.model import BURN_IN_DAYS, MINUTES_PER_DAY, Tape, simulate_market
 from simulator.scenarios import SCENARIOS, Scenario
@@ -56,6 +62,10 @@ class SimConfig:
     venues: bool = True
     """Also write the other venues' REST histories of the USDⓈ-M markets under ``out/venues/``
     and their truth (:mod:`simulator.venues`)."""
+    hyperliquid: bool = True
+    """Also write Hyperliquid's S3 archive of the USDⓈ-M coins (asset contexts and hourly fills)
+    under ``out/hyperliquid/`` and its truth (:mod:`simulator.hyperliquid`)."""
+    hyperliquid_quirks: HyperliquidQuirks = field(default_factory=HyperliquidQuirks)
 
     @property
     def days(self) -> int:
@@ -81,6 +91,7 @@ class _CoinResult(TypedDict):
     funding: pl.DataFrame
     quirks: list[dict[str, str]]
     venues: VenueTruth | None
+    hyperliquid: HyperliquidCoin | None
 
 
 @dataclass
@@ -126,6 +137,14 @@ def simulate_archive(config: SimConfig) -> SimSummary:
     )
     if config.venues:
         write_venue_truth(config.out, [r["venues"] for r in results if r["venues"] is not None])
+    if config.hyperliquid:
+        write_hyperliquid(
+            config.out,
+            [r["hyperliquid"] for r in results if r["hyperliquid"] is not None],
+            config.start,
+            config.end,
+            config.hyperliquid_quirks,
+        )
     files = sum(1 for _ in (config.out / "data").rglob("*.zip"))
     symbol_days = config.days * (
         len(config.symbols) + len(config.coin_margined) + len(config.spot_symbols)
@@ -198,6 +217,11 @@ def _simulate_coin(job: _CoinJob) -> _CoinResult:
         if config.venues and job.write_leader
         else None
     )
+    hyperliquid = (
+        hyperliquid_coin(leader, config.seed, config.hyperliquid_quirks)
+        if config.hyperliquid and job.write_leader
+        else None
+    )
     for symbol in job.coin_margined:
         tape = simulate_market(
             _with_interval(config, symbol),
@@ -219,6 +243,7 @@ def _simulate_coin(job: _CoinJob) -> _CoinResult:
         "funding": pl.concat(funding) if funding else pl.DataFrame(),
         "quirks": writer.injected,
         "venues": venues,
+        "hyperliquid": hyperliquid,
     }
 
 

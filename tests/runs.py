@@ -28,11 +28,13 @@ def run_daily(
     last: date,
     universe: str,
     venue_urls: dict[str, str] | None = None,
+    hyperliquid: Path | None = None,
 ) -> dg.ExecuteInProcessResult:
     """Materialise ``first..last`` of every asset as one run; it must succeed.
 
     ``archive`` is a mirror's folder or the archive's URL; ``venue_urls`` the REST venues' (a
-    :class:`simulator.venue_server.VenueServer`'s ``treadmill_urls()``).
+    :class:`simulator.venue_server.VenueServer`'s ``treadmill_urls()``); ``hyperliquid`` a
+    mirror of Hyperliquid's buckets (the simulator's ``<out>/hyperliquid``).
     """
     config = {
         "warehouse": str(warehouse),
@@ -41,6 +43,7 @@ def run_daily(
         "venue_urls": format_pairs(venue_urls or {}),
         # The simulated venues are local: no need to wait out the real venues' limits.
         "venue_rates": format_pairs(dict.fromkeys(venue_urls or {}, "1000/1")),
+        "hyperliquid_url": hyperliquid.as_uri() + "/" if hyperliquid else "",
     }
     result = (
         defs()

@@ -139,9 +139,10 @@ def test_asset_contexts_feed_funding_open_interest_and_prices_with_the_traps_cou
     stage(settings, "open_interest")
     oi = read_stage(settings, "open_interest")
     assert [(r["symbol"], r["ts"].hour, r["ts"].minute, r["oi_base"], r["oi_usd"]) for r in oi] == [
-        ("BTC", 0, 0, 1000.0, 1000.0 * 118000.0),  # 00:05's negative reading is left out
-        ("BTC", 1, 0, 1002.0, 1002.0 * 118020.0),
-        ("ETH", 0, 0, 50000.0, 50000.0 * 3800.0),
+        # Two-sided in the archive: halved. 00:05's negative reading is left out.
+        ("BTC", 0, 0, 500.0, 500.0 * 118000.0),
+        ("BTC", 1, 0, 501.0, 501.0 * 118020.0),
+        ("ETH", 0, 0, 25000.0, 25000.0 * 3800.0),
     ]
     stage(settings, "klines")
     bars = read_stage(settings, "klines")

@@ -20,6 +20,8 @@ parsed once for the universe. The archive's traps, each handled and counted in t
   interest is impossible: that reading is left out;
 - off-grid rows (extra rows inside a minute, ``00:07:31``) are dropped: the minute's on-grid row
   stands;
+- ``open_interest`` is two-sided (longs plus shorts, DOMAIN.md §1.2): staged ``oi_base`` is half
+  of it, the one-sided book every other venue reports;
 - ``funding`` is an 8-hour-scale rate until 2023-06-08T00:05Z, hourly after: earlier values are
   divided by 8. A settlement at H is the row at H:00 (it covers the hour ending at H);
 - late or missing days and hours: a day not uploaded is not published (coverage pending, then
@@ -205,8 +207,10 @@ def parse_asset_ctxs(
                 "exchange": strings["exchange"],
                 "symbol": strings["symbol"],
                 "ts": rows["ts"],
-                "oi_base": rows["open_interest"],
-                "oi_usd": pc.multiply(rows["open_interest"], rows["mark_px"]),
+                # Hyperliquid's open interest is two-sided (longs plus shorts, DOMAIN.md §1.2):
+                # halved to the one-sided book every other venue reports.
+                "oi_base": pc.divide(rows["open_interest"], 2.0),
+                "oi_usd": pc.multiply(pc.divide(rows["open_interest"], 2.0), rows["mark_px"]),
                 "top_account_ls_ratio": nulls,
                 "top_position_ls_ratio": nulls,
                 "account_ls_ratio": nulls,
