@@ -129,6 +129,12 @@ def test_severities_are_as_documented() -> None:
         ("fct_funding_cross_venue", "venues_counted"): "error",
         ("fct_open_interest_cross_venue", "unique_keys"): "error",
         ("fct_open_interest_cross_venue", "venues_counted"): "error",
+        ("fct_liquidations_coin_1h", "unique_keys"): "error",
+        ("fct_liquidations_coin_1h", "venues_counted"): "error",
+        ("fct_liquidations_coin_1h", "coverage_split"): "error",
+        ("fct_liquidations_coin_1d", "unique_keys"): "error",
+        ("fct_liquidations_coin_1d", "venues_counted"): "error",
+        ("fct_liquidations_coin_1d", "coverage_split"): "error",
     }
     params = {(c.table, c.name): dict(c.params) for c in FACT_CHECKS if c.params}
     assert params == {
@@ -137,6 +143,8 @@ def test_severities_are_as_documented() -> None:
         ("fct_open_interest", "continuity"): {"max_jump": 0.25},
         ("fct_funding", "within_cap"): {"cap": 0.03},
         ("fct_liquidations", "notional"): {"rel_tol": 1e-6, "abs_tol": 1e-9},
+        ("fct_liquidations_coin_1h", "coverage_split"): {"rel_tol": 1e-9, "abs_tol": 1e-6},
+        ("fct_liquidations_coin_1d", "coverage_split"): {"rel_tol": 1e-9, "abs_tol": 1e-6},
     }
 
 

@@ -235,6 +235,36 @@ def test_every_chart_has_real_data(data: ReportData) -> None:
     assert data.venues == ("binance_cm:BTCUSD_PERP", "binance_spot:BTCUSDT", "binance_um:BTCUSDT")
 
 
+def test_the_liquidation_chart_sums_the_coin_across_its_venues(data: ReportData) -> None:
+    frame = data.daily_liquidations
+    assert set(frame["scope"]) == {"coin"}
+    lake = data.lake_root
+    perpetual = (
+        pl.read_parquet(lake / "fct_liquidations_5m" / "*" / "data.parquet")
+        .filter((pl.col("exchange") == "binance_um") & (pl.col("symbol") == "BTCUSDT"))
+        .group_by(pl.col("ts").dt.date().cast(pl.String).alias("day"))
+        .agg(pl.col("long_liq_usd").sum())
+    )
+    orders = pl.read_parquet(lake / "fct_liquidations" / "*" / "data.parquet").filter(
+        pl.col("liquidated_side") == "long"
+    )
+    assert set(orders["exchange"]) == {"binance_um", "binance_cm"}
+    longs = frame.filter(pl.col("side") == "longs liquidated")
+    assert longs["usd"].sum() == pytest.approx(orders["notional_usd"].sum())
+    assert longs["usd_sampled"].to_list() == pytest.approx(longs["usd"].to_list())
+    own = dict(perpetual.iter_rows())
+    for row in longs.iter_rows(named=True):
+        assert row["usd"] >= own.get(row["day"], 0.0), "the coin's holds the perpetual's own"
+    spec = chart_spec(CHART_BUILDERS[0](data))
+    assert spec["title"]["text"] == (
+        "Daily liquidations, BTC across binance_cm (sampled), binance_um (sampled)"
+    )
+    assert spec["title"]["subtitle"][-1] == (
+        "Sampled feeds pass on only some forced orders (Binance's at most one per symbol per "
+        "second): a lower bound."
+    )
+
+
 def test_partitions_written_before_a_column_was_added_still_report(
     built: Built, data: ReportData, tmp_path: Path
 ) -> None:

@@ -1,4 +1,4 @@
-"""Recorded liquidation streams: a recorder's raw day, hand-written, staged and turned into facts."""
+"""Recorded liquidation streams: a recorder's raw day, hand-written, staged and made facts."""
 
 import json
 from datetime import UTC, date, datetime, timedelta
@@ -135,8 +135,10 @@ def test_each_venue_side_convention_and_units_become_binance_s(settings: Setting
     )  # fmt: skip
 
     binance_day = stage(settings, "binance_um")
-    assert [(r["symbol"], r["side"], r["filled_qty_base"], r["price"]) for r in
-            staged_rows(settings, "binance_um")] == [("BTCUSDT", "SELL", 0.014, 84000.1)]  # fmt: skip
+    binance_rows = staged_rows(settings, "binance_um")
+    assert [(r["symbol"], r["side"], r["filled_qty_base"], r["price"]) for r in binance_rows] == [
+        ("BTCUSDT", "SELL", 0.014, 84000.1)
+    ]
     btc = {r.symbol: r for r in binance_day.symbols}["BTCUSDT"]
     assert (btc.status, btc.messages, btc.hours_covered, btc.gap_seconds) == ("ok", 4, 1, 0)
     repaired = next(f for f in btc.report if f["check"] == "values_repaired")

@@ -18,6 +18,10 @@ Severities, and why:
     never settled: it is a parse or unit error.
   - ``venues_counted`` (coin-level tables): ``venue_count`` is the number of venues in
     ``venues``; a cross-venue figure is read by how many venues stand behind it.
+  - ``coverage_split`` (coin-level liquidation tables): the long and short USD totals are the
+    sums of their split by coverage kind, the kinds are 'complete', 'sampled' or 'estimated'
+    and ``venue_coverage`` agrees with ``venues`` and ``coverages``: these columns tell a full
+    count from a lower bound, and an order of no known coverage would blur the two.
   - ``notional`` (``fct_liquidations``): ``notional_usd = qty_base × fill price`` within a
     relative 1e-6 (plus 1e-9 absolute): a row that disagrees with its own quantity and price
     is a computation bug, and every liquidation total sums this column.
@@ -63,6 +67,10 @@ OI_MAX_JUMP: Final = 0.25
 """Largest relative change of ``oi_base`` across midnight before the continuity check warns."""
 NOTIONAL_REL_TOL: Final = 1e-6
 NOTIONAL_ABS_TOL: Final = 1e-9
+SPLIT_REL_TOL: Final = 1e-9
+"""A coin-level liquidation total against the sum of its coverage split: the same orders summed
+in another order differ by far less."""
+SPLIT_ABS_TOL: Final = 1e-6
 
 
 @dataclass(frozen=True)
@@ -136,6 +144,19 @@ def _venues_counted(table: str) -> FactCheck:
     )
 
 
+def _coverage_split(table: str) -> FactCheck:
+    return FactCheck(
+        "coverage_split",
+        table,
+        "error",
+        "long_liq_usd and short_liq_usd are the sums of their split by coverage kind "
+        f"(within a relative {SPLIT_REL_TOL:g}), coverages lists only complete, sampled and "
+        "estimated, and venue_coverage names the venues and kinds listed.",
+        {"rel_tol": SPLIT_REL_TOL, "abs_tol": SPLIT_ABS_TOL},
+        shared=True,
+    )
+
+
 def _grid_complete(table: str, grid_minutes: int, unit: str) -> FactCheck:
     slots = 24 * 60 // grid_minutes
     return FactCheck(
@@ -184,6 +205,17 @@ FACT_CHECKS: Final = (
     _venues_counted("fct_funding_cross_venue"),
     _coin_unique_keys("fct_open_interest_cross_venue"),
     _venues_counted("fct_open_interest_cross_venue"),
+    _coin_unique_keys("fct_liquidations_coin_1h"),
+    _venues_counted("fct_liquidations_coin_1h"),
+    _coverage_split("fct_liquidations_coin_1h"),
+    FactCheck(
+        "unique_keys",
+        "fct_liquidations_coin_1d",
+        "error",
+        "At most one row per coin × day, no null key.",
+    ),
+    _venues_counted("fct_liquidations_coin_1d"),
+    _coverage_split("fct_liquidations_coin_1d"),
 )
 
 

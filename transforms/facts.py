@@ -36,6 +36,10 @@ BUILD_WORKERS: Final = min(4, os.cpu_count() or 1)
 rebuild gives the same rows), and a backfill of a year spends most of its time here."""
 _PARAMETER = re.compile(r"\$([a-z_]+)")
 FALLBACK_TABLES: Final = [d.table for d in DATASETS if d.fallback_for is not None]
+COMPLETE_TABLES: Final = [
+    d.table for d in DATASETS if d.kind is Kind.LIQUIDATION and d.coverage == "complete"
+]
+"""Staged liquidation tables that hold every forced order (Hyperliquid's fills)."""
 """Staged tables that stand in for an archive dataset: their rows lose to the archive's."""
 
 
@@ -207,7 +211,9 @@ FCT_FUNDING = FactModel(
 
 FCT_LIQUIDATIONS = FactModel(
     "fct_liquidations",
-    (staged_role("liquidation_snapshot"),),
+    # The day after too: a recorded stream files an order by when it arrived, so one stamped
+    # 23:59:59.9 is in the next day's file.
+    (staged_kind_role("stg_liquidations", Kind.LIQUIDATION, days_after=1),),
     _schema(
         ("ts", TIMESTAMP),
         ("liquidated_side", STR),
@@ -219,8 +225,10 @@ FCT_LIQUIDATIONS = FactModel(
         ("source_file", STR),
     ),
     description=(
-        "Every forced order: which side was liquidated (a Binance SELL liquidates a long), at "
-        "what price, for how much. Coverage 'sampled': Binance's stream is a lower bound."
+        "Every forced order of every venue: which side was liquidated (a Binance SELL "
+        "liquidates a long), at what price, for how much. Coverage 'complete' where the venue "
+        "publishes every one (Hyperliquid's fills), 'sampled' where a stream samples them "
+        "(Binance's snapshots and the recorded streams: a lower bound)."
     ),
 )
 
@@ -319,6 +327,52 @@ FCT_OPEN_INTEREST_CROSS_VENUE = FactModel(
     ),
 )
 
+LIQUIDATION_COVERAGES: Final = ("complete", "sampled", "estimated")
+"""The coverage kinds of ``fct_liquidations``: every forced order, a sample (a lower bound), a
+model's estimate. Coin-level liquidation tables split their USD totals by these kinds."""
+
+_COIN_LIQUIDATION_COLUMNS: Final = (
+    ("ts", TIMESTAMP),
+    ("long_liq_usd", F64),
+    ("short_liq_usd", F64),
+    ("long_liq_count", I64),
+    ("short_liq_count", I64),
+    ("long_liq_base", F64),
+    ("short_liq_base", F64),
+    *(
+        (f"{side}_liq_usd_{coverage}", F64)
+        for coverage in LIQUIDATION_COVERAGES
+        for side in ("long", "short")
+    ),
+    ("venues", STR),
+    ("venue_count", pa.int32()),
+    ("coverages", STR),
+    ("venue_coverage", STR),
+)
+
+FCT_LIQUIDATIONS_COIN_1H = FactModel(
+    "fct_liquidations_coin_1h",
+    (Input(FCT_LIQUIDATIONS.name, (FCT_LIQUIDATIONS.name,), FCT_LIQUIDATIONS.schema),),
+    _coin_schema(*_COIN_LIQUIDATION_COLUMNS),
+    description=(
+        "Each coin's long and short liquidations per hour summed over every venue and "
+        "instrument (USD, base units, counts), on the day's full 24 hours for every coin with a "
+        "liquidation that day, with the venues and coverage kinds behind the totals and the USD "
+        "split by kind: 'complete' counts every forced order, 'sampled' is a lower bound."
+    ),
+)
+
+FCT_LIQUIDATIONS_COIN_1D = FactModel(
+    "fct_liquidations_coin_1d",
+    (Input(FCT_LIQUIDATIONS.name, (FCT_LIQUIDATIONS.name,), FCT_LIQUIDATIONS.schema),),
+    _coin_schema(*_COIN_LIQUIDATION_COLUMNS),
+    description=(
+        "Each coin's long and short liquidations per UTC day summed over every venue and "
+        "instrument, with the venues and coverage kinds behind the totals and the USD split by "
+        "kind: the hourly table's day in one row."
+    ),
+)
+
 FACT_MODELS: Final = (
     FCT_PRICE_1M,
     FCT_OPEN_INTEREST,
@@ -328,6 +382,8 @@ FACT_MODELS: Final = (
     FCT_MARKET_1H,
     FCT_FUNDING_CROSS_VENUE,
     FCT_OPEN_INTEREST_CROSS_VENUE,
+    FCT_LIQUIDATIONS_COIN_1H,
+    FCT_LIQUIDATIONS_COIN_1D,
 )
 
 
@@ -410,6 +466,7 @@ def build_fact(
         "day": day,
         "window_start": start - timedelta(days=reach),
         "fallback_tables": FALLBACK_TABLES,
+        "complete_tables": COMPLETE_TABLES,
         **dict(model.params),
     }
     params = bind(sql, available, model.sql_path.name)
@@ -423,7 +480,9 @@ def build_fact(
     quarantined = quarantined_symbols(
         manifest_root or lake_root.parent / "manifests", model.staged_inputs, day
     )
-    for exchange, symbol in quarantined:
+    # A coin-level table has no instrument to drop: the facts it sums already left it out.
+    keyed = "exchange" in result.column_names and "symbol" in result.column_names
+    for exchange, symbol in quarantined if keyed else ():
         result = result.filter(
             pc.invert(
                 pc.and_(pc.equal(result["exchange"], exchange), pc.equal(result["symbol"], symbol))

@@ -14,7 +14,14 @@ import duckdb
 import pyarrow as pa
 
 from transforms.catalog import DUCKDB_CONFIG
-from transforms.facts import FCT_FUNDING, FCT_MARKET_1H, FactModel, Input
+from transforms.facts import (
+    FCT_FUNDING,
+    FCT_LIQUIDATIONS_COIN_1H,
+    FCT_MARKET_1H,
+    FCT_OPEN_INTEREST_CROSS_VENUE,
+    FactModel,
+    Input,
+)
 from transforms.schemas import TIMESTAMP
 
 TRAILING_DAYS: Final = 29
@@ -56,6 +63,20 @@ class RegimeThresholds:
     rebounds between them belong to the same flush."""
     flow_imbalance: float = 0.1
     """Taker imbalance beyond ±0.1 (55% of volume on one side) is one side dominating."""
+    coin_level_liquidations: bool = False
+    """Whether liquidation intensity, the burst flags and which side the recent flow hit read
+    the coin's liquidations across venues (``fct_liquidations_coin_1h``) over the coin's open
+    interest across venues (``fct_open_interest_cross_venue``), instead of the perpetual's own
+    over its own open interest. Off by default, because the venues behind a coin's totals change
+    within a 30-day window and the z-score reads that change as a market event: Binance's
+    snapshot archive ends (USDⓈ-M 2024-03-31, COIN-M 2024-10-14), a stream recorder starts on the
+    day it was started, and each joining venue looks like a burst, each leaving one like calm.
+    The kinds also mix: Hyperliquid's complete count beside Binance's one-order-per-second
+    sample weighs venues by how fully they are observed, not by their size. The thresholds
+    above, and the accuracy tests, were set on one perpetual's own liquidations. Turn it on
+    when the coin's liquidation venues have been stable for 30 days (``coin_liq_venues`` says
+    which they were each hour); the perpetual's own stand in for any hour the coin-level
+    tables lack. ``coin_long_liq_usd`` and ``coin_short_liq_usd`` are published either way."""
 
     def bound(self) -> tuple[tuple[str, float], ...]:
         return _bound(self)
@@ -96,7 +117,12 @@ FEAT_REGIME_1H = FactModel(
     "feat_regime_1h",
     tuple(
         Input(model.name, (model.name,), model.schema, days_before=TRAILING_DAYS)
-        for model in (FCT_MARKET_1H, FCT_FUNDING)
+        for model in (
+            FCT_MARKET_1H,
+            FCT_FUNDING,
+            FCT_LIQUIDATIONS_COIN_1H,
+            FCT_OPEN_INTEREST_CROSS_VENUE,
+        )
     ),
     _schema(
         ("ts", TIMESTAMP),
@@ -129,6 +155,10 @@ FEAT_REGIME_1H = FactModel(
         ("perp_taker_imbalance", F64),
         ("spot_perp_volume_ratio", F64),
         ("regime", pa.string()),
+        ("coin_long_liq_usd", F64),
+        ("coin_short_liq_usd", F64),
+        ("coin_liq_venues", pa.string()),
+        ("coin_liq_coverages", pa.string()),
     ),
     layer="features",
     params=RegimeThresholds().bound(),
@@ -137,7 +167,8 @@ FEAT_REGIME_1H = FactModel(
         "interest (base units) and funding against its 0.01%/8h anchor, with volatility, "
         "liquidation bursts and spot-versus-perp flow, and one regime label: flush, squeeze, "
         "leverage_build, latent_fragility, short_build, spot_absorption, reset or neutral. "
-        "Trailing 30-day windows only."
+        "Beside the perpetual's own liquidations, the coin's across venues, with the venues and "
+        "coverage kinds behind them. Trailing 30-day windows only."
     ),
 )
 

@@ -4,7 +4,8 @@
 --           count that disagrees with the list is a bug in the aggregation.
 -- returns: every row whose count disagrees with its venues
 -- inputs: fact, a coin-level table of the day (fct_funding_cross_venue,
---         fct_open_interest_cross_venue) as built, before it is published
+--         fct_open_interest_cross_venue, fct_liquidations_coin_1h, fct_liquidations_coin_1d)
+--         as built, before it is published
 select
     coin,
     ts,

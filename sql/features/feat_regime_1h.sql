@@ -3,15 +3,75 @@
 -- grain: exchange × symbol × hour (ts = hour start), perpetuals only
 -- partition: date = UTC day of ts; $day_start <= ts < $day_end
 -- inputs: fct_market_1h and fct_funding for the 30 days ending with the partition
---         ($window_start = day − 29 days). Trailing windows only: a value never depends on
+--         ($window_start = day − 29 days), and for the same days the coin's liquidations across
+--         venues (fct_liquidations_coin_1h) and its open interest across venues
+--         (fct_open_interest_cross_venue). Trailing windows only: a value never depends on
 --         anything after its hour, so adding later days changes nothing.
+-- liquidations: long_liq_usd and short_liq_usd are the perpetual's own; coin_long_liq_usd and
+--         coin_short_liq_usd the coin's across every venue (null where the coin had no
+--         liquidation that day, or the lake has no coin-level table). Liquidation intensity,
+--         the burst flags and which side the recent flow hit read the perpetual's own over its
+--         USD open interest, or, with $coin_level_liquidations, the coin's over the coin's USD
+--         open interest across venues (each falling back to the perpetual's where the coin's
+--         is missing).
 -- thresholds: bound from transforms.features.RegimeThresholds (one place, with their reasons).
-with hours as (
-    select
-        *,
-        spot_volume_quote / nullif(perp_volume_quote, 0) as spot_perp_volume_ratio
+with market as (
+    select *
     from fct_market_1h
     where ts >= $window_start and ts < $day_end
+),
+
+instruments as (
+    -- the coin of each perpetual, asked once per symbol rather than once per hour
+    select exchange, symbol, coin_of(symbol) as coin
+    from (select distinct exchange, symbol from market)
+),
+
+coin_liquidations as (
+    select
+        coin,
+        ts,
+        long_liq_usd as coin_long_liq_usd,
+        short_liq_usd as coin_short_liq_usd,
+        venues as coin_liq_venues,
+        coverages as coin_liq_coverages
+    from fct_liquidations_coin_1h
+    where ts >= $window_start and ts < $day_end
+),
+
+coin_open_interest as (
+    select coin, ts, oi_usd as coin_oi_usd
+    from fct_open_interest_cross_venue
+    where ts >= $window_start and ts < $day_end
+),
+
+hours as (
+    select
+        market.*,
+        market.spot_volume_quote / nullif(market.perp_volume_quote, 0) as spot_perp_volume_ratio,
+        coin_liquidations.coin_long_liq_usd,
+        coin_liquidations.coin_short_liq_usd,
+        coin_liquidations.coin_liq_venues,
+        coin_liquidations.coin_liq_coverages,
+        -- the liquidations the burst logic reads, per RegimeThresholds.coin_level_liquidations
+        case when $coin_level_liquidations
+            then coalesce(coin_liquidations.coin_long_liq_usd, market.long_liq_usd)
+            else market.long_liq_usd
+        end as burst_long_liq_usd,
+        case when $coin_level_liquidations
+            then coalesce(coin_liquidations.coin_short_liq_usd, market.short_liq_usd)
+            else market.short_liq_usd
+        end as burst_short_liq_usd,
+        case when $coin_level_liquidations
+            then coalesce(coin_open_interest.coin_oi_usd, market.oi_usd)
+            else market.oi_usd
+        end as burst_oi_usd
+    from market
+    inner join instruments using (exchange, symbol)
+    left join coin_liquidations
+        on coin_liquidations.coin = instruments.coin and coin_liquidations.ts = market.ts
+    left join coin_open_interest
+        on coin_open_interest.coin = instruments.coin and coin_open_interest.ts = market.ts
 ),
 
 settlements as (
@@ -44,9 +104,9 @@ with_trends as (
         oi_base / nullif(lag(oi_base, $trend_hours) over by_symbol, 0) - 1 as oi_change_pct_trend,
         ln(close / lag(close, $build_hours) over by_symbol) as return_build,
         oi_base / nullif(lag(oi_base, $build_hours) over by_symbol, 0) - 1 as oi_change_pct_build,
-        (long_liq_usd + short_liq_usd) / nullif(oi_usd, 0) as liq_intensity,
-        long_liq_usd / nullif(oi_usd, 0) as long_liq_intensity,
-        short_liq_usd / nullif(oi_usd, 0) as short_liq_intensity,
+        (burst_long_liq_usd + burst_short_liq_usd) / nullif(burst_oi_usd, 0) as liq_intensity,
+        burst_long_liq_usd / nullif(burst_oi_usd, 0) as long_liq_intensity,
+        burst_short_liq_usd / nullif(burst_oi_usd, 0) as short_liq_intensity,
         -- Binance's formula on the running interval's average premium, per 8 hours
         avg(premium_mean) over (
             partition by exchange, symbol, interval_start order by ts
@@ -106,7 +166,8 @@ flagged as (
         avg(liq_intensity) over recent as liq_intensity_recent,
         -- which side the recent forced flow hit: a cascade's rebound squeezes a few shorts
         -- but remains the longs' flush
-        sum(long_liq_usd) over recent >= sum(short_liq_usd) over recent as longs_liquidated_most
+        sum(burst_long_liq_usd) over recent >= sum(burst_short_liq_usd) over recent
+            as longs_liquidated_most
     from scored
     window recent as (
         partition by exchange, symbol order by ts
@@ -192,6 +253,10 @@ select
     spot_taker_imbalance::double as spot_taker_imbalance,
     perp_taker_imbalance::double as perp_taker_imbalance,
     spot_perp_volume_ratio::double as spot_perp_volume_ratio,
-    regime::varchar as regime
+    regime::varchar as regime,
+    coin_long_liq_usd::double as coin_long_liq_usd,
+    coin_short_liq_usd::double as coin_short_liq_usd,
+    coin_liq_venues::varchar as coin_liq_venues,
+    coin_liq_coverages::varchar as coin_liq_coverages
 from labelled
 order by exchange, symbol, ts

@@ -7,7 +7,9 @@ coverage matrix take every venue trading the same coin (USDⓈ-M ``BTCUSDT``, CO
 because funding is compared across venues and coverage says what the warehouse holds behind the
 charts. The funding chart also draws the coin's open-interest-weighted rate across venues, and
 the open interest chart the coin's open interest summed over its venues, from the cross-venue
-facts.
+facts. The liquidation chart draws the coin's liquidations summed over every venue
+(``fct_liquidations_coin_1d``) on the days the lake has them, with the venues and coverage kinds
+behind them, and the perpetual's own (``fct_liquidations_5m``) on the days it does not.
 
 Which instruments trade the coin: the ``coin`` column of ``fct_funding`` says so for every venue
 (no symbol pattern tells that ``XBTUSD`` is bitcoin). Partitions written before that column
@@ -36,6 +38,7 @@ from transforms.facts import (
     FCT_FUNDING,
     FCT_FUNDING_CROSS_VENUE,
     FCT_LIQUIDATIONS_5M,
+    FCT_LIQUIDATIONS_COIN_1D,
     FCT_OPEN_INTEREST,
     FCT_OPEN_INTEREST_CROSS_VENUE,
     FCT_PRICE_1M,
@@ -66,6 +69,7 @@ REPORT_INPUTS: Final = {
         model.name: model.schema
         for model in (
             FCT_LIQUIDATIONS_5M,
+            FCT_LIQUIDATIONS_COIN_1D,
             FCT_FUNDING,
             FCT_OPEN_INTEREST,
             FCT_PRICE_1M,
@@ -135,6 +139,9 @@ class ReportData:
     venues: tuple[str, ...]
     """``exchange:symbol`` of every venue trading the coin in the range (perpetuals and spot)."""
     daily_liquidations: pl.DataFrame
+    """Each day's longs and shorts liquidated: the coin's across venues (``scope`` 'coin', with
+    the USD split by coverage kind and ``venue_coverage``) where the lake has the coin-level
+    table for the day, else the perpetual's own (``scope`` 'perpetual')."""
     funding: pl.DataFrame
     funding_cross_venue: pl.DataFrame
     """The coin's hourly open-interest-weighted funding across venues; empty when the lake has

@@ -81,7 +81,8 @@ _PAGE: Final = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefi
 <footer>
   <p>Drawn by treadmill with Vega-Lite from the data embedded in this page; the PNG files
     beside it are the same charts. Heatmap and hot zones are estimates; Binance's liquidation
-    snapshots are sampled, so liquidation totals are lower bounds.</p>
+    snapshots and the recorded liquidation streams are sampled, so totals resting on them are
+    lower bounds (the liquidation chart says which venues and coverage kinds it stands on).</p>
 </footer>
 <script>
 const specs = {{ specs }};
