@@ -6,7 +6,7 @@ snapshot in ``contracts/``.
 """
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
@@ -25,8 +25,9 @@ from transforms.contracts import describe, published_schemas, render, snapshot_p
 START, END = date(2024, 3, 30), date(2024, 4, 1)
 UNIVERSE = (
     "binance_um:BTCUSDT,ETHUSDT;binance_cm:BTCUSD_PERP;binance_spot:BTCUSDT;"
-    "bitmex:XBTUSD;bybit:BTCUSDT;okx:ETH-USDT-SWAP"
+    "bitmex:XBTUSD;bybit:BTCUSDT;okx:ETH-USDT-SWAP;hyperliquid:BTC"
 )
+FILLS_DAY = date(2025, 7, 27)
 UNARCHIVED = "data/futures/um/monthly/fundingRate/ETHUSDT/ETHUSDT-fundingRate-2024-04.zip"
 """April's file is not out yet for ETHUSDT, so its REST fallback publishes too."""
 
@@ -44,9 +45,57 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     for path in (mirror / UNARCHIVED, mirror / f"{UNARCHIVED}.CHECKSUM"):
         path.unlink()
+    warehouse = root / "warehouse"
+    record_streams(warehouse, date(2024, 3, 31))
     with serve_venues(mirror, rate_limits=None) as venues:
-        run_daily(root / "warehouse", mirror, START, END, UNIVERSE, venues.treadmill_urls())
-    return root / "warehouse"
+        run_daily(
+            warehouse,
+            mirror,
+            START,
+            END,
+            UNIVERSE,
+            venues.treadmill_urls(),
+            hyperliquid=mirror / "hyperliquid",
+        )
+    # Hyperliquid's fills exist only from 2025-05-25: one more day, from a second simulation.
+    later = simulate_mirror(
+        root / "later", FILLS_DAY, FILLS_DAY, symbols=("BTCUSDT",), coin_margined=()
+    )
+    run_daily(
+        warehouse, later, FILLS_DAY, FILLS_DAY, "hyperliquid:BTC", hyperliquid=later / "hyperliquid"
+    )
+    return warehouse
+
+
+def record_streams(warehouse: Path, day: date) -> None:
+    """One recorded hour of each liquidation stream, as `treadmill record` writes it."""
+    at = int(datetime(day.year, day.month, day.day, 5, tzinfo=UTC).timestamp() * 1000)
+    messages = {
+        "binance_um": {
+            "e": "forceOrder",
+            "E": at,
+            "o": {"s": "BTCUSDT", "S": "SELL", "o": "LIMIT", "f": "IOC", "q": "0.5",
+                  "p": "70000", "ap": "70010", "X": "FILLED", "l": "0.5", "z": "0.5", "T": at},
+        },
+        "bybit": {
+            "topic": "allLiquidation.BTCUSDT",
+            "type": "snapshot",
+            "ts": at,
+            "data": [{"T": at, "s": "BTCUSDT", "S": "Sell", "v": "0.2", "p": "70100"}],
+        },
+        "okx": {
+            "arg": {"channel": "liquidation-orders", "instType": "SWAP"},
+            "data": [{"details": [{"bkLoss": "0", "bkPx": "3500", "ccy": "", "posSide": "long",
+                                   "side": "sell", "sz": "7", "ts": str(at)}],
+                      "instFamily": "ETH-USDT", "instId": "ETH-USDT-SWAP", "instType": "SWAP",
+                      "uly": "ETH-USDT"}],
+        },
+    }  # fmt: skip
+    for venue, message in messages.items():
+        folder = warehouse / "raw" / "recorder" / venue / day.isoformat()
+        folder.mkdir(parents=True, exist_ok=True)
+        line = {"recv_ms": at + 5, "raw": json.dumps(message)}
+        (folder / "05.jsonl").write_text(json.dumps(line) + "\n")
 
 
 def key_columns(contract: dict) -> list[str]:
