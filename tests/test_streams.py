@@ -201,3 +201,13 @@ def test_coverage_shows_recorded_hours_gaps_and_messages(settings: Settings) -> 
     assert okx["detail"] == "2 of 24 hours; recorder not connected for 900 s"
     missing = cells["binance_um", "BTCUSDT"]
     assert missing["status"] == "missing"
+
+
+def test_a_gap_filed_days_earlier_still_counts_for_the_days_it_covers(settings: Settings) -> None:
+    root = settings.warehouse
+    earlier = DAY - timedelta(days=3)
+    # The recorder was down from 3 days before until 06:00 of DAY: filed where it started.
+    gap(root, "bybit", earlier, ms(earlier, 22), ms(DAY, 6))
+    record(root, "bybit", DAY, 7, [{"op": "pong", "success": True, "ret_msg": "pong"}])
+    (partition,) = [stage(settings, "bybit")]
+    assert {r.gap_seconds for r in partition.symbols} == {6 * 3600}

@@ -54,6 +54,8 @@ def _binance(message: Any) -> list[Order] | None:
     if not isinstance(order, dict):
         return None
     filled = order.get("z") or order.get("q")
+    if filled is None:
+        return None
     return [
         {
             "symbol": order["s"],
@@ -150,18 +152,15 @@ def closed_hours(folder: Path) -> list[Path]:
 
 
 def gap_seconds(folder: Path, day: date) -> int:
-    """Seconds of ``day`` the recorder was not connected, from the gap records of the day and
-    the day before (a gap is written in the folder of the day it starts)."""
+    """Seconds of ``day`` the recorder was not connected, from the gap records of the day and of
+    every earlier day (a gap is written in the folder of the day it starts, when it ends, so an
+    outage over a weekend is filed days before the day it also covers)."""
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     end = start + timedelta(days=1)
     start_ms, end_ms = int(start.timestamp() * 1000), int(end.timestamp() * 1000)
     covered: list[tuple[int, int]] = []
-    for gaps in (
-        folder.parent / (day - timedelta(days=1)).isoformat() / "gaps.jsonl",
-        folder / "gaps.jsonl",
-    ):
-        if not gaps.exists():
-            continue
+    files = [f for f in folder.parent.glob("*/gaps.jsonl") if f.parent.name <= day.isoformat()]
+    for gaps in files:
         for line in gaps.read_text().splitlines():
             try:
                 gap = json.loads(line)
