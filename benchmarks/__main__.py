@@ -2,7 +2,8 @@
 
 Sections: ``ingest`` (1, with the ingest half of 5), ``incremental`` (2, with the daily run's
 half of 5), ``backfill`` (3), ``queries`` (4, on the backfill's warehouse) and ``venues`` (6: REST
-paging under the venues' rate limits, and a daily run with every venue against Binance alone).
+paging under the venues' rate limits, and a daily run with every venue against Binance alone)
+and ``hyperliquid`` (7: its fills staged beside LZ4 decompression alone).
 Results go to ``benchmarks/results/benchmarks.{json,md}``; sections not run keep their previous
 results.
 """
@@ -16,11 +17,11 @@ from typing import Annotated, Any
 
 import typer
 
-from benchmarks import backfill, incremental, ingest, queries, report, venues
+from benchmarks import backfill, hyperliquid, incremental, ingest, queries, report, venues
 from benchmarks.common import load_average
 from benchmarks.machine import describe
 
-SECTIONS = ("ingest", "incremental", "backfill", "queries", "venues")
+SECTIONS = ("ingest", "incremental", "backfill", "queries", "venues", "hyperliquid")
 
 
 def _numbers(text: str) -> list[int]:
@@ -51,6 +52,8 @@ def main(
     venue_history: Annotated[
         int, typer.Option(help="Venues: days built before the timed daily run.")
     ] = 3,
+    fills_days: Annotated[int, typer.Option(help="Hyperliquid: days of fills.")] = 7,
+    fills_coins: Annotated[int, typer.Option(help="Hyperliquid: coins (BTC, ETH, SOL).")] = 3,
     warehouse: Annotated[
         Path | None,
         typer.Option(help="Queries: an existing warehouse (default: the backfill's)."),
@@ -75,6 +78,7 @@ def main(
         symbols, ingest_days, histories, samples = "1,5", 1, "1,3", 2
         backfill_days, backfill_symbols, per_partition_days, repeat = 7, 3, 2, 2
         venue_coins, venue_history = 1, 1
+        fills_days, fills_coins = 2, 1
     if "queries" in chosen and "backfill" not in chosen and warehouse is None:
         raise typer.BadParameter("queries need --warehouse, or the backfill section with them")
     scratch = work or Path(tempfile.mkdtemp(prefix="treadmill-bench-"))
@@ -92,6 +96,8 @@ def main(
                     backfill_days, backfill_symbols, per_partition_days, scratch / "backfill"
                 )
                 warehouse = warehouse or Path(outcome["warehouse"])
+            elif section == "hyperliquid":
+                outcome = hyperliquid.run(fills_days, fills_coins, scratch / "hyperliquid")
             elif section == "venues":
                 outcome = venues.run(venue_months, venue_coins, venue_history, scratch / "venues")
             else:

@@ -154,7 +154,36 @@ def render(report: dict[str, Any]) -> str:
         lines += _gates(sections.get("ingest"), sections.get("incremental"))
     if "venues" in sections:
         lines += _venues(sections["venues"])
+    if "hyperliquid" in sections:
+        lines += _hyperliquid(sections["hyperliquid"])
     return "\n".join(lines)
+
+
+def _hyperliquid(section: dict[str, Any]) -> list[str]:
+    floor, staged, totals = section["floor"], section["treadmill"], section["liquidations"]
+    return [
+        *_heading("## 7. Hyperliquid fills", section),
+        f"{section['days']} day(s) of {', '.join(section['coins'])}: {section['hour_files']} "
+        f"hourly files, {section['lz4_mb']} MB of LZ4, {section['fills']:,} fills.",
+        "",
+        *_table(
+            ["", "seconds", "fills/s", "MB of LZ4/s"],
+            [
+                [
+                    "lz4 decompression alone",
+                    floor["seconds"],
+                    floor["fills_per_s"],
+                    floor["mb_per_s"],
+                ],
+                ["treadmill staging", staged["seconds"], staged["fills_per_s"], staged["mb_per_s"]],
+            ],
+        ),
+        f"Staging takes {staged['time_vs_floor']}× the floor's time. Liquidations staged "
+        f"{totals['staged']:,} (${totals['staged_usd']:,.2f}) against the truth's "
+        f"{totals['truth']:,} (${totals['truth_usd']:,.2f}): "
+        f"{'equal' if totals['equal'] else '**different**'}.",
+        "",
+    ]
 
 
 def _venues(section: dict[str, Any]) -> list[str]:
