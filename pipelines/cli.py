@@ -34,7 +34,10 @@ DEMO_REST_UNIVERSE = (
     "okx:BTC-USDT-SWAP,ETH-USDT-SWAP,SOL-USDT-SWAP"
 )
 """The same three coins on the venues read from REST history."""
-DEMO_UNIVERSE = f"{DEMO_ARCHIVE_UNIVERSE};{DEMO_REST_UNIVERSE}"
+DEMO_HYPERLIQUID_UNIVERSE = "hyperliquid:BTC,ETH,SOL"
+"""The same coins on Hyperliquid, read from a mirror of its archive (its fills start in 2025, so
+the demo's 2024 days have its funding, open interest and prices)."""
+DEMO_UNIVERSE = f"{DEMO_ARCHIVE_UNIVERSE};{DEMO_REST_UNIVERSE};{DEMO_HYPERLIQUID_UNIVERSE}"
 DEMO_VENUE_LIMIT = (50, 1.0)
 """Requests per second the demo's local venue server allows each venue, and the pace the demo
 keeps to: the simulated venues are local, so the demo need not wait out OKX's 5 per 2 s."""
@@ -348,7 +351,7 @@ def demo(
     end = DEMO_START + timedelta(days=days - 1)
     config = SimConfig(out=mirror, start=DEMO_START, end=end, seed=seed)
     fingerprint = mirror / "truth" / "demo.json"
-    wanted = json.dumps({"start": str(DEMO_START), "end": str(end), "seed": seed, "venues": 1})
+    wanted = json.dumps({"start": str(DEMO_START), "end": str(end), "seed": seed, "venues": 2})
     if not fingerprint.exists() or fingerprint.read_text() != wanted:
         console.print(f"simulating {days} days of the treadmill scenario into {mirror} …")
         summary = simulate_archive(config)
@@ -365,6 +368,7 @@ def demo(
             limits=base.limits,
             venue_urls=venues.treadmill_urls(),
             venue_rates={key: RateLimit(requests, seconds) for key in VENUE_PREFIXES},
+            hyperliquid_url=(mirror / "hyperliquid").as_uri() + "/",
         )
         console.print(
             f"materialising {DEMO_START}…{end} for {format_universe(settings.universe)} through "
