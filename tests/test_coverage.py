@@ -106,7 +106,11 @@ def test_every_status_from_real_staging(
 
     assert table.schema == COVERAGE_SCHEMA
     cells = by_key(table.to_pylist())
-    assert len(cells) == 7 * 2, "every um dataset × every universe symbol, nothing else"
+    # Seven archive datasets and the recorded stream (its REST funding fallback has no row of
+    # its own: it shows in funding_rate's).
+    assert len(cells) == 8 * 2, "every um dataset × every universe symbol, nothing else"
+    stream = cells["liquidation_stream", "BTCUSDT"]
+    assert (stream["status"], stream["detail"]) == ("not_published", "not recorded: it has not run")
     ok = cells["klines", "BTCUSDT"]
     assert ok["exchange"] == "binance_um"
     assert ok["status"] == "ok"
@@ -173,11 +177,12 @@ def test_a_file_not_yet_due_is_pending_then_missing(
     )
 
     before = statuses(daily_due - timedelta(microseconds=1))
+    assert before.pop("liquidation_stream") == "not_published", "the recorder never ran"
     assert set(before.values()) == {"pending"}
     at_due = statuses(daily_due)
     assert at_due["klines"] == at_due["metrics"] == "missing"
     assert at_due["funding_rate"] == "pending", "a monthly file has a week after its month"
-    assert set(statuses(monthly_due).values()) == {"missing"}
+    assert set(statuses(monthly_due).values()) == {"missing", "not_published"}
     pending = by_key(coverage_rows(settings, DAY, daily_due - timedelta(hours=1)).to_pylist())
     assert (
         pending["klines", "BTCUSDT"]["detail"]
@@ -341,11 +346,12 @@ def test_the_asset_publishes_every_day_of_a_range(
     assert sorted(str(e.partition) for e in events) == [d.isoformat() for d in days]
     metadata = events[0].materialization.metadata
     assert metadata["partitions_published"].value == 2
-    assert metadata["dagster/row_count"].value == 2 * 7
+    assert metadata["dagster/row_count"].value == 2 * 8
     # Klines published; the other six 404 long ago; liquidations end on 2024-03-31.
     assert metadata["ok"].value == 2
     assert metadata["missing"].value == 2 * 6 - 1
-    assert metadata["not_published"].value == 1
+    # The snapshot after 2024-03-31, and the never-recorded stream on both days.
+    assert metadata["not_published"].value == 1 + 2
     assert metadata["pending"].value == metadata["partial"].value == 0
     problems = metadata["problems"].value
     assert isinstance(problems, list)
@@ -410,8 +416,9 @@ def test_cli_strip_exits_zero_when_all_is_well(
         if line.startswith("binance_um liquidation_snapshot BTCUSDT")
     )
     assert "██   2 ok, 1 not_published" in liquidation
+    # The recorded stream was never recorded: not published, like snapshots after 2024-03-31.
     assert (
-        "symbol-days: 20 ok, 0 partial, 0 pending, 0 missing, 0 quarantined, 1 not_published"
+        "symbol-days: 20 ok, 0 partial, 0 pending, 0 missing, 0 quarantined, 4 not_published"
         in (result.output)
     )
     # Datasets print in registry order, then symbols.

@@ -199,8 +199,16 @@ def test_coverage_shows_recorded_hours_gaps_and_messages(settings: Settings) -> 
         "partial", 2, 900, 2,
     )  # fmt: skip
     assert okx["detail"] == "2 of 24 hours; recorder not connected for 900 s"
-    missing = cells["binance_um", "BTCUSDT"]
-    assert missing["status"] == "missing"
+    never = cells["binance_um", "BTCUSDT"]
+    assert (never["status"], never["detail"]) == ("not_published", "not recorded: it has not run")
+    # Once the recorder has run for a venue, a day without a closed hour is missing.
+    record(root, "binance_um", DAY - timedelta(days=1), 23, ["{}"])
+    table = coverage_rows(settings, DAY, datetime(2025, 3, 5, tzinfo=UTC)).to_pylist()
+    (after,) = [
+        r for r in table if r["dataset"] == "liquidation_stream" and r["exchange"] == "binance_um"
+        and r["symbol"] == "BTCUSDT"
+    ]  # fmt: skip
+    assert after["status"] == "missing"
 
 
 def test_a_gap_filed_days_earlier_still_counts_for_the_days_it_covers(settings: Settings) -> None:

@@ -42,7 +42,8 @@ import pyarrow.parquet as pq
 from transforms.publish import PARTITION_FILE, partition_days, partition_dir
 from transforms.schemas import TIMESTAMP
 from transforms.settings import Settings
-from transforms.sources import DATASETS, Cadence, Dataset, Kind
+from transforms.sources import DATASETS, Cadence, Dataset, Kind, Source
+from transforms.sources.streams import RECORDER_FOLDER
 from transforms.staging import read_manifest
 
 COVERAGE_TABLE: Final = "dq_coverage"
@@ -153,8 +154,11 @@ def coverage_rows(settings: Settings, day: date, now: datetime) -> pa.Table:
         stand_ins, stand_in_intervals = (
             _staged(settings, fallback, day) if fallback is not None else ({}, {})
         )
+        not_recording = _not_recording(settings, dataset, day)
         for symbol in symbols:
-            cell = _cell(dataset, day, entries.get(symbol), checked_at, intervals.get(symbol, []))
+            cell = not_recording or _cell(
+                dataset, day, entries.get(symbol), checked_at, intervals.get(symbol, [])
+            )
             source = "rest" if dataset.is_rest else "archive"
             stand_in = stand_ins.get(symbol)
             if (
@@ -182,6 +186,23 @@ def coverage_rows(settings: Settings, day: date, now: datetime) -> pa.Table:
             )
     rows.sort(key=lambda r: (r["exchange"], r["symbol"], r["dataset"]))
     return pa.Table.from_pylist(rows, schema=COVERAGE_SCHEMA)
+
+
+def _not_recording(settings: Settings, dataset: Dataset, day: date) -> dict[str, Any] | None:
+    """The cell of a recorded stream's day before the recorder first ran for its venue.
+
+    A stream exists only where ``treadmill record`` recorded it: before its first recorded day
+    there is nothing to miss. From that day on, a day without closed hours is pending, then
+    missing, like any file.
+    """
+    if dataset.source is not Source.RECORDER:
+        return None
+    venue = settings.raw_root / RECORDER_FOLDER / dataset.exchange
+    days = sorted(p.name for p in venue.glob("????-??-??")) if venue.exists() else []
+    if days and days[0] <= day.isoformat():
+        return None
+    started = f"it started on {days[0]}" if days else "it has not run"
+    return {"status": "not_published", "detail": f"not recorded: {started}"}
 
 
 def _staged(
