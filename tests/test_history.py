@@ -348,3 +348,43 @@ def test_staging_quarantines_the_symbol_with_a_bad_page_and_names_it(
     assert not (
         settings.warehouse / "quarantine/bybit/funding_rate/2024-02-02/BTCUSDT.json"
     ).exists()
+
+
+def test_a_rate_limit_said_in_the_body_is_waited_out_and_retried(
+    server: VenueServer, tmp_path: Path
+) -> None:
+    ds = dataset("bybit", "funding_rate")
+    server.override_next("bybit", b'{"retCode": 10006, "retMsg": "Too many visits!"}')
+    with client(ds, server, tmp_path / "raw") as fetcher:
+        landed = fetcher.fetch("funding/BTCUSDT/2024-02")
+        assert fetcher.stats.rate_limited == 1
+    assert isinstance(landed, Landed)
+    assert len(server.log("bybit")) == 2  # the refused request, then the page
+
+
+def test_pages_fetched_before_the_range_settled_are_fetched_again(
+    server: VenueServer, tmp_path: Path
+) -> None:
+    ds = dataset("okx", "open_interest")
+    relpath = "open_interest/BTC-USDT-SWAP/2024-02-02"
+    just_after = datetime(2024, 2, 3, 0, 10, tzinfo=UTC)  # within SETTLE of the day's end
+    with client(ds, server, tmp_path / "raw", now=lambda: just_after) as fetcher:
+        fetcher.fetch(relpath)
+    assert isinstance(landed_digest(ds, tmp_path / "raw" / "okx", relpath, just_after), FetchError)
+    first = len(server.log("okx"))
+    settled = just_after + timedelta(hours=2)
+    with client(ds, server, tmp_path / "raw", now=lambda: settled) as fetcher:
+        landed = fetcher.fetch(relpath)
+    assert len(server.log("okx")) == 2 * first  # every page again, none resumed
+    assert isinstance(landed, Landed)
+    assert landed_digest(ds, tmp_path / "raw" / "okx", relpath, settled) == landed.sha256
+
+
+def test_an_empty_closed_chunk_reads_as_absent_for_resume(
+    server: VenueServer, tmp_path: Path
+) -> None:
+    ds = dataset("bitmex", "funding_rate")
+    relpath = "funding/DOGEUSD/2024-02"  # not listed by the simulated BitMEX
+    with client(ds, server, tmp_path / "raw") as fetcher:
+        assert isinstance(fetcher.fetch(relpath), Landed)
+    assert landed_digest(ds, tmp_path / "raw" / "bitmex", relpath, datetime.now(UTC)) is None

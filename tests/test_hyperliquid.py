@@ -110,6 +110,7 @@ def test_asset_contexts_feed_funding_open_interest_and_prices_with_the_traps_cou
         ctx_row("2025-07-27T00:00:00Z", "BTC", 0.0000125, 1000.0, 118000.0, mid="118001.5"),
         ctx_row("2025-07-27T00:00:00Z", "ETH", 0.00001, 50000.0, 3800.0),
         ctx_row("2025-07-27T00:00:00Z", "DOGE", 0.00003, 1e9, 0.2),  # not in the universe
+        ctx_row("2025-07-27T00:00:00Z", "BTC", 0.0000999, 7.0, 1.0),  # the minute again: dropped
         ctx_row("2025-07-27T00:00:31Z", "BTC", 0.00002, 999.0, 118005.0),  # off-grid: dropped
         ctx_row("2025-07-27 00:01:00.000", "BTC", 0.0000126, 1001.0, 0.0),  # mark absent: 0.0
         ctx_row("2025-07-27T00:05:00Z", "BTC", 0.0000127, -3.0, 118010.0),  # OI < 0

@@ -30,6 +30,7 @@ monthly file exists, whose row then says ``ok`` with ``source = 'rest'``). A RES
 check finds it still absent past its due time.
 """
 
+from calendar import day_name
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
@@ -81,6 +82,9 @@ COVERAGE_SCHEMA: Final = pa.schema(
 whenever one was read; ``detail`` says why a day is not ``ok`` (or which warnings it raised).
 """
 
+WEEKLY_DUE_AFTER: Final = timedelta(days=7)
+"""A weekly report (CFTC's, as of a Tuesday, out that Friday) is due by the next Tuesday: a
+holiday week's release slips to the Monday."""
 REST_DUE_AFTER: Final = timedelta(hours=2)
 """A venue's REST history holds a day's rows as soon as the day ends; the slack covers a
 settlement published late."""
@@ -92,6 +96,7 @@ EXPECTED_ROWS: Final[dict[Kind, int | None]] = {
     Kind.KLINE: 24 * 60,
     Kind.METRICS: 24 * 12,
     Kind.LIQUIDATION: None,
+    Kind.COT: 1,
 }
 
 
@@ -103,6 +108,8 @@ def due_at(dataset: Dataset, day: date) -> datetime:
     """
     if dataset.is_rest:
         return _midnight(day + timedelta(days=1)) + REST_DUE_AFTER
+    if dataset.weekday is not None:
+        return _midnight(day) + WEEKLY_DUE_AFTER
     if dataset.cadence is Cadence.MONTHLY:
         return _midnight(dataset.period_end(day)) + MONTHLY_DUE_AFTER
     return _midnight(day) + DAILY_DUE_AFTER
@@ -228,6 +235,11 @@ def _cell(
 ) -> dict[str, Any]:
     """Status and observations of one symbol's day."""
     manifest_status = entry["status"] if entry else None
+    if dataset.weekday is not None and day.weekday() != dataset.weekday:
+        return {
+            "status": "not_published",
+            "detail": f"not a report day: reports are as of {day_name[dataset.weekday]}s",
+        }
     if not dataset.is_available(day) or manifest_status == "outside_window":
         until = dataset.available_until or "today"
         return {

@@ -25,6 +25,10 @@ Severities, and why:
   - ``notional`` (``fct_liquidations``): ``notional_usd = qty_base × fill price`` within a
     relative 1e-6 (plus 1e-9 absolute): a row that disagrees with its own quantity and price
     is a computation bug, and every liquidation total sums this column.
+  - ``positions_add_up`` (``fct_cot_weekly``): on each side, Σ(long or short + spreading) over
+    the reportable categories plus the non-reportable positions is the open interest, CFTC's
+    definition (spreading counts on both sides); a report that does not add up was read wrong
+    (a column mistaken after a header change, a shifted headerless row).
 - ``warn`` (the day is published; the check result says where to look):
   - ``grid_complete``: 1440 minutes (``fct_price_1m``) or 288 five-minute labels
     (``fct_open_interest``) per exchange × symbol present that day. A partial day is real data
@@ -71,6 +75,8 @@ SPLIT_REL_TOL: Final = 1e-9
 """A coin-level liquidation total against the sum of its coverage split: the same orders summed
 in another order differ by far less."""
 SPLIT_ABS_TOL: Final = 1e-6
+COT_TOLERANCE: Final = 0.5
+"""Contracts a COT report's side may miss its open interest by: its counts are whole."""
 
 
 @dataclass(frozen=True)
@@ -216,6 +222,16 @@ FACT_CHECKS: Final = (
     ),
     _venues_counted("fct_liquidations_coin_1d"),
     _coverage_split("fct_liquidations_coin_1d"),
+    _unique_keys("fct_cot_weekly", "as_of"),
+    FactCheck(
+        "positions_add_up",
+        "fct_cot_weekly",
+        "error",
+        "On each side, the four reportable categories' positions plus their spreading plus the "
+        f"non-reportable positions make the open interest (within {COT_TOLERANCE} contracts), "
+        "as CFTC counts spreading on both sides.",
+        {"tolerance": COT_TOLERANCE},
+    ),
 )
 
 

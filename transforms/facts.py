@@ -26,8 +26,8 @@ import pyarrow.parquet as pq
 from transforms.catalog import DUCKDB_CONFIG
 from transforms.instruments import coin_of
 from transforms.publish import PARTITION_FILE, partition_dir
-from transforms.schemas import STAGED_SCHEMAS, TIMESTAMP
-from transforms.sources import DATASETS, Dataset, Kind
+from transforms.schemas import COT_CATEGORIES, STAGED_SCHEMAS, TIMESTAMP
+from transforms.sources import DATASETS, Dataset, Kind, cftc
 from transforms.staging import day_bounds, quarantined_symbols
 
 SQL_ROOT: Final = Path(__file__).resolve().parent.parent / "sql"
@@ -36,11 +36,11 @@ BUILD_WORKERS: Final = min(4, os.cpu_count() or 1)
 rebuild gives the same rows), and a backfill of a year spends most of its time here."""
 _PARAMETER = re.compile(r"\$([a-z_]+)")
 FALLBACK_TABLES: Final = [d.table for d in DATASETS if d.fallback_for is not None]
+"""Staged tables that stand in for an archive dataset: their rows lose to the archive's."""
 COMPLETE_TABLES: Final = [
     d.table for d in DATASETS if d.kind is Kind.LIQUIDATION and d.coverage == "complete"
 ]
 """Staged liquidation tables that hold every forced order (Hyperliquid's fills)."""
-"""Staged tables that stand in for an archive dataset: their rows lose to the archive's."""
 
 
 def bind(sql: str, available: Mapping[str, object], source: str) -> dict[str, object]:
@@ -76,7 +76,7 @@ class FactModel:
     schema: pa.Schema
     time_column: str = "ts"
     layer: str = "facts"
-    params: tuple[tuple[str, float], ...] = ()
+    params: tuple[tuple[str, float | str], ...] = ()
     """Named values the SQL binds besides the day (thresholds of a feature, say)."""
     description: str = ""
 
@@ -211,9 +211,10 @@ FCT_FUNDING = FactModel(
 
 FCT_LIQUIDATIONS = FactModel(
     "fct_liquidations",
-    # The day after too: a recorded stream files an order by when it arrived, so one stamped
-    # 23:59:59.9 is in the next day's file.
-    (staged_kind_role("stg_liquidations", Kind.LIQUIDATION, days_after=1),),
+    # The days around it too: a recorded stream files an order by when it arrived, so one
+    # stamped 23:59:59.9 is in the next day's file, and with a clock a little behind the venue's,
+    # one stamped 00:00:00.1 is in the previous day's.
+    (staged_kind_role("stg_liquidations", Kind.LIQUIDATION, days_before=1, days_after=1),),
     _schema(
         ("ts", TIMESTAMP),
         ("liquidated_side", STR),
@@ -373,6 +374,38 @@ FCT_LIQUIDATIONS_COIN_1D = FactModel(
     ),
 )
 
+_COT_POSITIONS: Final = (
+    *(f"{c}_{side}" for c in COT_CATEGORIES for side in ("long", "short", "spreading")),
+    "nonreportable_long",
+    "nonreportable_short",
+)
+
+FCT_COT_WEEKLY = FactModel(
+    "fct_cot_weekly",
+    (staged_kind_role("stg_cot", Kind.COT),),
+    _schema(
+        ("as_of", TIMESTAMP),
+        ("report_date", pa.date32()),
+        ("market_name", STR),
+        ("contract_size", F64),
+        ("open_interest", F64),
+        ("open_interest_btc", F64),
+        *((name, F64) for name in _COT_POSITIONS),
+        *((f"{name}_btc", F64) for name in _COT_POSITIONS),
+        ("source_file", STR),
+    ),
+    time_column="as_of",
+    params=(("market_exchange", cftc.MARKET_EXCHANGE),),
+    description=(
+        "CFTC's weekly Commitments of Traders for CME's bitcoin futures (Traders in Financial "
+        "Futures, futures only), one row per contract market and report: as of the Tuesday "
+        "(as_of, the partition's day), released the Friday (report_date); open interest and the "
+        "long, short and spreading positions of dealers, asset managers, leveraged funds, other "
+        "reportables and non-reportables, in contracts and in bitcoin (contracts × "
+        "contract_size): the regulated side of positioning, beside the perpetuals."
+    ),
+)
+
 FACT_MODELS: Final = (
     FCT_PRICE_1M,
     FCT_OPEN_INTEREST,
@@ -384,6 +417,7 @@ FACT_MODELS: Final = (
     FCT_OPEN_INTEREST_CROSS_VENUE,
     FCT_LIQUIDATIONS_COIN_1H,
     FCT_LIQUIDATIONS_COIN_1D,
+    FCT_COT_WEEKLY,
 )
 
 

@@ -65,6 +65,8 @@ from transforms.sources.rest import (
 )
 
 SETTLE: Final = timedelta(hours=1)
+IN_BODY_RETRY_AFTER: Final = 1.0
+"""Seconds to hold a venue back after it said "too many requests" in a body: it names none."""
 """How long after a period ends its rows are taken as final at the venue."""
 COMPLETE_FILE: Final = "complete.json"
 PAGE_CHECK: Final = "pages_valid"
@@ -224,7 +226,11 @@ class HistoryClient:
         if reused is not None:
             self._count(pages_reused=len(reused))
             return self._landed(relpath, folder, reused, "reused")
-        pages, fetched = self._page_through(folder, symbol, cursor)
+        pages, fetched = self._page_through(folder, symbol, cursor, closed)
+        records = sum(
+            json.loads((folder / name.replace(".json", ".request.json")).read_text())["records"]
+            for name, _ in pages
+        )
         digests = [sha for _, sha in pages]
         chunk = _chunk_digest(digests)
         write_json_atomically(
@@ -233,6 +239,7 @@ class HistoryClient:
                 "range": [cursor.start_ms, cursor.end_ms],
                 "closed": closed,
                 "pages": [{"file": name, "sha256": sha} for name, sha in pages],
+                "records": records,
                 "sha256": chunk,
                 "completed_at": now.isoformat(),
             },
@@ -262,11 +269,12 @@ class HistoryClient:
                 return None
         return pages
 
-    def _resumable(self, folder: Path, cursor: _Cursor) -> list[dict[str, Any]]:
+    def _resumable(self, folder: Path, cursor: _Cursor, closed: bool) -> list[dict[str, Any]]:
         """Pages landed by an unfinished fetch of the same range, verified, in order.
 
-        Anything else in the folder (an older range of an open period, a torn page) is
-        removed: the chunk starts over from the first page that is not good.
+        Anything else in the folder (an older range of an open period, pages fetched before the
+        range settled, a torn page) is removed: the chunk starts over from the first page that
+        is not good.
         """
         if not folder.exists():
             return []
@@ -279,6 +287,10 @@ class HistoryClient:
             info = json.loads(request.read_text())
             if info.get("range") != [cursor.start_ms, cursor.end_ms]:
                 break
+            # Fetched within SETTLE of the range's end, a page may lack a late row: a closed
+            # range never resumes from it.
+            if info.get("closed") != closed:
+                break
             if sha256_of(page) != info.get("sha256"):
                 break
             kept.append(info)
@@ -289,10 +301,10 @@ class HistoryClient:
         return kept
 
     def _page_through(
-        self, folder: Path, symbol: str, cursor: _Cursor
+        self, folder: Path, symbol: str, cursor: _Cursor, closed: bool
     ) -> tuple[list[tuple[str, str]], bool]:
         """Fetch the chunk's pages from where an earlier attempt stopped; return them all."""
-        landed = self._resumable(folder, cursor)
+        landed = self._resumable(folder, cursor, closed)
         pages = [(_page_files(folder, i + 1)[0].name, p["sha256"]) for i, p in enumerate(landed)]
         previous: dict[str, Any] | None = landed[-1] if landed else None
         state: _Cursor | None = cursor
@@ -324,6 +336,7 @@ class HistoryClient:
                 "first_ts": min(instants) if instants else None,
                 "last_ts": max(instants) if instants else None,
                 "range": [cursor.start_ms, cursor.end_ms],
+                "closed": closed,
                 "next": following.__dict__ if following else None,
                 "fetched_at": self.now().isoformat(),
             }
@@ -352,7 +365,7 @@ class HistoryClient:
         try:
             content = self.endpoint.unpack(json.loads(body))
         except RateLimitedError as exc:
-            raise _TransientError(str(exc)) from exc
+            raise FetchError(url, f"still rate limited after the retries: {exc}", True) from exc
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise reject(f"body is not JSON ({exc}); starts {body[:60]!r}") from exc
         except PageShapeError as exc:
@@ -481,7 +494,24 @@ class HistoryClient:
             )
         if len(response.content) > MAX_PAGE_BYTES:
             raise FetchError(url, f"page of {len(response.content)} bytes exceeds the cap")
+        if self._rate_limited_body(response.content):
+            self._count(rate_limited=1)
+            raise _TransientError("rate limited in the body", IN_BODY_RETRY_AFTER)
         return response.content
+
+    def _rate_limited_body(self, body: bytes) -> bool:
+        """Whether the venue said "too many requests" inside a 200 (Bybit 10006, OKX 50011).
+
+        Checked here, inside the retry loop, so that it waits and retries like a 429 and holds
+        the venue's other requests back; any other problem of the body is the page check's.
+        """
+        try:
+            self.endpoint.unpack(json.loads(body))
+        except RateLimitedError:
+            return True
+        except (ValueError, UnicodeDecodeError):
+            return False
+        return False
 
     def map_fetched(
         self,
@@ -528,6 +558,8 @@ def landed_digest(
     info = json.loads(done.read_text())
     if not info.get("closed"):
         return FetchError(relpath, "landed while the range was open")
+    if info.get("records") == 0:
+        return None  # staged as not published: the venue has nothing for the range
     digest: str = info["sha256"]
     return digest
 

@@ -11,6 +11,11 @@ the archive client's code (:class:`transforms.fetch.ArchiveClient`: retries, siz
   hours found land, the hours missing are listed in ``hours.json`` beside them and asked for
   again next time (the archive is uploaded late and sometimes incompletely); the unit's sha256
   is the digest of its hours' sha256s. A day with no hour at all is not published.
+- A weekly report kept in files that grow or roll over (CFTC's year file and current week's
+  file, :class:`WeeklyFiles`) is fetched per report day: the unit ``weeks/YYYYMMDD`` is the
+  first of the day's files that holds it (``week.json`` names it); a landed file is fetched
+  again once a release has come out since it landed, or when the day wanted is due and not in
+  it, and never once it is closed. Each file is fetched at most once per client.
 - The buckets are requester-pays: credentials come from the usual AWS environment variables,
   profile or config files. Without any, every object fails with one clear error naming what to
   set, and the rest of the run goes on. The instance-metadata and container credential
@@ -19,12 +24,14 @@ the archive client's code (:class:`transforms.fetch.ArchiveClient`: retries, siz
 
 import hashlib
 import json
+import threading
 from collections.abc import Callable
-from datetime import date, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
-from transforms.errors import FetchError
+from transforms.errors import FetchError, ParseError
 from transforms.fetch import ArchiveClient, FetchOutcome, Landed, NotPublished, sha256_of
 from transforms.publish import write_bytes_atomically, write_json_atomically
 from transforms.settings import Limits
@@ -32,11 +39,31 @@ from transforms.settings import Limits
 S3: Final = "s3://"
 HOURS: Final = range(24)
 HOURS_FILE: Final = "hours.json"
+WEEK_FILE: Final = "week.json"
+FINAL_AFTER: Final = timedelta(days=7)
+"""How long after its day a missing Hyperliquid object may still be uploaded."""
 NO_CREDENTIALS: Final = (
     "Hyperliquid's archive is a requester-pays S3 bucket and no AWS credentials were found: "
     "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), or point "
     "TREADMILL_HYPERLIQUID_URL at a mirror (file:// or http://)"
 )
+
+
+@dataclass(frozen=True)
+class WeeklyFiles:
+    """A weekly report published in files that change: where a report day may be, and when a
+    landed file is out of date (CFTC's Commitments of Traders, :mod:`transforms.sources.cftc`)."""
+
+    files: Callable[[date], tuple[str, ...]]
+    """The files that may hold a report day, in the order they are asked."""
+    holds: Callable[[Path, str, date], bool]
+    """Whether a landed file holds the report day; raises ParseError for a bad file."""
+    next_release: Callable[[datetime], datetime]
+    """The first scheduled release after an instant."""
+    release_of: Callable[[date], datetime]
+    """When the report of a day is due out."""
+    closed_at: Callable[[str], datetime | None]
+    """When a file stops changing for good; None for one that never does."""
 
 
 class ObjectStoreClient(ArchiveClient):
@@ -49,9 +76,17 @@ class ObjectStoreClient(ArchiveClient):
         limits: Limits | None = None,
         temp_dir: Path | None = None,
         hour_key: Callable[[date, int], str] | None = None,
+        weekly: WeeklyFiles | None = None,
+        now: Callable[[], datetime] | None = None,
     ) -> None:
         self.hour_key = hour_key
         """The object of each hour of a day, for datasets of hourly files."""
+        self.weekly = weekly
+        """For a weekly report in changing files: how to find a day and when to re-fetch."""
+        self._now = now or (lambda: datetime.now(UTC))
+        self._current: dict[str, Landed | None] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_lock = threading.Lock()
         self._s3: Any = None
         self._s3_problem: str | None = None
         if base_url.startswith(S3):
@@ -67,6 +102,8 @@ class ObjectStoreClient(ArchiveClient):
     def fetch(self, relpath: str) -> FetchOutcome:
         """Land an object, or a day of hourly objects when ``relpath`` is their folder."""
         try:
+            if self.weekly is not None:
+                return self._fetch_week(relpath, self.weekly)
             if relpath.endswith(".lz4"):
                 return self._fetch_object(relpath)
             return self._fetch_hours(relpath)
@@ -106,6 +143,74 @@ class ObjectStoreClient(ArchiveClient):
         )
         return Landed(folder, path, _hours_digest(landed), "downloaded" if downloaded else "reused")
 
+    def _fetch_week(self, unit: str, weekly: WeeklyFiles) -> FetchOutcome:
+        day = datetime.strptime(unit.rsplit("/", 1)[1], "%Y%m%d").date()
+        for relpath in weekly.files(day):
+            landed = self._current_copy(relpath, day, weekly)
+            if landed is None:
+                continue
+            try:
+                held = weekly.holds(landed.path, relpath, day)
+            except ParseError:
+                held = True  # a bad file: parsing it names the file and quarantines the day
+            if held:
+                path = self.landed_path(unit)
+                write_json_atomically(
+                    path / WEEK_FILE, {"file": relpath, "sha256": landed.sha256}, self.temp_dir
+                )
+                return replace(landed, relpath=unit, path=path)
+        return NotPublished(unit, self.url(unit))
+
+    def _current_copy(self, relpath: str, day: date, weekly: WeeklyFiles) -> Landed | None:
+        """The landed copy of a changing file, fetched first when it is out of date; None when
+        the store does not have it. Fetched at most once per client."""
+        with self._locks_lock:
+            lock = self._locks.setdefault(relpath, threading.Lock())
+        with lock:
+            if relpath in self._current:
+                return self._current[relpath]
+            target = self.landed_path(relpath)
+            landed: Landed | None
+            if target.exists() and not self._out_of_date(relpath, target, day, weekly):
+                landed = Landed(relpath, target, sha256_of(target), "reused")
+            else:
+                try:
+                    body = self._object(relpath)
+                except FetchError as exc:
+                    if not target.exists():
+                        raise
+                    body, problem = None, str(exc)
+                else:
+                    problem = None
+                if body is not None:
+                    write_bytes_atomically(target, body, self.temp_dir)
+                    landed = Landed(relpath, target, hashlib.sha256(body).hexdigest(), "downloaded")
+                elif target.exists():
+                    # Gone from the store, or the store failed: the copy landed before stands.
+                    landed = Landed(
+                        relpath, target, sha256_of(target), "landed_copy", problem=problem
+                    )
+                else:
+                    landed = None
+            self._current[relpath] = landed
+            return landed
+
+    def _out_of_date(self, relpath: str, target: Path, day: date, weekly: WeeklyFiles) -> bool:
+        landed_at = datetime.fromtimestamp(target.stat().st_mtime, UTC)
+        closed = weekly.closed_at(relpath)
+        if closed is not None and landed_at >= closed:
+            return False
+        now = self._now()
+        if now >= weekly.next_release(landed_at):
+            return True
+        if now < weekly.release_of(day):
+            return False
+        # Due and not in the copy: a release that came late (a holiday week).
+        try:
+            return not weekly.holds(target, relpath, day)
+        except ParseError:
+            return True
+
     def _object(self, relpath: str) -> bytes | None:
         """The object's body; None when the store has no such object."""
         if self._s3 is None and self.base_url != S3:
@@ -121,18 +226,27 @@ def _hours_digest(landed: dict[str, dict[str, str]]) -> str:
     return hashlib.sha256(lines.encode()).hexdigest()
 
 
-def landed_object_digest(raw_root: Path, relpath: str) -> str | FetchError:
-    """The sha256 staging gave a landed object (or complete day of hours), without a request,
-    for resume; a :class:`FetchError` when only fetching can tell (not landed, or hours the
-    archive had not uploaded yet)."""
+def landed_object_digest(
+    raw_root: Path, relpath: str, day: date, now: datetime
+) -> str | FetchError | None:
+    """The sha256 staging gave a landed object (or day of hours), without a request, for
+    resume; a :class:`FetchError` when only fetching can tell (not landed, or hours the archive
+    may still upload); None when the archive is taken not to have it.
+
+    Hyperliquid uploads late, but not forever: :data:`FINAL_AFTER` after a day, what is still
+    missing is taken as never coming, so a long backfill stops rebuilding from that day.
+    """
     path = raw_root / relpath
+    final = now >= datetime(day.year, day.month, day.day, tzinfo=UTC) + FINAL_AFTER
     if relpath.endswith(".lz4"):
-        return sha256_of(path) if path.exists() else FetchError(relpath, "not landed yet")
+        if path.exists():
+            return sha256_of(path)
+        return None if final else FetchError(relpath, "not landed yet")
     if not (path / HOURS_FILE).exists():
-        return FetchError(relpath, "not landed yet")
+        return None if final else FetchError(relpath, "not landed yet")
     hours = json.loads((path / HOURS_FILE).read_text())
-    if hours["missing"]:
-        return FetchError(relpath, f"hours {hours['missing']} were not uploaded yet")
+    if hours["missing"] and not final:
+        return FetchError(relpath, f"hours {hours['missing']} may still be uploaded")
     return _hours_digest(hours["hours"])
 
 

@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from transforms.parse import ParsedFile
-from transforms.schemas import STAGED_SCHEMAS, TIME_COLUMN
+from transforms.schemas import COT_POSITIONS, STAGED_SCHEMAS, TIME_COLUMN
 from transforms.sources import Cadence, Dataset, Kind, Source
 
 if TYPE_CHECKING:
@@ -256,6 +256,15 @@ def expectations(dataset: Dataset) -> tuple[Expectation, ...]:
                 "funding_interval_hours",
                 (("value_set", tuple(FUNDING_INTERVALS)),),
             ),
+            unique_keys,
+        ]
+    elif dataset.kind is Kind.COT:
+        # A market's report: contracts are counts, never negative; the open interest is the
+        # row's reason to exist. Positions adding up is a fact check (fct_cot_weekly).
+        suite += [
+            _not_null("open_interest"),
+            _not_null("report_date"),
+            *(_between(c, min_value=0) for c in ("open_interest", *COT_POSITIONS)),
             unique_keys,
         ]
     else:

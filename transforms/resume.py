@@ -288,7 +288,7 @@ def _local_digest(settings: Settings, item: Input, now: datetime) -> str | Excep
     if item.dataset.source is Source.REST:
         return landed_digest(item.dataset, raw_root, item.relpath, now)
     if item.dataset.source is Source.OBJECTS:
-        return landed_object_digest(raw_root, item.relpath)
+        return landed_object_digest(raw_root, item.relpath, item.day, now)
     folder = settings.raw_root / RECORDER_FOLDER / item.dataset.exchange / item.relpath
     return recorded_digest(folder) if closed_hours(folder) else None
 

@@ -78,11 +78,43 @@ LIQUIDATION = pa.schema(
     ]
 )
 
+COT_CATEGORIES: Final = ("dealer", "asset_manager", "leveraged_funds", "other_reportable")
+"""The trader categories of the Traders in Financial Futures report, in the report's order."""
+COT_POSITIONS: Final = (
+    *(
+        f"{category}_{side}"
+        for category in COT_CATEGORIES
+        for side in ("long", "short", "spreading")
+    ),
+    "total_reportable_long",
+    "total_reportable_short",
+    "nonreportable_long",
+    "nonreportable_short",
+)
+"""Position columns of a COT row, in contracts."""
+
+COT = pa.schema(
+    [
+        *_KEYS,
+        pa.field("as_of", TIMESTAMP, nullable=False),
+        pa.field("report_date", pa.date32()),
+        pa.field("market_name", pa.string()),
+        pa.field("contract_size", pa.float64()),
+        pa.field("open_interest", pa.float64()),
+        *(pa.field(name, pa.float64()) for name in COT_POSITIONS),
+        _SOURCE,
+    ]
+)
+"""One market's weekly Commitments of Traders row (``symbol`` is CFTC's contract market code):
+``as_of`` is the Tuesday the positions are as of (00:00 UTC), ``report_date`` the Friday it is
+released, ``contract_size`` the coins per contract; open interest and positions in contracts."""
+
 STAGED_SCHEMAS: Final[dict[Kind, pa.Schema]] = {
     Kind.KLINE: KLINE,
     Kind.METRICS: METRICS,
     Kind.FUNDING_RATE: FUNDING_RATE,
     Kind.LIQUIDATION: LIQUIDATION,
+    Kind.COT: COT,
 }
 
 TIME_COLUMN: Final[dict[Kind, str]] = {
@@ -90,5 +122,6 @@ TIME_COLUMN: Final[dict[Kind, str]] = {
     Kind.METRICS: "ts",
     Kind.FUNDING_RATE: "funding_time",
     Kind.LIQUIDATION: "ts",
+    Kind.COT: "as_of",
 }
 """The instant each staged row is about, used for sorting and for the partition window."""

@@ -28,6 +28,8 @@ DEFAULT_UNIVERSE: Final = (
 SYMBOL_PATTERN: Final = re.compile(r"[A-Z0-9]{2,30}(?:[-_][A-Z0-9]{1,12}){0,2}")
 URL_SCHEMES: Final = ("https://", "http://", "file://")
 DEFAULT_HYPERLIQUID_URL: Final = "s3://"
+DEFAULT_CFTC_URL: Final = "https://www.cftc.gov/"
+"""CFTC's site: the Commitments of Traders files (``files/dea/history/``, ``dea/newcot/``)."""
 """Hyperliquid's requester-pays buckets themselves (credentials from the AWS environment)."""
 
 Universe = dict[str, tuple[str, ...]]
@@ -176,6 +178,12 @@ class Settings:
         )
     )
     """Hyperliquid's archive: ``s3://`` (its buckets) or a mirror of ``<bucket>/<key>``."""
+    cftc_url: str = field(
+        default_factory=lambda: check_base_url(
+            os.environ.get("TREADMILL_CFTC_URL") or DEFAULT_CFTC_URL
+        )
+    )
+    """CFTC's site or a mirror of its paths (``https://``, ``http://`` or ``file://``)."""
 
     def __post_init__(self) -> None:
         # Built by hand as well as from text: exchanges and symbols reach paths and URLs either
@@ -191,6 +199,7 @@ class Settings:
         venue_urls: str | None = None,
         venue_rates: str | None = None,
         hyperliquid_url: str | None = None,
+        cftc_url: str | None = None,
     ) -> "Settings":
         """Settings from ``TREADMILL_*`` variables, with explicit arguments taking precedence.
 
@@ -209,6 +218,9 @@ class Settings:
                 hyperliquid_url
                 or os.environ.get("TREADMILL_HYPERLIQUID_URL")
                 or DEFAULT_HYPERLIQUID_URL
+            ),
+            cftc_url=check_base_url(
+                cftc_url or os.environ.get("TREADMILL_CFTC_URL") or DEFAULT_CFTC_URL
             ),
         )
 

@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 from transforms.errors import FetchError, ParseError
 from transforms.fetch import ArchiveClient, FetchOutcome, Landed, NotPublished
 from transforms.history import HistoryClient, Pacer, parse_chunk
-from transforms.objects import ObjectStoreClient
+from transforms.objects import ObjectStoreClient, WeeklyFiles
 from transforms.parse import ParsedFile, parse_zip
 from transforms.publish import (
     PARTITION_FILE,
@@ -43,6 +43,7 @@ from transforms.recorded import RecordedClient
 from transforms.schemas import STAGED_SCHEMAS, TIME_COLUMN
 from transforms.settings import Settings
 from transforms.sources import DATASETS, Cadence, Dataset, Source
+from transforms.sources import cftc
 from transforms.sources.hyperliquid import fills_hour_key
 from transforms.sources.rest import RateLimit
 from transforms.sources.streams import RECORDER_FOLDER
@@ -202,6 +203,14 @@ def archive_served(
 
 
 _PACERS: dict[tuple[str, RateLimit], Pacer] = {}
+CFTC_WEEKLY: Final = WeeklyFiles(
+    files=cftc.files_for,
+    holds=cftc.holds,
+    next_release=cftc.next_release,
+    release_of=cftc.release_of,
+    closed_at=cftc.closed_at,
+)
+"""CFTC's year and current-week files: where a Tuesday's report is and when to re-fetch."""
 
 
 def source_client(
@@ -213,6 +222,10 @@ def source_client(
     limit holds across its datasets.
     """
     raw_root = settings.raw_root / dataset.exchange
+    if dataset.source is Source.OBJECTS and dataset.exchange == cftc.EXCHANGE:
+        return ObjectStoreClient(
+            settings.cftc_url, raw_root, settings.limits, settings.temp_root, weekly=CFTC_WEEKLY
+        )
     if dataset.source is Source.OBJECTS:
         return ObjectStoreClient(
             settings.hyperliquid_url,

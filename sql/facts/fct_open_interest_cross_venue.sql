@@ -4,7 +4,8 @@
 -- partition: date = UTC day of ts; $day_start <= ts < $day_end
 -- inputs: fct_open_interest of the day: each instrument's last reading of the hour (an
 --         instrument without a reading in an hour is left out of that hour, and the venues
---         column says which contributed).
+--         column says which contributed). oi_usd sums the instruments whose reading has a USD
+--         value (a Bybit minute without any mark price has none).
 with source as (
     select *
     from fct_open_interest
@@ -12,13 +13,14 @@ with source as (
 ),
 
 last_of_hour as (
+    -- both values from the one last reading (arg_max of each alone would skip a null)
     select
         coin,
         exchange,
         symbol,
         date_trunc('hour', ts) as ts,
-        arg_max(oi_base, ts) as oi_base,
-        arg_max(oi_usd, ts) as oi_usd
+        arg_max({'oi_base': oi_base, 'oi_usd': oi_usd}, ts).oi_base as oi_base,
+        arg_max({'oi_base': oi_base, 'oi_usd': oi_usd}, ts).oi_usd as oi_usd
     from source
     group by 1, 2, 3, 4
 ),

@@ -9,6 +9,7 @@ from transforms.sources.binance import BINANCE_DATASETS
 from transforms.sources.binance_api import BINANCE_API_DATASETS
 from transforms.sources.bitmex import BITMEX_DATASETS
 from transforms.sources.bybit import BYBIT_DATASETS
+from transforms.sources.cftc import CFTC_DATASETS
 from transforms.sources.hyperliquid import HYPERLIQUID_DATASETS
 from transforms.sources.okx import OKX_DATASETS
 from transforms.sources.rest import Endpoint, Venue
@@ -22,6 +23,7 @@ DATASETS: tuple[Dataset, ...] = (
     *OKX_DATASETS,
     *HYPERLIQUID_DATASETS,
     *STREAM_DATASETS,
+    *CFTC_DATASETS,
 )
 
 EXCHANGES: tuple[str, ...] = tuple(dict.fromkeys(d.exchange for d in DATASETS))

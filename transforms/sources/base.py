@@ -38,6 +38,8 @@ class Kind(enum.StrEnum):
     METRICS = "metrics"
     FUNDING_RATE = "funding_rate"
     LIQUIDATION = "liquidation"
+    COT = "cot"
+    """A weekly Commitments of Traders report: positions by trader category (CFTC)."""
 
 
 class Cadence(enum.StrEnum):
@@ -76,6 +78,9 @@ class Dataset:
     coverage: str = "sampled"
     """For liquidations: ``complete`` when every forced order is published (Hyperliquid's
     fills), ``sampled`` when a stream samples them (Binance: one per symbol per second)."""
+    weekday: int | None = None
+    """The one weekday (Monday 0) the source reports for, when it is weekly: CFTC's positions
+    are as of Tuesdays, so every other day is outside the window (``not_published``)."""
 
     @property
     def is_rest(self) -> bool:
@@ -94,6 +99,8 @@ class Dataset:
     def is_available(self, day: date) -> bool:
         """Whether the archive publishes this dataset for ``day`` at all."""
         if day < self.available_from:
+            return False
+        if self.weekday is not None and day.weekday() != self.weekday:
             return False
         return self.available_until is None or day <= self.available_until
 

@@ -58,15 +58,13 @@ def _unpack(body: Any) -> PageContent:
 def _to_table(records: Sequence[Any], exchange: str, symbol: str, source_file: str) -> pa.Table:
     rows = sorted(records, key=lambda row: int(row["fundingTime"]))
     instants = [int(row["fundingTime"]) for row in rows]
-    # Intervals are whole hours between settlements; the jitter is a few ms.
-    hours = [instant - instant % 1000 for instant in instants]
     return funding_table(
         exchange,
         symbol,
         source_file,
         instants,
         [as_float(field_of(row, "fundingRate"), "fundingRate") for row in rows],
-        settlement_intervals(hours, FUNDING_INTERVALS),
+        settlement_intervals(instants, FUNDING_INTERVALS),
     )
 
 

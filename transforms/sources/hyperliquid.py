@@ -274,7 +274,8 @@ def _first_per_coin_minute(rows: pa.Table) -> pa.Table:
     index = pa.array(range(rows.num_rows), pa.int64())
     keyed = rows.append_column("_row", index)
     first = keyed.group_by(["coin", "ts"]).aggregate([("_row", "min")])["_row_min"]
-    return keyed.take(pc.sort_indices(first)).drop_columns(["_row"])
+    # The first row number of each (coin, minute), in row order: the rows to keep.
+    return keyed.take(pc.take(first, pc.sort_indices(first))).drop_columns(["_row"])
 
 
 def parse_fills(

@@ -196,7 +196,8 @@ def settlement_intervals(instants_ms: Sequence[int], allowed: Sequence[int]) -> 
     the next one; when neither is one, the interval of the settlement before (8 hours for the
     first). ``instants_ms`` must be ascending.
     """
-    gaps = [(later - earlier) // MS_PER_HOUR for earlier, later in pairwise(instants_ms)]
+    # Venues stamp settlements a few ms late (or early): the nearest whole hour is the gap.
+    gaps = [round((later - earlier) / MS_PER_HOUR) for earlier, later in pairwise(instants_ms)]
     intervals: list[int] = []
     for index in range(len(instants_ms)):
         before = gaps[index - 1] if index > 0 else None

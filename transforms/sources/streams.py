@@ -39,15 +39,23 @@ from transforms.sources.base import Cadence, Dataset, Kind, Source
 
 STREAM_FIRST_DAY: Final = date(2024, 1, 1)
 """The recorder can only hold days it ran on; the window opens well before any of them."""
-OKX_CONTRACT_VALUES: Final = {"BTC": 0.01, "ETH": 0.1, "SOL": 1.0, "XRP": 100.0, "DOGE": 1000.0}
-"""OKX USDT swaps' contract values in the base coin (``ctVal`` of ``/api/v5/public/instruments``
-for these swaps); an instrument not listed here is counted, not guessed."""
+OKX_CONTRACT_VALUES: Final = {
+    "BTC-USDT-SWAP": 0.01,
+    "ETH-USDT-SWAP": 0.1,
+    "SOL-USDT-SWAP": 1.0,
+    "XRP-USDT-SWAP": 100.0,
+    "DOGE-USDT-SWAP": 1000.0,
+}
+"""OKX USDT swaps' contract values in the base coin (``ctVal`` of ``/api/v5/public/instruments``),
+by instrument: the channel also carries inverse swaps (``BTC-USD-SWAP``, 100 USD a contract), so
+a value is never taken from the coin alone. A universe instrument not listed here is counted as a
+message of unknown shape, not guessed."""
 RECORDER_FOLDER: Final = "recorder"
 
 Order = dict[str, Any]
 
 
-def _binance(message: Any) -> list[Order] | None:
+def _binance(message: Any, wanted: set[str]) -> list[Order] | None:
     if not isinstance(message, dict) or message.get("e") != "forceOrder":
         return None
     order = message.get("o")
@@ -73,7 +81,7 @@ def _binance(message: Any) -> list[Order] | None:
     ]
 
 
-def _bybit(message: Any) -> list[Order] | None:
+def _bybit(message: Any, wanted: set[str]) -> list[Order] | None:
     if isinstance(message, dict) and "op" in message and "topic" not in message:
         return []  # subscribe acknowledgement or pong
     if not isinstance(message, dict) or not str(message.get("topic", "")).startswith(
@@ -102,7 +110,7 @@ def _bybit(message: Any) -> list[Order] | None:
     return orders
 
 
-def _okx(message: Any) -> list[Order] | None:
+def _okx(message: Any, wanted: set[str]) -> list[Order] | None:
     if message == "pong" or (isinstance(message, dict) and "event" in message):
         return []
     if not isinstance(message, dict):
@@ -112,8 +120,10 @@ def _okx(message: Any) -> list[Order] | None:
     orders = []
     for instrument in message.get("data") or ():
         symbol = instrument["instId"]
-        coin = symbol.split("-", 1)[0]
-        value = OKX_CONTRACT_VALUES.get(coin)
+        # Converted only for the universe: an instrument left out needs no contract value.
+        if symbol not in wanted:
+            continue
+        value = OKX_CONTRACT_VALUES.get(symbol)
         for detail in instrument.get("details") or ():
             if value is None:
                 raise KeyError(f"no contract value for {symbol}")
@@ -137,13 +147,13 @@ def _okx(message: Any) -> list[Order] | None:
     return orders
 
 
-READERS: Final[dict[str, Callable[[Any], list[Order] | None]]] = {
+READERS: Final[dict[str, Callable[[Any, set[str]], list[Order] | None]]] = {
     "binance_um": _binance,
     "bybit": _bybit,
     "okx": _okx,
 }
-"""Each venue's message → its forced orders ([] for a control frame, None for an unknown
-shape)."""
+"""Each venue's message and the universe's symbols → its forced orders ([] for a control frame,
+None for an unknown shape); the caller keeps the universe's orders."""
 
 
 def closed_hours(folder: Path) -> list[Path]:
@@ -205,7 +215,7 @@ def parse_recorded(
             envelope = json.loads(line)
             text = envelope["raw"]
             message = json.loads(text) if text != "pong" else text
-            found = read(message)
+            found = read(message, wanted)
         except (ValueError, KeyError, TypeError) as exc:
             found, problem = None, f"{type(exc).__name__}: {exc}"
         else:
