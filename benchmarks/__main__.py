@@ -3,7 +3,8 @@
 Sections: ``ingest`` (1, with the ingest half of 5), ``incremental`` (2, with the daily run's
 half of 5), ``backfill`` (3), ``queries`` (4, on the backfill's warehouse) and ``venues`` (6: REST
 paging under the venues' rate limits, and a daily run with every venue against Binance alone)
-and ``hyperliquid`` (7: its fills staged beside LZ4 decompression alone).
+``hyperliquid`` (7: its fills staged beside LZ4 decompression alone) and ``recorder`` (8: a
+million stream messages through the recorder, rate and memory).
 Results go to ``benchmarks/results/benchmarks.{json,md}``; sections not run keep their previous
 results.
 """
@@ -17,11 +18,28 @@ from typing import Annotated, Any
 
 import typer
 
-from benchmarks import backfill, hyperliquid, incremental, ingest, queries, report, venues
+from benchmarks import (
+    backfill,
+    hyperliquid,
+    incremental,
+    ingest,
+    queries,
+    recorder,
+    report,
+    venues,
+)
 from benchmarks.common import load_average
 from benchmarks.machine import describe
 
-SECTIONS = ("ingest", "incremental", "backfill", "queries", "venues", "hyperliquid")
+SECTIONS = (
+    "ingest",
+    "incremental",
+    "backfill",
+    "queries",
+    "venues",
+    "hyperliquid",
+    "recorder",
+)
 
 
 def _numbers(text: str) -> list[int]:
@@ -54,6 +72,9 @@ def main(
     ] = 3,
     fills_days: Annotated[int, typer.Option(help="Hyperliquid: days of fills.")] = 7,
     fills_coins: Annotated[int, typer.Option(help="Hyperliquid: coins (BTC, ETH, SOL).")] = 3,
+    recorded_messages: Annotated[
+        int, typer.Option(help="Recorder: messages replayed through it.")
+    ] = 1_000_000,
     warehouse: Annotated[
         Path | None,
         typer.Option(help="Queries: an existing warehouse (default: the backfill's)."),
@@ -78,7 +99,7 @@ def main(
         symbols, ingest_days, histories, samples = "1,5", 1, "1,3", 2
         backfill_days, backfill_symbols, per_partition_days, repeat = 7, 3, 2, 2
         venue_coins, venue_history = 1, 1
-        fills_days, fills_coins = 2, 1
+        fills_days, fills_coins, recorded_messages = 2, 1, 50_000
     if "queries" in chosen and "backfill" not in chosen and warehouse is None:
         raise typer.BadParameter("queries need --warehouse, or the backfill section with them")
     scratch = work or Path(tempfile.mkdtemp(prefix="treadmill-bench-"))
@@ -96,6 +117,8 @@ def main(
                     backfill_days, backfill_symbols, per_partition_days, scratch / "backfill"
                 )
                 warehouse = warehouse or Path(outcome["warehouse"])
+            elif section == "recorder":
+                outcome = recorder.run(recorded_messages, scratch / "recorder")
             elif section == "hyperliquid":
                 outcome = hyperliquid.run(fills_days, fills_coins, scratch / "hyperliquid")
             elif section == "venues":

@@ -65,10 +65,10 @@ def run(days: int, coins: int, work: Path) -> dict[str, Any]:
     staging_s = time.perf_counter() - began
     # The parser alone on the landed days (warm: imports and caches paid by the staging above).
     landed = settings.raw_root / "hyperliquid" / "hl-mainnet-node-data" / "fills_days"
-    coins = tuple(coin_names.split(","))
+    universe_coins = tuple(coin_names.split(","))
     began = time.perf_counter()
     for folder in sorted(landed.iterdir()):
-        parse_fills(liquidations, coins, folder, folder.name, START)
+        parse_fills(liquidations, universe_coins, folder, folder.name, START)
     parse_s = time.perf_counter() - began
 
     staged = pl.read_parquet(settings.lake_root / liquidations.table / "*" / "data.parquet")

@@ -156,7 +156,25 @@ def render(report: dict[str, Any]) -> str:
         lines += _venues(sections["venues"])
     if "hyperliquid" in sections:
         lines += _hyperliquid(sections["hyperliquid"])
+    if "recorder" in sections:
+        lines += _recorder(sections["recorder"])
     return "\n".join(lines)
+
+
+def _recorder(section: dict[str, Any]) -> list[str]:
+    return [
+        *_heading("## 8. Recorder", section),
+        f"{section['messages']:,} messages from the simulator's WebSocket server (Binance, Bybit, "
+        f"OKX) recorded in {section['seconds']} s: **{section['messages_per_second']:,} msg/s** "
+        f"(per-second median {section['sustained_median_per_second']:,}, slowest "
+        f"{section['sustained_min_per_second']:,}); the recorder used "
+        f"{section['recorder_cpu_seconds']} CPU s ({section['recorder_messages_per_cpu_second']:,}"
+        f" msg per CPU second). Memory: {section['rss_mib_max']} MiB at most, "
+        f"{section['rss_mib_at_10_percent']} MiB after 10% of the run, "
+        f"{section['rss_mib_last']} MiB at the end. Garbage {section['garbage']}, reconnects "
+        f"{section['reconnects']}, gaps {section['gaps']}.",
+        "",
+    ]
 
 
 def _hyperliquid(section: dict[str, Any]) -> list[str]:
