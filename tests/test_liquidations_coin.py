@@ -217,7 +217,8 @@ def test_a_quarantined_symbol_does_not_break_a_coin_level_build(lake: Path) -> N
 
 def test_the_coin_tables_come_after_the_liquidations_they_sum() -> None:
     names = [model.name for model in FACT_MODELS]
-    assert names[-2:] == ["fct_liquidations_coin_1h", "fct_liquidations_coin_1d"]
+    hourly, daily = names.index("fct_liquidations_coin_1h"), names.index("fct_liquidations_coin_1d")
+    assert names.index(FCT_LIQUIDATIONS.name) < hourly < daily
     for model in COIN_TABLES:
         assert model.upstream_tables == (FCT_LIQUIDATIONS.name,)
         assert model.schema.field("coin").nullable is False

@@ -13,10 +13,8 @@ once it is, the archive is the source of record and the REST rows are not used
 - 500 requests per 5 minutes per IP, shared with ``/fapi/v1/fundingInfo``.
 """
 
-from collections.abc import Sequence
+import functools
 from typing import Any
-
-import pyarrow as pa
 
 from transforms.sources.base import Cadence, Dataset, Kind
 from transforms.sources.binance import UM_LAUNCH
@@ -28,16 +26,14 @@ from transforms.sources.rest import (
     Paging,
     RateLimit,
     Venue,
-    as_float,
     as_int,
     field_of,
-    funding_table,
+    field_rate,
     rest_dataset,
-    settlement_intervals,
+    settlements_table,
 )
 
 VENUE = Venue("binance_api", "https://fapi.binance.com/", RateLimit(500, 300))
-FUNDING_INTERVALS = (1, 2, 4, 8)
 
 
 def _query(symbol: str, start_ms: int, end_ms: int, limit: int, _: str | None) -> dict[str, str]:
@@ -55,17 +51,9 @@ def _unpack(body: Any) -> PageContent:
     return PageContent(body, [as_int(field_of(row, "fundingTime"), "fundingTime") for row in body])
 
 
-def _to_table(records: Sequence[Any], exchange: str, symbol: str, source_file: str) -> pa.Table:
-    rows = sorted(records, key=lambda row: int(row["fundingTime"]))
-    instants = [int(row["fundingTime"]) for row in rows]
-    return funding_table(
-        exchange,
-        symbol,
-        source_file,
-        instants,
-        [as_float(field_of(row, "fundingRate"), "fundingRate") for row in rows],
-        settlement_intervals(instants, FUNDING_INTERVALS),
-    )
+_to_table = functools.partial(
+    settlements_table, instant_field="fundingTime", rate_of=field_rate("fundingRate")
+)
 
 
 FUNDING = Endpoint(

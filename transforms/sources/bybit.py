@@ -12,6 +12,7 @@
 - Symbols are Bybit's (``BTCUSDT``), the same tickers as Binance USDⓈ-M.
 """
 
+import functools
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
@@ -31,15 +32,14 @@ from transforms.sources.rest import (
     as_float,
     as_int,
     field_of,
-    funding_table,
+    field_rate,
     open_interest_table,
     rest_dataset,
-    settlement_intervals,
+    settlements_table,
 )
 
 VENUE = Venue("bybit", "https://api.bybit.com/", RateLimit(600, 5))
 LINEAR_LAUNCH = date(2020, 3, 1)
-FUNDING_INTERVALS = (1, 2, 4, 8)
 RATE_LIMITED = 10006
 
 
@@ -76,19 +76,9 @@ def _funding_unpack(body: Any) -> PageContent:
     return PageContent(rows, instants)
 
 
-def _funding_table(
-    records: Sequence[Any], exchange: str, symbol: str, source_file: str
-) -> pa.Table:
-    rows = sorted(records, key=lambda row: int(row["fundingRateTimestamp"]))
-    instants = [int(row["fundingRateTimestamp"]) for row in rows]
-    return funding_table(
-        exchange,
-        symbol,
-        source_file,
-        instants,
-        [as_float(field_of(row, "fundingRate"), "fundingRate") for row in rows],
-        settlement_intervals(instants, FUNDING_INTERVALS),
-    )
+_funding_table = functools.partial(
+    settlements_table, instant_field="fundingRateTimestamp", rate_of=field_rate("fundingRate")
+)
 
 
 def _oi_query(

@@ -13,6 +13,7 @@
 - Symbols are OKX instrument ids (``BTC-USDT-SWAP``).
 """
 
+import functools
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
@@ -32,17 +33,15 @@ from transforms.sources.rest import (
     as_float,
     as_int,
     field_of,
-    funding_table,
     open_interest_table,
     rest_dataset,
-    settlement_intervals,
+    settlements_table,
 )
 
 VENUE = Venue("okx", "https://www.okx.com/", RateLimit(5, 2))
 """The stricter of the two endpoints' limits (funding 10 per 2 s, open interest 5 per 2 s):
 both share one pacer."""
 SWAP_LAUNCH = date(2019, 12, 1)
-FUNDING_INTERVALS = (1, 2, 4, 8)
 RATE_LIMITED = "50011"
 
 
@@ -83,19 +82,7 @@ def _rate(row: Any) -> float:
     return as_float(field_of(row, "fundingRate"), "fundingRate")
 
 
-def _funding_table(
-    records: Sequence[Any], exchange: str, symbol: str, source_file: str
-) -> pa.Table:
-    rows = sorted(records, key=lambda row: int(row["fundingTime"]))
-    instants = [int(row["fundingTime"]) for row in rows]
-    return funding_table(
-        exchange,
-        symbol,
-        source_file,
-        instants,
-        [_rate(row) for row in rows],
-        settlement_intervals(instants, FUNDING_INTERVALS),
-    )
+_funding_table = functools.partial(settlements_table, instant_field="fundingTime", rate_of=_rate)
 
 
 def _oi_query(symbol: str, start_ms: int, end_ms: int, limit: int, _: str | None) -> dict[str, str]:

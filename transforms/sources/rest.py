@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from itertools import pairwise
-from typing import Any
+from typing import Any, Final
 
 import pyarrow as pa
 
@@ -296,3 +296,31 @@ def rest_dataset(
         fallback_for=fallback_for,
         source=Source.REST,
     )
+
+
+SETTLEMENT_INTERVALS: Final = (1, 2, 4, 8)
+"""The funding intervals venues use, in hours."""
+
+
+def settlements_table(
+    records: Sequence[Any],
+    exchange: str,
+    symbol: str,
+    source_file: str,
+    *,
+    instant_field: str,
+    rate_of: Callable[[Any], float],
+) -> pa.Table:
+    """The staged funding of a venue whose history carries no interval (Bybit, OKX, Binance's
+    REST): records sorted by ``instant_field`` (epoch ms), each rate from ``rate_of``, each
+    interval from the gaps between settlements (:func:`settlement_intervals`)."""
+    rows = sorted(records, key=lambda row: int(row[instant_field]))
+    instants = [int(row[instant_field]) for row in rows]
+    rates = [rate_of(row) for row in rows]
+    intervals = settlement_intervals(instants, SETTLEMENT_INTERVALS)
+    return funding_table(exchange, symbol, source_file, instants, rates, intervals)
+
+
+def field_rate(name: str) -> Callable[[Any], float]:
+    """The rate in a record's field ``name``, a number or a decimal string."""
+    return lambda row: as_float(field_of(row, name), name)
