@@ -166,6 +166,7 @@ def materialize_range(
                             "universe": format_universe(settings.universe),
                             "venue_urls": format_pairs(settings.venue_urls),
                             "hyperliquid_url": settings.hyperliquid_url,
+                            "cftc_url": settings.cftc_url,
                             "venue_rates": format_pairs(
                                 {key: str(rate) for key, rate in settings.venue_rates.items()}
                             ),

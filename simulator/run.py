@@ -19,6 +19,7 @@ from typing import TypedDict
 import numpy as np
 import polars as pl
 
+from simulator.cot import write_cot
 from simulator.hyperliquid import (
     HyperliquidCoin,
     HyperliquidQuirks,
@@ -66,6 +67,9 @@ class SimConfig:
     """Also write Hyperliquid's S3 archive of the USDⓈ-M coins (asset contexts and hourly fills)
     under ``out/hyperliquid/`` and its truth (:mod:`simulator.hyperliquid`)."""
     hyperliquid_quirks: HyperliquidQuirks = field(default_factory=HyperliquidQuirks)
+    cot: bool = True
+    """Also write CFTC's Commitments of Traders files of the weeks covering the period under
+    ``out/cftc/`` and their truth (:mod:`simulator.cot`)."""
 
     @property
     def days(self) -> int:
@@ -145,6 +149,8 @@ def simulate_archive(config: SimConfig) -> SimSummary:
             config.end,
             config.hyperliquid_quirks,
         )
+    if config.cot:
+        write_cot(config.out, config.start, config.end, config.seed)
     files = sum(1 for _ in (config.out / "data").rglob("*.zip"))
     symbol_days = config.days * (
         len(config.symbols) + len(config.coin_margined) + len(config.spot_symbols)

@@ -6,6 +6,7 @@ snapshot in ``contracts/``.
 """
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -25,15 +26,22 @@ from transforms.contracts import describe, published_schemas, render, snapshot_p
 START, END = date(2024, 3, 30), date(2024, 4, 1)
 UNIVERSE = (
     "binance_um:BTCUSDT,ETHUSDT;binance_cm:BTCUSD_PERP;binance_spot:BTCUSDT;"
-    "bitmex:XBTUSD;bybit:BTCUSDT;okx:ETH-USDT-SWAP;hyperliquid:BTC"
+    "bitmex:XBTUSD;bybit:BTCUSDT;okx:ETH-USDT-SWAP;hyperliquid:BTC;cftc:133741,133742"
 )
+COT_DAY = date(2024, 3, 26)
+"""The Tuesday whose report covers the simulated days: CFTC's rows belong to Tuesdays only."""
 FILLS_DAY = date(2025, 7, 27)
 UNARCHIVED = "data/futures/um/monthly/fundingRate/ETHUSDT/ETHUSDT-fundingRate-2024-04.zip"
 """April's file is not out yet for ETHUSDT, so its REST fallback publishes too."""
 
 
 @pytest.fixture(scope="module")
-def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    with pytest.MonkeyPatch.context() as patch:
+        yield build_warehouse(tmp_path_factory, patch)
+
+
+def build_warehouse(tmp_path_factory: pytest.TempPathFactory, patch: pytest.MonkeyPatch) -> Path:
     root = tmp_path_factory.mktemp("bi")
     mirror = simulate_mirror(
         root,
@@ -47,6 +55,8 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
         path.unlink()
     warehouse = root / "warehouse"
     record_streams(warehouse, date(2024, 3, 31))
+    # CFTC's files from the simulator's tree, through the same settings a run reads.
+    patch.setenv("TREADMILL_CFTC_URL", (mirror / "cftc").as_uri() + "/")
     with serve_venues(mirror, rate_limits=None) as venues:
         run_daily(
             warehouse,
@@ -64,6 +74,8 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     run_daily(
         warehouse, later, FILLS_DAY, FILLS_DAY, "hyperliquid:BTC", hyperliquid=later / "hyperliquid"
     )
+    # The simulated days hold no Tuesday: the report covering them is as of the one before.
+    run_daily(warehouse, mirror, COT_DAY, COT_DAY, "cftc:133741,133742")
     return warehouse
 
 

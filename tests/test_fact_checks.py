@@ -135,6 +135,8 @@ def test_severities_are_as_documented() -> None:
         ("fct_liquidations_coin_1d", "unique_keys"): "error",
         ("fct_liquidations_coin_1d", "venues_counted"): "error",
         ("fct_liquidations_coin_1d", "coverage_split"): "error",
+        ("fct_cot_weekly", "unique_keys"): "error",
+        ("fct_cot_weekly", "positions_add_up"): "error",
     }
     params = {(c.table, c.name): dict(c.params) for c in FACT_CHECKS if c.params}
     assert params == {
@@ -144,6 +146,7 @@ def test_severities_are_as_documented() -> None:
         ("fct_funding", "within_cap"): {"cap": 0.03},
         ("fct_liquidations", "notional"): {"rel_tol": 1e-6, "abs_tol": 1e-9},
         ("fct_liquidations_coin_1h", "coverage_split"): {"rel_tol": 1e-9, "abs_tol": 1e-6},
+        ("fct_cot_weekly", "positions_add_up"): {"tolerance": 0.5},
         ("fct_liquidations_coin_1d", "coverage_split"): {"rel_tol": 1e-9, "abs_tol": 1e-6},
     }
 

@@ -31,7 +31,15 @@ from transforms.facts import (
 )
 from transforms.parse import parse_csv
 from transforms.publish import publish_partition
-from transforms.schemas import FUNDING_RATE, KLINE, LIQUIDATION, METRICS, TIMESTAMP
+from transforms.schemas import (
+    COT,
+    COT_POSITIONS,
+    FUNDING_RATE,
+    KLINE,
+    LIQUIDATION,
+    METRICS,
+    TIMESTAMP,
+)
 from transforms.sources import dataset
 
 D = date(2024, 1, 2)
@@ -780,6 +788,18 @@ def populate(lake: Path) -> None:
     publish(METRICS, [metrics(at(NEXT, 0, 5), 1101.0, 46_242_000.0, NEXT)], lake, UM_METRICS, NEXT)
     publish(FUNDING_RATE, [funding(at(D, 8), 8, 0.0001)], lake, UM_FUNDING, D)
     publish(LIQUIDATION, [liquidation(at(D, 1), "SELL", 2.0, 100.5)], lake, UM_LIQUIDATIONS, D)
+    # D is a Tuesday: CFTC's report as of it (20 contracts in every position, 180 open).
+    cot = {
+        "exchange": "cftc",
+        "symbol": "133741",
+        "as_of": at(D),
+        "report_date": D + timedelta(days=3),
+        "market_name": "BITCOIN - CHICAGO MERCANTILE EXCHANGE",
+        "contract_size": 5.0,
+        "open_interest": 180.0,
+        "source_file": "files/dea/history/fut_fin_txt_2024.zip",
+    }
+    publish(COT, [cot | dict.fromkeys(COT_POSITIONS, 20.0)], lake, "stg_cftc_cot_tff", D)
     # Facts that read other facts find them published, as the pipeline orders them.
     for model in (
         FCT_LIQUIDATIONS,
@@ -812,6 +832,10 @@ def test_outputs_have_the_model_schema_and_no_wall_clock_column(tmp_path: Path) 
         assert result.num_rows > 0, model.name
         for field in result.schema:
             assert not pa.types.is_decimal(field.type), (model.name, field.name)
+            if (model.name, field.name) == ("fct_cot_weekly", "report_date"):
+                # A date, not an instant: the scheduled release of the report as of the day.
+                assert result[field.name].to_pylist() == [D + timedelta(days=3)] * result.num_rows
+                continue
             if pa.types.is_timestamp(field.type) or pa.types.is_date(field.type):
                 # Every instant is timestamp[us, UTC] and about the day: nothing is "now".
                 assert field.type == TIMESTAMP, (model.name, field.name)
@@ -869,10 +893,10 @@ def test_other_models_read_only_the_day_itself(tmp_path: Path) -> None:
         (at(D, 2), 100.0, None, "kline-of-D"),
     ]
     assert build_fact(FCT_FUNDING, D, tmp_path).num_rows == 0
-    # Liquidations also read the day after: a recorded stream files an order by its arrival,
-    # so an order of D can be in D+1's file. D−1's and D−5's never reach D.
+    # Liquidations also read the days around D: a recorded stream files an order by its
+    # arrival, so an order of D can be in D−1's or D+1's file. D−5's never reaches D.
     liquidations = build_fact(FCT_LIQUIDATIONS, D, tmp_path)
-    assert liquidations["ts"].to_pylist() == [at(D, 3)]
+    assert liquidations["ts"].to_pylist() == [at(D, 3)] * 2
     assert build_fact(FCT_LIQUIDATIONS_5M, D, tmp_path).num_rows == 0
 
 

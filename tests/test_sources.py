@@ -416,8 +416,8 @@ def test_nothing_is_available_before_the_window(ds: Dataset) -> None:
 # Registry
 
 
-def test_all_thirty_one_datasets_exist() -> None:
-    assert len(DATASETS) == 31
+def test_all_thirty_two_datasets_exist() -> None:
+    assert len(DATASETS) == 32
     by_exchange: dict[str, set[str]] = {}
     for d in DATASETS:
         by_exchange.setdefault(d.exchange, set()).add(d.name)
@@ -439,6 +439,7 @@ def test_all_thirty_one_datasets_exist() -> None:
         "bybit": {"funding_rate", "open_interest", "liquidation_stream"},
         "okx": {"funding_rate", "open_interest", "liquidation_stream"},
         "hyperliquid": contexts | {"funding_rate", "open_interest", "liquidations"},
+        "cftc": {"cot_tff"},
     }
     assert EXCHANGES == (
         "binance_um",
@@ -448,12 +449,13 @@ def test_all_thirty_one_datasets_exist() -> None:
         "bybit",
         "okx",
         "hyperliquid",
+        "cftc",
     )
 
 
 def test_dataset_tables_are_named_and_unique() -> None:
     tables = [d.table for d in DATASETS]
-    assert len(set(tables)) == 31
+    assert len(set(tables)) == 32
     for d in DATASETS:
         assert d.table == f"stg_{d.exchange}_{d.name}"
     assert dataset("binance_cm", "liquidation_snapshot").table == (
@@ -472,6 +474,7 @@ def test_dataset_kinds_and_cadences() -> None:
             "liquidation_snapshot": Kind.LIQUIDATION,
             "liquidations": Kind.LIQUIDATION,
             "liquidation_stream": Kind.LIQUIDATION,
+            "cot_tff": Kind.COT,
         }.get(d.name, Kind.KLINE)
         assert d.kind is expected_kind
         # Funding is monthly in Binance's archive and in REST chunks; Hyperliquid's is daily.

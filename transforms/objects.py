@@ -174,14 +174,13 @@ class ObjectStoreClient(ArchiveClient):
             if target.exists() and not self._out_of_date(relpath, target, day, weekly):
                 landed = Landed(relpath, target, sha256_of(target), "reused")
             else:
+                problem: str | None = None
                 try:
                     body = self._object(relpath)
                 except FetchError as exc:
                     if not target.exists():
                         raise
                     body, problem = None, str(exc)
-                else:
-                    problem = None
                 if body is not None:
                     write_bytes_atomically(target, body, self.temp_dir)
                     landed = Landed(relpath, target, hashlib.sha256(body).hexdigest(), "downloaded")

@@ -42,8 +42,7 @@ from transforms.quality import (
 from transforms.recorded import RecordedClient
 from transforms.schemas import STAGED_SCHEMAS, TIME_COLUMN
 from transforms.settings import Settings
-from transforms.sources import DATASETS, Cadence, Dataset, Source
-from transforms.sources import cftc
+from transforms.sources import DATASETS, Cadence, Dataset, Source, cftc
 from transforms.sources.hyperliquid import fills_hour_key
 from transforms.sources.rest import RateLimit
 from transforms.sources.streams import RECORDER_FOLDER

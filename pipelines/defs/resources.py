@@ -28,6 +28,8 @@ class TreadmillConfig(dg.ConfigurableResource):
     """REST venues' paces, ``bitmex=30/60;…`` (default ``TREADMILL_<VENUE>_RATE``)."""
     hyperliquid_url: str = ""
     """Hyperliquid's archive, ``s3://`` or a mirror (default ``TREADMILL_HYPERLIQUID_URL``)."""
+    cftc_url: str = ""
+    """CFTC's site or a mirror of it (default ``TREADMILL_CFTC_URL``)."""
     fetch_attempts: int = 0
     """Attempts per download before it counts as failed (0: the default, 5)."""
     fetch_backoff_seconds: float = 0.0
@@ -41,6 +43,7 @@ class TreadmillConfig(dg.ConfigurableResource):
             venue_urls=self.venue_urls or None,
             venue_rates=self.venue_rates or None,
             hyperliquid_url=self.hyperliquid_url or None,
+            cftc_url=self.cftc_url or None,
         )
         changes = {
             "max_attempts": self.fetch_attempts,

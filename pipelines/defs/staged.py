@@ -66,6 +66,12 @@ DESCRIPTIONS = {
         "Forced orders recorded from the venue's public liquidation stream by `treadmill "
         "record`, one day of closed hourly files: a sample where the venue samples."
     ),
+    "cot_tff": (
+        "CFTC's weekly Commitments of Traders (Traders in Financial Futures, futures only) per "
+        "contract market: open interest and the long, short and spreading positions of "
+        "dealers, asset managers, leveraged funds, other reportables and non-reportables, as of "
+        "each Tuesday (staged on that Tuesday's partition)."
+    ),
     "open_interest": (
         "5-minute open interest in base units (and USD where the venue reports it) from the "
         "venue's REST history: how much leverage is open on that venue."
@@ -78,7 +84,9 @@ def build_staged_asset(
 ) -> dg.AssetsDefinition:
     """The staged asset of one dataset: a thin wrapper over :func:`stage_dataset`."""
     window = f"{dataset.available_from}…{dataset.available_until or 'today'}"
-    if dataset.source == "objects":
+    if dataset.exchange == "cftc":
+        origin = "CFTC's yearly report files and the current week's file (every market)"
+    elif dataset.source == "objects":
         origin = "Hyperliquid's archive (one file a day, or its hourly files, for every coin)"
     elif dataset.source == "recorder":
         origin = "the recorder's closed hourly files of the day"

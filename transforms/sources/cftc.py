@@ -41,7 +41,6 @@ positions plus their spreading plus the non-reportable positions make the open i
 
 import csv
 import functools
-import io
 import json
 import re
 import zipfile
