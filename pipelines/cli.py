@@ -37,7 +37,12 @@ DEMO_REST_UNIVERSE = (
 DEMO_HYPERLIQUID_UNIVERSE = "hyperliquid:BTC,ETH,SOL"
 """The same coins on Hyperliquid, read from a mirror of its archive (its fills start in 2025, so
 the demo's 2024 days have its funding, open interest and prices)."""
-DEMO_UNIVERSE = f"{DEMO_ARCHIVE_UNIVERSE};{DEMO_REST_UNIVERSE};{DEMO_HYPERLIQUID_UNIVERSE}"
+DEMO_CFTC_UNIVERSE = "cftc:133741,133742"
+"""CME's Bitcoin and Micro Bitcoin futures in CFTC's Commitments of Traders, read from the
+simulator's mirror of www.cftc.gov (``<mirror>/cftc/``)."""
+DEMO_UNIVERSE = (
+    f"{DEMO_ARCHIVE_UNIVERSE};{DEMO_REST_UNIVERSE};{DEMO_HYPERLIQUID_UNIVERSE};{DEMO_CFTC_UNIVERSE}"
+)
 DEMO_VENUE_LIMIT = (50, 1.0)
 """Requests per second the demo's local venue server allows each venue, and the pace the demo
 keeps to: the simulated venues are local, so the demo need not wait out OKX's 5 per 2 s."""
@@ -351,7 +356,7 @@ def demo(
     end = DEMO_START + timedelta(days=days - 1)
     config = SimConfig(out=mirror, start=DEMO_START, end=end, seed=seed)
     fingerprint = mirror / "truth" / "demo.json"
-    wanted = json.dumps({"start": str(DEMO_START), "end": str(end), "seed": seed, "venues": 2})
+    wanted = json.dumps({"start": str(DEMO_START), "end": str(end), "seed": seed, "venues": 3})
     if not fingerprint.exists() or fingerprint.read_text() != wanted:
         console.print(f"simulating {days} days of the treadmill scenario into {mirror} …")
         summary = simulate_archive(config)
@@ -369,6 +374,7 @@ def demo(
             venue_urls=venues.treadmill_urls(),
             venue_rates={key: RateLimit(requests, seconds) for key in VENUE_PREFIXES},
             hyperliquid_url=(mirror / "hyperliquid").as_uri() + "/",
+            cftc_url=(mirror / "cftc").as_uri() + "/",
         )
         console.print(
             f"materialising {DEMO_START}…{end} for {format_universe(settings.universe)} through "

@@ -9,7 +9,9 @@ charts. The funding chart also draws the coin's open-interest-weighted rate acro
 the open interest chart the coin's open interest summed over its venues, from the cross-venue
 facts. The liquidation chart draws the coin's liquidations summed over every venue
 (``fct_liquidations_coin_1d``) on the days the lake has them, with the venues and coverage kinds
-behind them, and the perpetual's own (``fct_liquidations_5m``) on the days it does not.
+behind them, and the perpetual's own (``fct_liquidations_5m``) on the days it does not. A bitcoin
+report also sets CME's futures open interest (CFTC's weekly Commitments of Traders,
+``fct_cot_weekly``) beside the perpetuals' summed over their venues, week by week.
 
 Which instruments trade the coin: the ``coin`` column of ``fct_funding`` says so for every venue
 (no symbol pattern tells that ``XBTUSD`` is bitcoin). Partitions written before that column
@@ -35,6 +37,7 @@ from transforms.catalog import DUCKDB_CONFIG
 from transforms.coverage import COVERAGE_SCHEMA, COVERAGE_TABLE
 from transforms.errors import TreadmillError
 from transforms.facts import (
+    FCT_COT_WEEKLY,
     FCT_FUNDING,
     FCT_FUNDING_CROSS_VENUE,
     FCT_LIQUIDATIONS_5M,
@@ -75,6 +78,7 @@ REPORT_INPUTS: Final = {
             FCT_PRICE_1M,
             FCT_FUNDING_CROSS_VENUE,
             FCT_OPEN_INTEREST_CROSS_VENUE,
+            FCT_COT_WEEKLY,
             FEAT_REGIME_1H,
             FEAT_FLUSH_EVENTS,
         )
@@ -147,6 +151,10 @@ class ReportData:
     """The coin's hourly open-interest-weighted funding across venues; empty when the lake has
     no ``fct_funding_cross_venue`` for the range."""
     open_interest: pl.DataFrame
+    cme_open_interest: pl.DataFrame
+    """Each Tuesday's CME bitcoin futures open interest in BTC (CFTC's Commitments of Traders)
+    beside the perpetuals' summed over their venues at that Tuesday's last hour; empty for any
+    other coin and when the lake has no ``fct_cot_weekly`` in the range."""
     heatmap: pl.DataFrame
     hot_zones: pl.DataFrame
     regimes: pl.DataFrame
@@ -248,6 +256,7 @@ def load_report_data(lake_root: Path, request: ReportRequest) -> ReportData:
             funding=query("report_funding"),
             funding_cross_venue=query("report_funding_cross_venue"),
             open_interest=query("report_open_interest"),
+            cme_open_interest=query("report_cme_open_interest"),
             heatmap=query("report_heatmap"),
             hot_zones=query("report_hot_zones"),
             regimes=query("report_regimes"),
