@@ -20,6 +20,8 @@ import numpy as np
 import polars as pl
 
 from simulator.cot import write_cot
+from simulator.delivery import TRUTH_SCHEMA as DELIVERY_TRUTH_SCHEMA
+from simulator.delivery import has_quarterlies, write_delivery
 from simulator.hyperliquid import (
     HyperliquidCoin,
     HyperliquidQuirks,
@@ -70,6 +72,9 @@ class SimConfig:
     cot: bool = True
     """Also write CFTC's Commitments of Traders files of the weeks covering the period under
     ``out/cftc/`` and their truth (:mod:`simulator.cot`)."""
+    delivery: bool = True
+    """Also write the quarterly delivery contracts of the coins that have them (klines and
+    metrics, :mod:`simulator.delivery`) and their basis in ``truth/delivery_basis.parquet``."""
 
     @property
     def days(self) -> int:
@@ -96,6 +101,7 @@ class _CoinResult(TypedDict):
     quirks: list[dict[str, str]]
     venues: VenueTruth | None
     hyperliquid: HyperliquidCoin | None
+    delivery: pl.DataFrame
 
 
 @dataclass
@@ -130,6 +136,10 @@ def simulate_archive(config: SimConfig) -> SimSummary:
     pl.concat([r["funding"] for r in results]).write_parquet(truth / "funding.parquet")
     _phases(config).write_parquet(truth / "phases.parquet")
     _liquidation_totals(liquidations).write_parquet(truth / "liquidation_totals.parquet")
+    if config.delivery:
+        pl.concat(
+            [pl.DataFrame(schema=DELIVERY_TRUTH_SCHEMA), *(r["delivery"] for r in results)]
+        ).sort("exchange", "symbol", "ts_ms").write_parquet(truth / "delivery_basis.parquet")
     quirks = [q for r in results for q in r["quirks"]]
     (truth / "config.json").write_text(
         json.dumps(
@@ -216,8 +226,12 @@ def _simulate_coin(job: _CoinJob) -> _CoinResult:
         common,
         _rng(config.seed, job.leader),
     )
+    delivery: list[pl.DataFrame] = []
     if job.write_leader:
         _write_perp(writer, "binance_um", leader, None, liquidations, positions, funding)
+        if config.delivery and has_quarterlies("binance_um", leader.spec.base_coin):
+            rng = _rng(config.seed, f"delivery:{job.leader}")
+            delivery.append(write_delivery(writer, "binance_um", leader, None, scenario, rng))
     venues = (
         write_coin_venues(config.out, leader, config.seed)
         if config.venues and job.write_leader
@@ -241,6 +255,11 @@ def _simulate_coin(job: _CoinJob) -> _CoinResult:
         _write_perp(
             writer, "binance_cm", tape, contract_size(symbol), liquidations, positions, funding
         )
+        if config.delivery and has_quarterlies("binance_cm", tape.spec.base_coin):
+            rng = _rng(config.seed, f"delivery:{symbol}")
+            delivery.append(
+                write_delivery(writer, "binance_cm", tape, contract_size(symbol), scenario, rng)
+            )
     for symbol in job.spot:
         _write_spot(writer, symbol, leader, scenario, _rng(config.seed, f"spot:{symbol}"))
     return {
@@ -250,6 +269,7 @@ def _simulate_coin(job: _CoinJob) -> _CoinResult:
         "quirks": writer.injected,
         "venues": venues,
         "hyperliquid": hyperliquid,
+        "delivery": pl.concat(delivery) if delivery else pl.DataFrame(schema=DELIVERY_TRUTH_SCHEMA),
     }
 
 

@@ -21,7 +21,7 @@ import polars as pl
 
 from simulator.archive import write_archive_file
 from simulator.markets import MarketSpec
-from simulator.model import MINUTES_PER_DAY, Tape
+from simulator.model import Tape
 from transforms import formats
 
 FUTURES_HEADER_FROM: Final = date(2022, 5, 1)
@@ -105,14 +105,18 @@ class ArchiveWriter:
         count: np.ndarray | int,
         spot: bool = False,
     ) -> None:
-        """One day of 1m bars; ``volumes`` None writes the zero volumes of mark/index/premium."""
+        """One day of 1m bars; ``volumes`` None writes the zero volumes of mark/index/premium.
+
+        The day's first ``len(ohlc)`` minutes: all of them, but on a delivery contract's expiry
+        day, which stops at 08:00."""
         rng = self._rng(relpath)
-        open_ms = _day_ms(day) + np.arange(MINUTES_PER_DAY, dtype=np.int64) * 60_000
+        minutes = len(ohlc)
+        open_ms = _day_ms(day) + np.arange(minutes, dtype=np.int64) * 60_000
         close_ms = open_ms + 59_999
         if spot and day >= SPOT_MICROS_FROM:
             open_ms, close_ms = open_ms * 1000, open_ms * 1000 + 59_999_999
         decimals = spec.price_decimals if volumes is not None else 8
-        zeros = np.zeros(MINUTES_PER_DAY)
+        zeros = np.zeros(minutes)
         vol = volumes or {}
         frame = pl.DataFrame(
             {
@@ -124,10 +128,10 @@ class ArchiveWriter:
                 "volume": vol.get("volume", zeros),
                 "close_time": close_ms,
                 "quote_volume": vol.get("quote_volume", zeros),
-                "count": np.broadcast_to(np.asarray(count, dtype=np.int64), (MINUTES_PER_DAY,)),
+                "count": np.broadcast_to(np.asarray(count, dtype=np.int64), (minutes,)),
                 "taker_buy_volume": vol.get("taker_buy_volume", zeros),
                 "taker_buy_quote_volume": vol.get("taker_buy_quote_volume", zeros),
-                "ignore": np.zeros(MINUTES_PER_DAY, dtype=np.int64),
+                "ignore": np.zeros(minutes, dtype=np.int64),
             }
         )
         with_header = not spot and day >= FUTURES_HEADER_FROM

@@ -108,7 +108,14 @@ def test_every_status_from_real_staging(
     cells = by_key(table.to_pylist())
     # Seven archive datasets and the recorded stream (its REST funding fallback has no row of
     # its own: it shows in funding_rate's).
-    assert len(cells) == 8 * 2, "every um dataset × every universe symbol, nothing else"
+    # And BTC's and ETH's two live quarterlies in the two delivery datasets.
+    assert len(cells) == 8 * 2 + 2 * 4, "every um dataset × every universe symbol, nothing else"
+    quarterly = cells["delivery_klines", "BTCUSDT_240329"]
+    # The mirror has no quarterlies: a derived contract's 404 is "not listed", not missing.
+    assert quarterly["status"] == "not_published"
+    assert quarterly["source_file"] == (
+        "data/futures/um/daily/klines/BTCUSDT_240329/1m/BTCUSDT_240329-1m-2024-01-10.zip"
+    )
     stream = cells["liquidation_stream", "BTCUSDT"]
     assert (stream["status"], stream["detail"]) == ("not_published", "not recorded: it has not run")
     ok = cells["klines", "BTCUSDT"]
@@ -346,12 +353,14 @@ def test_the_asset_publishes_every_day_of_a_range(
     assert sorted(str(e.partition) for e in events) == [d.isoformat() for d in days]
     metadata = events[0].materialization.metadata
     assert metadata["partitions_published"].value == 2
-    assert metadata["dagster/row_count"].value == 2 * 8
+    # Eight datasets for BTCUSDT, and two delivery datasets for BTC's two live quarterlies.
+    assert metadata["dagster/row_count"].value == 2 * (8 + 2 * 2)
     # Klines published; the other six 404 long ago; liquidations end on 2024-03-31.
     assert metadata["ok"].value == 2
     assert metadata["missing"].value == 2 * 6 - 1
-    # The snapshot after 2024-03-31, and the never-recorded stream on both days.
-    assert metadata["not_published"].value == 1 + 2
+    # The snapshot after 2024-03-31, the never-recorded stream on both days, and the derived
+    # quarterlies the mirror does not hold (not listed).
+    assert metadata["not_published"].value == 1 + 2 + 2 * 2 * 2
     assert metadata["pending"].value == metadata["partial"].value == 0
     problems = metadata["problems"].value
     assert isinstance(problems, list)
@@ -371,7 +380,9 @@ def all_ok_manifests(settings: Settings, day: date, symbol: str = "BTCUSDT") -> 
             continue
         rows = expected_rows(ds) or 10
         status = "ok" if ds.is_available(day) else "outside_window"
-        write_manifest(settings, ds, day, [entry(symbol, status, rows)], rows)
+        # A delivery dataset's symbols are the coin's live quarterlies of the day.
+        entries = [entry(staged, status, rows) for staged in ds.symbols_on([symbol], day)]
+        write_manifest(settings, ds, day, entries, rows)
 
 
 def publish_coverage(settings: Settings, days: list[date], now: datetime = LONG_AFTER) -> None:
@@ -417,8 +428,9 @@ def test_cli_strip_exits_zero_when_all_is_well(
     )
     assert "██   2 ok, 1 not_published" in liquidation
     # The recorded stream was never recorded: not published, like snapshots after 2024-03-31.
+    # BTC's two live quarterlies in the two delivery datasets add 3 × 4 ok.
     assert (
-        "symbol-days: 20 ok, 0 partial, 0 pending, 0 missing, 0 quarantined, 4 not_published"
+        "symbol-days: 32 ok, 0 partial, 0 pending, 0 missing, 0 quarantined, 4 not_published"
         in (result.output)
     )
     # Datasets print in registry order, then symbols.

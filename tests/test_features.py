@@ -95,7 +95,7 @@ def test_the_heatmap_carries_its_book_and_finds_zones_on_both_sides(
     # Longs liquidate below the close, shorts above it.
     close = (
         pl.read_parquet(lake / "fct_price_1m" / day / "data.parquet")
-        .filter(pl.col("exchange") == "binance_um")
+        .filter((pl.col("exchange") == "binance_um") & (pl.col("contract_type") == "perpetual"))
         .sort("ts")["close"][-1]
     )
     assert (levels.filter(pl.col("side") == "long")["price"] < close).all()
@@ -121,9 +121,11 @@ def test_values_agree_with_the_facts(built: tuple[Path, dict[str, pl.DataFrame]]
     day = "date=2024-02-05"
     features = pl.read_parquet(lake / FEAT_REGIME_1H.name / day / "data.parquet")
     price = pl.read_parquet(lake / "fct_price_1m" / day / "data.parquet").filter(
-        pl.col("exchange") == "binance_um"
+        (pl.col("exchange") == "binance_um") & (pl.col("contract_type") == "perpetual")
     )
-    oi = pl.read_parquet(lake / "fct_open_interest" / day / "data.parquet")
+    oi = pl.read_parquet(lake / "fct_open_interest" / day / "data.parquet").filter(
+        pl.col("contract_type") == "perpetual"
+    )
     liquidations = pl.read_parquet(lake / "fct_liquidations_5m" / day / "data.parquet")
     hour = features.row(10, named=True)
     start = hour["ts"]

@@ -175,6 +175,12 @@ def _expected_files(archive: Archive) -> dict[str, Expected]:
     for symbol in config.spot_symbols:
         for day in archive.days:
             add("binance_spot", "klines", symbol, day)
+    # The quarterlies of the coins that have them, derived as staging derives them.
+    for exchange, symbol in perps if config.delivery else ():
+        for day in archive.days:
+            for name in ("delivery_klines", "delivery_metrics"):
+                for contract in dataset(exchange, name).symbols_on([symbol], day):
+                    add(exchange, name, contract, day)
     return files
 
 
@@ -1166,8 +1172,9 @@ def test_quirk_headerless_klines(shared: Archive, tmp_path: Path) -> None:
         assert _parse(archive.root, exchange, "metrics", symbol, day).had_header
     injected = _config_json(archive)["injected_quirks"]
     assert isinstance(injected, list)
-    # Four kline types × (2 UM + 1 CM) × 3 days; spot never had a header to lose.
-    assert len(injected) == 4 * 3 * 3
+    # Four kline types × (2 UM + 1 CM) × 3 days; spot never had a header to lose; the
+    # quarterlies' klines (two live contracts of BTC and ETH on UM, of BTC on CM) lose theirs.
+    assert len(injected) == 4 * 3 * 3 + 3 * 2 * 3
     assert all("/spot/" not in q["file"] for q in injected)
 
 
@@ -1175,7 +1182,8 @@ def test_quirk_zero_e8(shared: Archive, tmp_path: Path) -> None:
     archive = _quirky(shared, tmp_path, zero_e8=1.0)
     injected = _config_json(archive)["injected_quirks"]
     assert isinstance(injected, list)
-    assert len(injected) == 3 * 3
+    # The perpetuals' metrics and the six live quarterlies' (3 perpetuals × 2), for 3 days.
+    assert len(injected) == 3 * 3 + 3 * 2 * 3
     by_file = {q["file"]: int(q["row"]) for q in injected}
     for exchange, symbol, day, path in _metrics_files(archive):
         rel = path.relative_to(archive.root).as_posix()
@@ -1242,8 +1250,9 @@ def test_cli_sim_writes_the_archive(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     zips = {p.relative_to(out).as_posix() for p in _zips(out)}
-    # UM: 4 kline types + metrics + liquidations per day, one funding month; spot klines.
-    assert len(zips) == 2 * 6 + 1 + 2
+    # UM: 4 kline types + metrics + liquidations per day, one funding month; spot klines; the
+    # klines and metrics of BTC's two live quarterlies each day.
+    assert len(zips) == 2 * 6 + 1 + 2 + 2 * 2 * 2
     assert f"wrote {len(zips)} files" in result.output
     assert not (out / "data" / "futures" / "cm").exists()
     assert "data/spot/daily/klines/BTCUSDT/1m/BTCUSDT-1m-2024-02-02.zip" in zips

@@ -139,6 +139,35 @@ EXPECTED_PATHS: list[tuple[str, str, str, date, str]] = [
         "data/futures/cm/daily/liquidationSnapshot/BTCUSD_PERP/"
         "BTCUSD_PERP-liquidationSnapshot-2023-06-25.zip",
     ),
+    # Delivery (quarterly) contracts: the perpetuals' data types under their own symbols
+    (
+        "binance_um",
+        "delivery_klines",
+        "BTCUSDT_240329",
+        D,
+        "data/futures/um/daily/klines/BTCUSDT_240329/1m/BTCUSDT_240329-1m-2024-01-01.zip",
+    ),
+    (
+        "binance_um",
+        "delivery_metrics",
+        "BTCUSDT_240329",
+        D,
+        "data/futures/um/daily/metrics/BTCUSDT_240329/BTCUSDT_240329-metrics-2024-01-01.zip",
+    ),
+    (
+        "binance_cm",
+        "delivery_klines",
+        "BTCUSD_240329",
+        D,
+        "data/futures/cm/daily/klines/BTCUSD_240329/1m/BTCUSD_240329-1m-2024-01-01.zip",
+    ),
+    (
+        "binance_cm",
+        "delivery_metrics",
+        "BTCUSD_240329",
+        D,
+        "data/futures/cm/daily/metrics/BTCUSD_240329/BTCUSD_240329-metrics-2024-01-01.zip",
+    ),
     # Spot
     (
         "binance_spot",
@@ -416,8 +445,8 @@ def test_nothing_is_available_before_the_window(ds: Dataset) -> None:
 # Registry
 
 
-def test_all_thirty_two_datasets_exist() -> None:
-    assert len(DATASETS) == 32
+def test_all_thirty_six_datasets_exist() -> None:
+    assert len(DATASETS) == 36
     by_exchange: dict[str, set[str]] = {}
     for d in DATASETS:
         by_exchange.setdefault(d.exchange, set()).add(d.name)
@@ -429,6 +458,8 @@ def test_all_thirty_two_datasets_exist() -> None:
         "metrics",
         "funding_rate",
         "liquidation_snapshot",
+        "delivery_klines",
+        "delivery_metrics",
     }
     contexts = {"klines", "mark_price_klines", "index_price_klines", "premium_index_klines"}
     assert by_exchange == {
@@ -455,7 +486,7 @@ def test_all_thirty_two_datasets_exist() -> None:
 
 def test_dataset_tables_are_named_and_unique() -> None:
     tables = [d.table for d in DATASETS]
-    assert len(set(tables)) == 32
+    assert len(set(tables)) == 36
     for d in DATASETS:
         assert d.table == f"stg_{d.exchange}_{d.name}"
     assert dataset("binance_cm", "liquidation_snapshot").table == (
@@ -468,6 +499,7 @@ def test_dataset_kinds_and_cadences() -> None:
     for d in DATASETS:
         expected_kind = {
             "metrics": Kind.METRICS,
+            "delivery_metrics": Kind.METRICS,
             "open_interest": Kind.METRICS,
             "funding_rate": Kind.FUNDING_RATE,
             "funding_rate_rest": Kind.FUNDING_RATE,

@@ -19,7 +19,13 @@ windows, cadence) and the wall clock at check time. ``status`` is one of:
 ``quarantined``
     the file failed a quality gate and was kept out of the partition;
 ``not_published``
-    outside the dataset's availability window: the archive never publishes it.
+    outside the dataset's availability window: the archive never publishes it; and a delivery
+    contract's file past due and still 404 (its symbol is derived from the calendar, so a 404
+    says the contract was not listed, not that a file was lost).
+
+A dataset whose symbols vary by day (Binance's delivery contracts, derived from the universe's
+coins by :mod:`transforms.sources.delivery`) has rows for that day's contracts only; on a
+contract's expiry day a complete day is the rows until 08:00.
 
 ``source`` says where the day's rows came from: ``archive`` (dump files) or ``rest`` (paged REST
 history: the venues that publish no files, and Binance's current month of funding before its
@@ -146,7 +152,7 @@ def coverage_rows(settings: Settings, day: date, now: datetime) -> pa.Table:
     checked_at = now.astimezone(UTC)
     rows: list[dict[str, Any]] = []
     for dataset in DATASETS:
-        symbols = settings.symbols(dataset.exchange)
+        symbols = dataset.symbols_on(settings.symbols(dataset.exchange), day)
         if not symbols or dataset.fallback_for is not None:
             continue
         entries, intervals = _staged(settings, dataset, day)
@@ -164,7 +170,12 @@ def coverage_rows(settings: Settings, day: date, now: datetime) -> pa.Table:
         not_recording = _not_recording(settings, dataset, day)
         for symbol in symbols:
             cell = not_recording or _cell(
-                dataset, day, entries.get(symbol), checked_at, intervals.get(symbol, [])
+                dataset,
+                day,
+                entries.get(symbol),
+                checked_at,
+                intervals.get(symbol, []),
+                dataset.hours_on(symbol, day),
             )
             source = "rest" if dataset.is_rest else "archive"
             stand_in = stand_ins.get(symbol)
@@ -232,8 +243,11 @@ def _cell(
     entry: dict[str, Any] | None,
     now: datetime,
     funding_intervals: Sequence[int | None],
+    trading_hours: int = HOURS_IN_DAY,
 ) -> dict[str, Any]:
-    """Status and observations of one symbol's day."""
+    """Status and observations of one symbol's day, ``trading_hours`` of which trade (a
+    delivery contract trades until 08:00 on its expiry day: a complete day then holds that many
+    hours' rows)."""
     manifest_status = entry["status"] if entry else None
     if dataset.weekday is not None and day.weekday() != dataset.weekday:
         return {
@@ -247,6 +261,8 @@ def _cell(
             "detail": f"outside the archive's window {dataset.available_from}…{until}",
         }
     expected = expected_rows(dataset, funding_intervals)
+    if expected is not None and trading_hours < HOURS_IN_DAY:
+        expected = expected * trading_hours // HOURS_IN_DAY
     file_facts = {
         "expected_rows": expected,
         "source_file": entry.get("source_file") if entry else None,
@@ -290,6 +306,13 @@ def _cell(
     due = due_at(dataset, day)
     # No manifest entry: never staged, or staged before the symbol joined the universe.
     absent = "not in the archive (404)" if manifest_status == "not_published" else "not staged"
+    if now >= due and manifest_status == "not_published" and dataset.contracts is not None:
+        # A derived contract the archive has no file for was not listed (yet, or for this coin).
+        return {
+            **file_facts,
+            "status": "not_published",
+            "detail": f"{absent}: the derived contract was not listed",
+        }
     if now < due:
         return {**file_facts, "status": "pending", "detail": f"{absent}; due {_stamp(due)}"}
     return {**file_facts, "status": "missing", "detail": f"{absent}; was due {_stamp(due)}"}

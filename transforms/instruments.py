@@ -15,8 +15,9 @@ ALIASES: Final = {"XBT": "BTC"}
 
 
 def coin_of(symbol: str) -> str:
-    """The base coin of a perpetual or spot symbol: ``BTCUSDT``, ``BTCUSD_PERP``, ``XBTUSD`` and
-    ``BTC-USDT-SWAP`` are all ``BTC``. A symbol without a known quote is its own coin."""
+    """The base coin of a perpetual, delivery or spot symbol: ``BTCUSDT``, ``BTCUSD_PERP``,
+    ``XBTUSD``, ``BTC-USDT-SWAP`` and the quarterlies ``BTCUSDT_240329`` and ``BTCUSD_240329``
+    are all ``BTC``. A symbol without a known quote is its own coin."""
     match = _QUOTED.match(symbol)
     base = match.group(1) if match else symbol
     return ALIASES.get(base, base)

@@ -113,14 +113,15 @@ def awaited_files(
     days = [earliest + timedelta(days=n) for n in range((now.date() - earliest).days)]
     waiting: dict[tuple[str, str], list[date]] = {}
     for dataset in DATASETS:
-        symbols = set(settings.symbols(dataset.exchange))
+        universe = settings.symbols(dataset.exchange)
         # REST history has no late files to watch for: the next run asks the venue again.
-        if not symbols or dataset.source != "archive":
+        if not universe or dataset.source != "archive":
             continue
         for day in days:
             opens, closes = watch_window(dataset, day, delays)
             if not opens <= now < closes or not dataset.is_available(day):
                 continue
+            symbols = set(dataset.symbols_on(universe, day))
             manifest = read_manifest(settings.manifest_root, dataset.table, day)
             for entry in manifest["symbols"] if manifest else ():
                 if entry["symbol"] in symbols and entry["status"] in AWAITED_STATUSES:

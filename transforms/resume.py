@@ -113,7 +113,7 @@ def day_inputs(settings: Settings, day: date) -> list[Input]:
             input_day = day + timedelta(days=offset)
             if not dataset.is_available(input_day):
                 continue
-            for symbol in settings.symbols(dataset.exchange):
+            for symbol in dataset.symbols_on(settings.symbols(dataset.exchange), input_day):
                 relpath = dataset.archive_path(symbol, input_day)
                 inputs.append(Input(dataset, symbol, input_day, relpath))
     return inputs

@@ -155,12 +155,14 @@ def stage_dataset(
     symbols = sorted(settings.symbols(dataset.exchange))
     if not symbols:
         return []
+    # A dataset whose symbols vary by day (delivery contracts) derives each day's from these.
     if dataset.endpoint is not None and dataset.fallback_for is not None:
         venue = dataset.endpoint.venue
         if settings.fallback_url(venue.key, venue.default_url) is None:
             return []
     partitions = []
-    for batch in day_batches(days, len(symbols)):
+    per_day = len(dataset.symbols_on(symbols, days[0])) if days else len(symbols)
+    for batch in day_batches(days, max(len(symbols), per_day)):
         wanted = wanted_files(dataset, batch, symbols)
         superseded: set[tuple[str, date]] = set()
         if dataset.fallback_for is not None:
@@ -172,7 +174,16 @@ def stage_dataset(
         gate_seconds = (perf_counter() - began) / len(batch)
         partitions += [
             replace(
-                _publish_day(dataset, day, symbols, wanted, files, failures, settings, superseded),
+                _publish_day(
+                    dataset,
+                    day,
+                    sorted(dataset.symbols_on(symbols, day)),
+                    wanted,
+                    files,
+                    failures,
+                    settings,
+                    superseded,
+                ),
                 gate_seconds=gate_seconds,
             )
             for day in batch
@@ -261,13 +272,16 @@ def day_batches(days: Sequence[date], symbol_count: int) -> Iterator[list[date]]
 def wanted_files(
     dataset: Dataset, days: Iterable[date], symbols: Iterable[str]
 ) -> dict[tuple[str, date], str]:
-    """The archive file each (symbol, day) needs, for the days the dataset is published."""
+    """The archive file each (symbol, day) needs, for the days the dataset is published.
+
+    ``symbols`` are the exchange's universe symbols; a dataset whose symbols vary by day
+    (delivery contracts) wants the ones :meth:`Dataset.symbols_on` derives for each day."""
     symbols = list(symbols)
     return {
         (symbol, day): dataset.archive_path(symbol, day)
         for day in days
         if dataset.is_available(day)
-        for symbol in symbols
+        for symbol in dataset.symbols_on(symbols, day)
     }
 
 

@@ -45,6 +45,15 @@ DESCRIPTIONS = {
         "5-minute open interest in base units and USD, with top-trader and all-account long/short "
         "ratios and the taker buy/sell ratio: how much leverage is open and who holds it."
     ),
+    "delivery_klines": (
+        "Traded 1-minute bars of the quarterly delivery contracts live on the day (the two "
+        "nearest expiries of each universe coin that has quarterlies, derived from the "
+        "calendar): the dated futures beside the perpetual; the expiring one stops at 08:00."
+    ),
+    "delivery_metrics": (
+        "5-minute open interest and ratios of the quarterly delivery contracts live on the day "
+        "(derived from the universe's coins and the calendar), up to a contract's expiry."
+    ),
     "funding_rate": (
         "Every funding settlement with its interval: what longs paid shorts (or the reverse), "
         "the price of holding leverage."

@@ -4,7 +4,8 @@
 -- partition: date = UTC day of ts; $day_start <= ts < $day_end
 -- inputs: fct_price_1m of the day and the day before ($window_start = day − 1 day: the day's
 --         first return is from the previous day's last close), fct_open_interest and
---         fct_liquidations_5m of the day
+--         fct_liquidations_5m of the day. Delivery contracts (contract_type 'delivery') are left
+--         out of all of them: the regime features read perpetuals only.
 with minutes as (
     select
         exchange,
@@ -17,7 +18,7 @@ with minutes as (
         premium_close,
         ln(close / lag(close) over (partition by exchange, symbol order by ts)) as log_return
     from fct_price_1m
-    where ts >= $window_start and ts < $day_end
+    where ts >= $window_start and ts < $day_end and contract_type is distinct from 'delivery'
 ),
 
 day_minutes as (
@@ -60,7 +61,7 @@ oi_hours as (
         arg_max(oi_base, ts) as oi_base,
         arg_max(oi_usd, ts) as oi_usd
     from fct_open_interest
-    where ts >= $day_start and ts < $day_end
+    where ts >= $day_start and ts < $day_end and contract_type is distinct from 'delivery'
     group by all
 ),
 

@@ -8,11 +8,24 @@
 --         instant is kept, preferring the file published for the row's own day.
 --         fct_price_1m of the day: a venue that reports open interest in base units only
 --         (Bybit) is valued at the coin's mark price that minute, the mean of the
---         perpetuals' mark closes (spot pairs have no mark).
-with source as (
-    select *
+--         perpetuals' mark closes (spot pairs and delivery contracts have no mark).
+--         Binance's delivery contracts' metrics (stg_binance_*_delivery_metrics) are part of
+--         stg_metrics: contract_type 'delivery' for a symbol ending _YYMMDD, with expiry_of its
+--         settlement (08:00 UTC of that date; no row at or after it), else 'perpetual'.
+with contracts as (
+    -- each symbol's expiry, asked once per symbol rather than once per row
+    select exchange, symbol, expiry_of(symbol) as expiry
+    from (select distinct exchange, symbol from stg_metrics)
+),
+
+source as (
+    select stg_metrics.*, contracts.expiry
     from stg_metrics
-    where ts >= $day_start and ts < $day_end
+    inner join contracts using (exchange, symbol)
+    where
+        stg_metrics.ts >= $day_start
+        and stg_metrics.ts < $day_end
+        and (contracts.expiry is null or stg_metrics.ts < contracts.expiry)
 ),
 
 deduplicated as (
@@ -46,7 +59,10 @@ renamed as (
         deduplicated.account_ls_ratio,
         deduplicated.taker_buy_sell_ratio,
         deduplicated.source_file,
-        coin_of(deduplicated.symbol) as coin
+        coin_of(deduplicated.symbol) as coin,
+        case when deduplicated.expiry is null then 'perpetual' else 'delivery' end
+            as contract_type,
+        deduplicated.expiry
     from deduplicated
     left join coin_marks
         on coin_marks.coin = coin_of(deduplicated.symbol) and coin_marks.ts = deduplicated.ts
@@ -63,6 +79,8 @@ select
     account_ls_ratio::double as account_ls_ratio,
     taker_buy_sell_ratio::double as taker_buy_sell_ratio,
     source_file::varchar as source_file,
-    coin::varchar as coin
+    coin::varchar as coin,
+    contract_type::varchar as contract_type,
+    expiry::timestamptz as expiry
 from renamed
 order by exchange, symbol, ts

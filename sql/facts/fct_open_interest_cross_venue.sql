@@ -1,5 +1,6 @@
 -- fct_open_interest_cross_venue: each coin's open interest per hour, summed over every venue
--- and instrument, in base units and USD.
+-- and perpetual, in base units and USD (delivery contracts, contract_type 'delivery', are left
+-- out: this is the perpetuals' aggregate the regime features and the CME report read).
 -- grain: coin × hour (ts = the hour's start)
 -- partition: date = UTC day of ts; $day_start <= ts < $day_end
 -- inputs: fct_open_interest of the day: each instrument's last reading of the hour (an
@@ -9,7 +10,7 @@
 with source as (
     select *
     from fct_open_interest
-    where ts >= $day_start and ts < $day_end
+    where ts >= $day_start and ts < $day_end and contract_type is distinct from 'delivery'
 ),
 
 last_of_hour as (

@@ -1,14 +1,38 @@
--- fct_price_1m: the traded 1-minute bar of every perpetual and spot pair, with the perpetual's
--- mark range and close (Binance liquidates on the mark), index and premium-index closes beside it.
+-- fct_price_1m: the traded 1-minute bar of every perpetual, delivery contract and spot pair, with
+-- the perpetual's mark range and close (Binance liquidates on the mark), index and premium-index
+-- closes beside it.
 -- grain: exchange × symbol × minute (ts = bar open)
 -- partition: date = UTC day of ts; $day_start <= ts < $day_end
--- inputs: stg_klines (all exchanges, spot included), stg_mark_price_klines,
---         stg_index_price_klines, stg_premium_index_klines; a missing one leaves its column null
-with source as (
-    select *
-    from stg_klines
-    where ts >= $day_start and ts < $day_end
-    qualify row_number() over (partition by exchange, symbol, ts order by source_file) = 1
+-- inputs: stg_klines (all exchanges, spot included), stg_delivery_klines (Binance's quarterly
+--         contracts, UM and CM), stg_mark_price_klines, stg_index_price_klines,
+--         stg_premium_index_klines; a missing one leaves its column null (delivery contracts
+--         have no mark, index or premium files staged: null)
+-- contract_type: 'delivery' for a symbol ending _YYMMDD (expiry_of: its settlement, 08:00 UTC
+--         of that date; a delivery contract's bars stop before it), 'spot' for binance_spot,
+--         else 'perpetual'; expiry null but for delivery contracts
+with traded as (
+    select * from stg_klines
+    union all by name
+    select * from stg_delivery_klines
+),
+
+contracts as (
+    -- each symbol's expiry, asked once per symbol rather than once per minute
+    select exchange, symbol, expiry_of(symbol) as expiry
+    from (select distinct exchange, symbol from traded)
+),
+
+source as (
+    select traded.*, contracts.expiry
+    from traded
+    inner join contracts using (exchange, symbol)
+    where
+        traded.ts >= $day_start
+        and traded.ts < $day_end
+        and (contracts.expiry is null or traded.ts < contracts.expiry)
+    qualify row_number() over (
+        partition by traded.exchange, traded.symbol, traded.ts order by traded.source_file
+    ) = 1
 ),
 
 mark as (
@@ -57,7 +81,13 @@ final as (
         mark.mark_close,
         index_price.index_close,
         premium.premium_close,
-        source.source_file
+        source.source_file,
+        case
+            when source.expiry is not null then 'delivery'
+            when source.exchange = 'binance_spot' then 'spot'
+            else 'perpetual'
+        end as contract_type,
+        source.expiry
     from source
     left join mark using (exchange, symbol, ts)
     left join index_price using (exchange, symbol, ts)
@@ -82,6 +112,8 @@ select
     mark_close::double as mark_close,
     index_close::double as index_close,
     premium_close::double as premium_close,
-    source_file::varchar as source_file
+    source_file::varchar as source_file,
+    contract_type::varchar as contract_type,
+    expiry::timestamptz as expiry
 from final
 order by exchange, symbol, ts

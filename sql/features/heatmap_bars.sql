@@ -1,4 +1,5 @@
--- heatmap_bars: the 5-minute bars the liquidation-heatmap estimator consumes, per perpetual.
+-- heatmap_bars: the 5-minute bars the liquidation-heatmap estimator consumes, per perpetual
+-- (contract_type 'perpetual': spot pairs and delivery contracts are left out).
 -- grain: exchange × symbol × 5 minutes (ts = bar start) of the partition day
 -- partition: date = UTC day of ts; $day_start <= ts < $day_end
 -- inputs: fct_price_1m of the day (the mark's high and low, which is what Binance liquidates on,
@@ -9,6 +10,7 @@ with minutes as (
     select *
     from fct_price_1m
     where ts >= $day_start and ts < $day_end and exchange <> 'binance_spot'
+        and contract_type is distinct from 'delivery'
 ),
 
 bars as (
@@ -31,7 +33,8 @@ open_interest as (
         ts,
         oi_base - lag(oi_base) over (partition by exchange, symbol order by ts) as delta_oi_base
     from fct_open_interest
-    where ts < $day_end
+    where ts < $day_end and exchange <> 'binance_spot'
+        and contract_type is distinct from 'delivery'
 )
 
 select

@@ -1,11 +1,11 @@
 """The shape every dataset of every source has."""
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from transforms.parse import ParsedFile
@@ -29,6 +29,19 @@ class Source(enum.StrEnum):
 Parse = Callable[["Dataset", tuple[str, ...], Path, str, date], "ParsedFile"]
 """(dataset, symbols, landed path, source path, period start) → the canonical table of a landed
 file that holds every symbol (``Dataset.shared_file``)."""
+
+
+class SymbolRule(Protocol):
+    """How a dataset whose symbols vary by day derives them (Binance's delivery contracts:
+    :class:`transforms.sources.delivery.DeliveryContracts`)."""
+
+    def symbols_on(self, universe_symbols: Iterable[str], day: date) -> tuple[str, ...]:
+        """The symbols to fetch on ``day`` for the exchange's universe symbols."""
+        ...
+
+    def hours_on(self, symbol: str, day: date) -> int:
+        """Hours of ``day`` that ``symbol`` trades (fewer on a contract's expiry day)."""
+        ...
 
 
 class Kind(enum.StrEnum):
@@ -81,6 +94,21 @@ class Dataset:
     weekday: int | None = None
     """The one weekday (Monday 0) the source reports for, when it is weekly: CFTC's positions
     are as of Tuesdays, so every other day is outside the window (``not_published``)."""
+    contracts: SymbolRule | None = None
+    """For a dataset whose symbols vary by day (delivery contracts): the rule deriving them
+    from the universe's symbols; None when the dataset's symbols are the universe's."""
+
+    def symbols_on(self, universe_symbols: Iterable[str], day: date) -> tuple[str, ...]:
+        """The symbols staged on ``day``: the exchange's universe symbols, or what
+        :attr:`contracts` derives from them for that day. Everything that asks which symbols a
+        dataset has (staging, coverage, resume, late files) asks this."""
+        if self.contracts is None:
+            return tuple(universe_symbols)
+        return self.contracts.symbols_on(universe_symbols, day)
+
+    def hours_on(self, symbol: str, day: date) -> int:
+        """Hours of ``day`` that ``symbol`` trades: 24, or up to a contract's expiry."""
+        return 24 if self.contracts is None else self.contracts.hours_on(symbol, day)
 
     @property
     def is_rest(self) -> bool:

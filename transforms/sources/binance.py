@@ -10,7 +10,12 @@ the staged rows still carry the universe symbol so that facts join on it.
 
 Availability windows come from the archive as documented in FORMATS.md: UM
 ``liquidationSnapshot`` ends 2024-03-31 and COIN-M's ends 2024-10-14; the earliest COIN-M
-liquidation file is 2023-06-25 and UM's is taken to be the same day. Futures start with the UM
+liquidation file is 2023-06-25 and UM's is taken to be the same day.
+
+Delivery (quarterly) contracts share the perpetuals' data types under their own symbols
+(``klines/BTCUSDT_240329/1m/BTCUSDT_240329-1m-2024-01-01.zip``, ``metrics/BTCUSD_240329/…``):
+``delivery_klines`` and ``delivery_metrics`` stage them, the symbols of each day derived from the
+universe's coins by :mod:`transforms.sources.delivery`. Futures start with the UM
 launch (2019-09-08) and COIN-M with its launch (2020-08-10); spot klines start 2017-08-17.
 """
 
@@ -18,6 +23,7 @@ from collections.abc import Callable
 from datetime import date
 
 from transforms.sources.base import Cadence, Dataset, Kind
+from transforms.sources.delivery import DeliveryContracts
 
 INTERVAL = "1m"
 
@@ -113,6 +119,26 @@ def _futures_datasets(
             LIQUIDATION_FIRST_DAY,
             liquidation_last_day,
             _daily_path(market, "liquidationSnapshot"),
+        ),
+        Dataset(
+            exchange,
+            "delivery_klines",
+            Kind.KLINE,
+            Cadence.DAILY,
+            launch,
+            None,
+            _kline_path(market, "klines"),
+            contracts=DeliveryContracts(exchange),
+        ),
+        Dataset(
+            exchange,
+            "delivery_metrics",
+            Kind.METRICS,
+            Cadence.DAILY,
+            max(launch, METRICS_FIRST_DAY),
+            None,
+            _daily_path(market, "metrics"),
+            contracts=DeliveryContracts(exchange),
         ),
     ]
     return datasets
