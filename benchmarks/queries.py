@@ -1,4 +1,4 @@
-"""Section 4: five typical ad-hoc queries on the catalog, each timed.
+"""Section 4: six typical ad-hoc queries on the catalog, each timed.
 
 Each ``queries/*.sql`` runs on a read-only connection to the warehouse's ``catalog.duckdb``,
 the way a user or BI tool reads it (views over the hive-partitioned Parquet lake, all of it: no

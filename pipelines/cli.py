@@ -617,7 +617,8 @@ def coverage(
         wanted = {
             (d.exchange, d.name, symbol)
             for d in DATASETS
-            for symbol in settings.symbols(d.exchange)
+            for day in days
+            for symbol in d.symbols_on(settings.symbols(d.exchange), day)
         }
         cells = {key: cells.get(key, {}) for key in wanted}
     keys = sorted(cells, key=lambda k: (order.get(k[:2], len(order)), k[0], k[1], k[2]))

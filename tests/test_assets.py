@@ -236,6 +236,8 @@ def test_rematerialising_a_range_gives_identical_rows_and_no_stale_files(
         "feat_liquidation_levels/date=2024-01-02/data.parquet",
         "feat_liquidation_heatmap/date=2024-01-02/data.parquet",
         "feat_hot_zones/date=2024-01-02/data.parquet",
+        # ETHUSDT's perpetual volume of the day: the coin's volume shares.
+        "fct_volume_shares_1d/date=2024-01-02/data.parquet",
     }
     price = second["fct_price_1m/date=2024-01-02/data.parquet"]
     assert price.filter(pc.equal(price["symbol"], "ETHUSDT")).num_rows == 10

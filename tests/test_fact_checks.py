@@ -29,6 +29,7 @@ from transforms.fact_checks import (
 )
 from transforms.facts import (
     FACT_MODELS,
+    FCT_BASIS_1H,
     FCT_FUNDING,
     FCT_FUNDING_CROSS_VENUE,
     FCT_LIQUIDATIONS,
@@ -137,6 +138,11 @@ def test_severities_are_as_documented() -> None:
         ("fct_liquidations_coin_1d", "coverage_split"): "error",
         ("fct_cot_weekly", "unique_keys"): "error",
         ("fct_cot_weekly", "positions_add_up"): "error",
+        ("fct_basis_1h", "unique_keys"): "error",
+        ("fct_basis_1h", "basis_consistent"): "error",
+        ("fct_volume_shares_1d", "unique_keys"): "error",
+        ("fct_volume_shares_1d", "shares_add_up"): "error",
+        ("fct_volume_shares_1d", "venues_counted"): "error",
     }
     params = {(c.table, c.name): dict(c.params) for c in FACT_CHECKS if c.params}
     assert params == {
@@ -148,6 +154,8 @@ def test_severities_are_as_documented() -> None:
         ("fct_liquidations_coin_1h", "coverage_split"): {"rel_tol": 1e-9, "abs_tol": 1e-6},
         ("fct_cot_weekly", "positions_add_up"): {"tolerance": 0.5},
         ("fct_liquidations_coin_1d", "coverage_split"): {"rel_tol": 1e-9, "abs_tol": 1e-6},
+        ("fct_basis_1h", "basis_consistent"): {"rel_tol": 1e-9, "abs_tol": 1e-12},
+        ("fct_volume_shares_1d", "shares_add_up"): {"tolerance": 1e-9},
     }
 
 
@@ -166,6 +174,7 @@ KEYED = [
     (FCT_OPEN_INTEREST, "ts"),
     (FCT_FUNDING, "funding_time"),
     (FCT_LIQUIDATIONS_5M, "ts"),
+    (FCT_BASIS_1H, "ts"),
 ]
 
 

@@ -7,7 +7,7 @@ production. Every expected number is written literally, with its arithmetic in a
 """
 
 import math
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -465,6 +465,8 @@ def test_coin_m_contracts_arrive_in_base_units(tmp_path: Path) -> None:
             "index_close": 49_995.0,
             "premium_close": None,
             "source_file": relpaths["klines"],
+            "contract_type": "perpetual",
+            "expiry": None,
         }
     ]
     assert oi.to_pylist() == [
@@ -480,6 +482,8 @@ def test_coin_m_contracts_arrive_in_base_units(tmp_path: Path) -> None:
             "taker_buy_sell_ratio": 1.05,
             "source_file": relpaths["metrics"],
             "coin": "BTC",
+            "contract_type": "perpetual",
+            "expiry": None,
         }
     ]
     assert liquidations.to_pylist() == [
@@ -690,6 +694,8 @@ def test_missing_mark_index_and_premium_leave_their_columns_null(tmp_path: Path)
             "index_close": None,
             "premium_close": None,
             "source_file": spot_file,
+            "contract_type": "spot",
+            "expiry": None,
         },
         {
             "exchange": "binance_um",
@@ -710,6 +716,8 @@ def test_missing_mark_index_and_premium_leave_their_columns_null(tmp_path: Path)
             "index_close": None,
             "premium_close": None,
             "source_file": um_file,
+            "contract_type": "perpetual",
+            "expiry": None,
         },
         {
             "exchange": "binance_um",
@@ -730,6 +738,8 @@ def test_missing_mark_index_and_premium_leave_their_columns_null(tmp_path: Path)
             "index_close": None,
             "premium_close": None,
             "source_file": um_file,
+            "contract_type": "perpetual",
+            "expiry": None,
         },
     ]
 
@@ -788,6 +798,19 @@ def populate(lake: Path) -> None:
     publish(METRICS, [metrics(at(NEXT, 0, 5), 1101.0, 46_242_000.0, NEXT)], lake, UM_METRICS, NEXT)
     publish(FUNDING_RATE, [funding(at(D, 8), 8, 0.0001)], lake, UM_FUNDING, D)
     publish(LIQUIDATION, [liquidation(at(D, 1), "SELL", 2.0, 100.5)], lake, UM_LIQUIDATIONS, D)
+    # BTC's near quarterly, a little above the perpetual.
+    quarterly = "BTCUSDT_240329"
+    delivery_file = source("binance_um", "delivery_klines", quarterly, D)
+    publish(
+        KLINE,
+        [{**kline(at(D), 101.5, delivery_file), "symbol": quarterly}],
+        lake,
+        "stg_binance_um_delivery_klines",
+        D,
+    )
+    delivery_oi = {**metrics(at(D, 0, 5), 150.0, 6_300_000.0, D, quarterly)}
+    delivery_oi["source_file"] = source("binance_um", "delivery_metrics", quarterly, D)
+    publish(METRICS, [delivery_oi], lake, "stg_binance_um_delivery_metrics", D)
     # D is a Tuesday: CFTC's report as of it (20 contracts in every position, 180 open).
     cot = {
         "exchange": "cftc",
@@ -835,6 +858,10 @@ def test_outputs_have_the_model_schema_and_no_wall_clock_column(tmp_path: Path) 
             if (model.name, field.name) == ("fct_cot_weekly", "report_date"):
                 # A date, not an instant: the scheduled release of the report as of the day.
                 assert result[field.name].to_pylist() == [D + timedelta(days=3)] * result.num_rows
+                continue
+            if field.name == "expiry":
+                # A delivery contract's settlement (08:00 UTC), from its symbol: not "now".
+                assert all(v is None or v.time() == time(8) for v in result[field.name].to_pylist())
                 continue
             if pa.types.is_timestamp(field.type) or pa.types.is_date(field.type):
                 # Every instant is timestamp[us, UTC] and about the day: nothing is "now".

@@ -38,7 +38,15 @@ START, END = date(2024, 2, 1), date(2024, 2, 10)
 DAYS = (END - START).days + 1
 UNIVERSE = "binance_um:BTCUSDT;binance_cm:BTCUSD_PERP;binance_spot:BTCUSDT"
 REPORT_NAME = "binance_um-BTCUSDT"
-CHART_KEYS = ("liquidations", "funding", "open_interest", "heatmap", "regimes", "coverage")
+CHART_KEYS = (
+    "liquidations",
+    "funding",
+    "open_interest",
+    "volume_shares",
+    "heatmap",
+    "regimes",
+    "coverage",
+)
 
 CHROMIUM = Path(os.environ.get("TREADMILL_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_FLAGS = [
@@ -228,12 +236,23 @@ def test_every_chart_has_real_data(data: ReportData) -> None:
         assert event["start_ts"] in flush_hours, "an event starts on a flush hour"
 
     coverage = data.coverage
-    # Seven datasets of each perpetual, spot klines, and the USDⓈ-M liquidation stream (never
-    # recorded here: not published), one cell per day.
-    assert coverage["series"].n_unique() == 16
-    assert coverage.height == 16 * DAYS
+    # Seven datasets of each perpetual, spot klines, the USDⓈ-M liquidation stream (never
+    # recorded here: not published), and klines and metrics of the two live quarterlies on UM
+    # and CM (8), one cell per day.
+    assert coverage["series"].n_unique() == 24
+    assert coverage.height == 24 * DAYS
     assert set(coverage["status"]) <= {"ok", "partial", "not_published"}
-    assert data.venues == ("binance_cm:BTCUSD_PERP", "binance_spot:BTCUSDT", "binance_um:BTCUSDT")
+    # The coin's instruments: perpetuals, the spot pair and the two live quarterlies on UM and
+    # CM (the range is before the 2024-03-29 expiry).
+    assert data.venues == (
+        "binance_cm:BTCUSD_240329",
+        "binance_cm:BTCUSD_240628",
+        "binance_cm:BTCUSD_PERP",
+        "binance_spot:BTCUSDT",
+        "binance_um:BTCUSDT",
+        "binance_um:BTCUSDT_240329",
+        "binance_um:BTCUSDT_240628",
+    )
 
 
 def test_the_liquidation_chart_sums_the_coin_across_its_venues(data: ReportData) -> None:
@@ -322,7 +341,8 @@ def test_the_page_is_self_contained_and_renders_every_chart(opened_report: Opene
         }))""",
     )
     assert [chart["key"] for chart in charts] == list(CHART_KEYS)
-    assert len(CHART_BUILDERS) == len(CHART_KEYS)
+    # Every builder draws, plus the volume-share chart drawn when delivery volume exists.
+    assert len(CHART_BUILDERS) + 1 == len(CHART_KEYS)
     for chart in charts:
         assert chart["rendered"] == "true", chart
         assert chart["documents"] == 1, chart

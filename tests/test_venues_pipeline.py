@@ -52,7 +52,7 @@ def test_every_venue_lands_in_the_same_facts(built: tuple[Path, Path, VenueServe
     apr = funding["funding_rate"] * 24 / funding["funding_interval_hours"] * 365
     assert funding["funding_rate_apr"].to_list() == pytest.approx(apr.to_list())
 
-    oi = lake(warehouse, "fct_open_interest")
+    oi = lake(warehouse, "fct_open_interest").filter(pl.col("contract_type") == "perpetual")
     per_venue = oi.group_by("exchange").len().sort("exchange")
     assert per_venue.to_dicts() == [
         {"exchange": "binance_um", "len": 576},
@@ -62,7 +62,11 @@ def test_every_venue_lands_in_the_same_facts(built: tuple[Path, Path, VenueServe
     # Bybit reports base units only: valued at the coin's mark price, never left null.
     bybit = oi.filter(pl.col("exchange") == "bybit")
     assert bybit["oi_usd"].null_count() == 0
-    price = lake(warehouse, "fct_price_1m").select("ts", "mark_close")
+    price = (
+        lake(warehouse, "fct_price_1m")
+        .filter(pl.col("contract_type") == "perpetual")
+        .select("ts", "mark_close")
+    )
     joined = bybit.join(price, on="ts")
     assert joined["oi_usd"].to_list() == pytest.approx(
         (joined["oi_base"] * joined["mark_close"]).to_list()
@@ -114,7 +118,8 @@ def test_cross_venue_funding_weighs_each_venue_by_its_open_interest(
     assert cross.height == 48
     assert set(cross["coin"]) == {"BTC"}
     funding = lake(warehouse, "fct_funding")
-    oi = lake(warehouse, "fct_open_interest")
+    # Delivery contracts settle no funding: the weights are the perpetuals' open interest.
+    oi = lake(warehouse, "fct_open_interest").filter(pl.col("contract_type") == "perpetual")
     hour = datetime(2024, 2, 2, 5, tzinfo=UTC)
     row = cross.filter(pl.col("ts") == hour).to_dicts()[0]
     # At 05:00 BitMEX's rate is its 04:00 settlement; the others' their 00:00 one.

@@ -29,6 +29,13 @@ Severities, and why:
     the reportable categories plus the non-reportable positions is the open interest, CFTC's
     definition (spreading counts on both sides); a report that does not add up was read wrong
     (a column mistaken after a header change, a shifted headerless row).
+  - ``basis_consistent`` (``fct_basis_1h``): ``days_to_expiry > 0`` (a contract's row is
+    before its expiry) and equals ``close_ts`` to ``expiry`` in days; ``basis = close /
+    index_close − 1`` and ``basis_apr = basis × 365 / days_to_expiry``: a row after expiry is
+    a wrong symbol or expiry, and an APR that disagrees with its parts is a wrong carry.
+  - ``shares_add_up`` (``fct_volume_shares_1d``): the total is the sum of spot, perpetual and
+    delivery volume and, where it is above 0, the three shares sum to 1: a share chart reads
+    them as parts of one whole.
 - ``warn`` (the day is published; the check result says where to look):
   - ``grid_complete``: 1440 minutes (``fct_price_1m``) or 288 five-minute labels
     (``fct_open_interest``) per exchange × symbol present that day. A partial day is real data
@@ -77,6 +84,12 @@ in another order differ by far less."""
 SPLIT_ABS_TOL: Final = 1e-6
 COT_TOLERANCE: Final = 0.5
 """Contracts a COT report's side may miss its open interest by: its counts are whole."""
+BASIS_REL_TOL: Final = 1e-9
+"""A basis, its APR or days to expiry against the same recomputed from their parts: the same
+arithmetic in another order differs by far less."""
+BASIS_ABS_TOL: Final = 1e-12
+SHARE_TOLERANCE: Final = 1e-9
+"""How far a day's three volume shares may sum from 1 (and each from its volume over the total)."""
 
 
 @dataclass(frozen=True)
@@ -232,6 +245,32 @@ FACT_CHECKS: Final = (
         "as CFTC counts spreading on both sides.",
         {"tolerance": COT_TOLERANCE},
     ),
+    _unique_keys("fct_basis_1h", "ts"),
+    FactCheck(
+        "basis_consistent",
+        "fct_basis_1h",
+        "error",
+        "days_to_expiry > 0 and is close_ts to expiry in days; basis = close / index_close − 1 "
+        f"and basis_apr = basis × 365 / days_to_expiry (within a relative {BASIS_REL_TOL:g}), "
+        "both null without an index.",
+        {"rel_tol": BASIS_REL_TOL, "abs_tol": BASIS_ABS_TOL},
+    ),
+    FactCheck(
+        "unique_keys",
+        "fct_volume_shares_1d",
+        "error",
+        "At most one row per coin × day × venue, no null key.",
+    ),
+    FactCheck(
+        "shares_add_up",
+        "fct_volume_shares_1d",
+        "error",
+        "total_volume_usd is spot + perpetual + delivery volume (none negative); where it is "
+        "above 0 the three shares are each volume over it and sum to 1 (within "
+        f"{SHARE_TOLERANCE:g}), where it is 0 they are null.",
+        {"tolerance": SHARE_TOLERANCE},
+    ),
+    _venues_counted("fct_volume_shares_1d"),
 )
 
 

@@ -22,12 +22,14 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from duckdb.func import FunctionNullHandling
 
 from transforms.catalog import DUCKDB_CONFIG
 from transforms.instruments import coin_of
 from transforms.publish import PARTITION_FILE, partition_dir
 from transforms.schemas import COT_CATEGORIES, STAGED_SCHEMAS, TIMESTAMP
 from transforms.sources import DATASETS, Dataset, Kind, cftc
+from transforms.sources.delivery import expiry_of
 from transforms.staging import day_bounds, quarantined_symbols
 
 SQL_ROOT: Final = Path(__file__).resolve().parent.parent / "sql"
@@ -143,6 +145,7 @@ FCT_PRICE_1M = FactModel(
         staged_role("mark_price_klines"),
         staged_role("index_price_klines"),
         staged_role("premium_index_klines"),
+        staged_role("delivery_klines"),
     ),
     _schema(
         ("ts", TIMESTAMP),
@@ -156,11 +159,14 @@ FCT_PRICE_1M = FactModel(
         ("index_close", F64),
         ("premium_close", F64),
         ("source_file", STR),
+        ("contract_type", STR),
+        ("expiry", TIMESTAMP),
     ),
     description=(
-        "Every minute's traded bar per perpetual and spot pair, with the perpetual's mark range "
-        "and close, index and premium closes: price, volume and taker flow, the base of every "
-        "feature."
+        "Every minute's traded bar per perpetual, delivery contract and spot pair, with the "
+        "perpetual's mark range and close, index and premium closes: price, volume and taker "
+        "flow, the base of every feature. contract_type says 'perpetual', 'delivery' or 'spot';"
+        " expiry is a delivery contract's settlement (08:00 UTC), whose bars stop there."
     ),
 )
 
@@ -180,11 +186,15 @@ FCT_OPEN_INTEREST = FactModel(
         ("taker_buy_sell_ratio", F64),
         ("source_file", STR),
         ("coin", STR),
+        ("contract_type", STR),
+        ("expiry", TIMESTAMP),
     ),
     description=(
         "Open interest every 5 minutes on every venue in base units (BTC, not USD, so that price"
         " moves do not look like new positions) and USD, with Binance's long/short and taker "
-        "ratios. A venue that reports no USD value (Bybit) is valued at the coin's mark price."
+        "ratios. A venue that reports no USD value (Bybit) is valued at the coin's mark price. "
+        "Binance's delivery contracts too: contract_type 'perpetual' or 'delivery', with a "
+        "delivery contract's expiry (08:00 UTC), after which it has no rows."
     ),
 )
 
@@ -406,6 +416,85 @@ FCT_COT_WEEKLY = FactModel(
     ),
 )
 
+CONTRACT_COLUMNS: Final = (("contract_type", STR), ("expiry", TIMESTAMP))
+"""Issue 16's last two columns of ``fct_price_1m`` and ``fct_open_interest``: 'perpetual',
+'delivery' (or 'spot' for spot pairs) and a delivery contract's expiry instant (08:00 UTC)."""
+
+
+def with_contract_columns(schema: pa.Schema) -> pa.Schema:
+    """``schema`` with ``contract_type`` and ``expiry`` as its last columns when it lacks them.
+
+    The models below read ``fct_price_1m`` and ``fct_open_interest`` with this schema, so they
+    bind whether or not those facts carry the columns yet; a partition written without them
+    reads them as null.
+    """
+    for name, kind in CONTRACT_COLUMNS:
+        if name not in schema.names:
+            schema = schema.append(pa.field(name, kind))
+    return schema
+
+
+FCT_BASIS_1H = FactModel(
+    "fct_basis_1h",
+    (
+        Input(FCT_PRICE_1M.name, (FCT_PRICE_1M.name,), with_contract_columns(FCT_PRICE_1M.schema)),
+        Input(FCT_FUNDING.name, (FCT_FUNDING.name,), FCT_FUNDING.schema, days_before=1),
+        Input(
+            FCT_FUNDING_CROSS_VENUE.name,
+            (FCT_FUNDING_CROSS_VENUE.name,),
+            FCT_FUNDING_CROSS_VENUE.schema,
+        ),
+    ),
+    _schema(
+        ("ts", TIMESTAMP),
+        ("coin", STR),
+        ("expiry", TIMESTAMP),
+        ("close_ts", TIMESTAMP),
+        ("close", F64),
+        ("index_close", F64),
+        ("index_source", STR),
+        ("basis", F64),
+        ("days_to_expiry", F64),
+        ("basis_apr", F64),
+        ("funding_rate_apr", F64),
+        ("funding_source", STR),
+    ),
+    description=(
+        "Each delivery contract's hour: its last 1-minute close, the index that minute (the "
+        "contract's own, else the same exchange's perpetual of the coin), the basis "
+        "(close / index − 1), the days left to expiry and the basis annualised over them, "
+        "beside the coin's perpetual funding annualised (OI-weighted across venues, else the "
+        "perpetual's latest settlement). A coin-hour's rows ordered by expiry are its term "
+        "structure: the premium a dated future pays against what holding a perpetual costs."
+    ),
+)
+
+FCT_VOLUME_SHARES_1D = FactModel(
+    "fct_volume_shares_1d",
+    (Input(FCT_PRICE_1M.name, (FCT_PRICE_1M.name,), with_contract_columns(FCT_PRICE_1M.schema)),),
+    _coin_schema(
+        ("ts", TIMESTAMP),
+        ("venue", STR),
+        ("spot_volume_usd", F64),
+        ("perpetual_volume_usd", F64),
+        ("delivery_volume_usd", F64),
+        ("total_volume_usd", F64),
+        ("spot_share", F64),
+        ("perpetual_share", F64),
+        ("delivery_share", F64),
+        ("venues", STR),
+        ("venue_count", pa.int32()),
+        ("instrument_count", pa.int32()),
+    ),
+    description=(
+        "Each coin's traded volume per UTC day in USD, split into spot, perpetual and delivery "
+        "futures, with each kind's share of the total: one row per venue that traded it "
+        "(binance_spot, binance_um, …) and one row 'all' summed over them. Where the "
+        "perpetuals trade most of a coin's volume, price is set by leverage."
+    ),
+)
+
+
 FACT_MODELS: Final = (
     FCT_PRICE_1M,
     FCT_OPEN_INTEREST,
@@ -418,6 +507,8 @@ FACT_MODELS: Final = (
     FCT_LIQUIDATIONS_COIN_1H,
     FCT_LIQUIDATIONS_COIN_1D,
     FCT_COT_WEEKLY,
+    FCT_BASIS_1H,
+    FCT_VOLUME_SHARES_1D,
 )
 
 
@@ -507,6 +598,13 @@ def build_fact(
     with duckdb.connect(config={**DUCKDB_CONFIG, "threads": 1}) as connection:
         connection.create_function(
             "coin_of", coin_of, [duckdb.sqltype("VARCHAR")], duckdb.sqltype("VARCHAR")
+        )
+        connection.create_function(
+            "expiry_of",
+            expiry_of,
+            [duckdb.sqltype("VARCHAR")],
+            duckdb.sqltype("TIMESTAMP WITH TIME ZONE"),
+            null_handling=FunctionNullHandling.SPECIAL,
         )
         for model_input in model.inputs:
             connection.register(model_input.role, read_input(lake_root, model_input, day))

@@ -519,6 +519,11 @@ def open_interest_chart(data: ReportData) -> ReportChart:
             ),
         ),
         *([_all_venues_panel(all_venues, coin)] if all_venues.height else []),
+        *(
+            [_contract_type_panel(data.open_interest_by_type, coin)]
+            if has_delivery_open_interest(data)
+            else []
+        ),
         title=_title(
             f"Open interest, {data.request.symbol} on {data.request.exchange}, hourly, with the "
             "price (grey, right axis)",
@@ -537,6 +542,162 @@ def open_interest_chart(data: ReportData) -> ReportChart:
         ),
         chart=chart,
         points=frame.filter(perpetual | pl.col("all_oi_base").is_not_null()).height,
+    )
+
+
+CONTRACT_TYPE_COLOURS: Final = {"perpetual": "#1f77b4", "delivery": "#ff7f0e"}
+"""The stacked open interest panel's two layers: perpetuals below, delivery contracts above."""
+VOLUME_KINDS: Final = {
+    "spot": "#2ca02c",
+    "perpetual": "#1f77b4",
+    "delivery": "#ff7f0e",
+}
+"""The volume-share chart's three kinds, stacked from the bottom in this order."""
+
+
+def has_delivery_open_interest(data: ReportData) -> bool:
+    """The lake holds the coin's delivery contracts' USD open interest in the range."""
+    frame = data.open_interest_by_type
+    return frame.filter((pl.col("contract_type") == "delivery") & (pl.col("oi_usd") > 0)).height > 0
+
+
+def _contract_type_panel(frame: pl.DataFrame, coin: str) -> alt.Chart:
+    """The coin's USD open interest over its venues, perpetual and delivery contracts stacked."""
+    delivery = frame.filter(pl.col("contract_type") == "delivery")
+    last = delivery.filter(pl.col("oi_usd").is_not_null()).row(-1, named=True)
+    total = frame.filter(pl.col("hour") == last["hour"])["oi_usd"].sum()
+    share = last["oi_usd"] / total if total else 0.0
+    ordered = frame.with_columns(
+        order=pl.col("contract_type").replace_strict({"perpetual": 0, "delivery": 1}, default=2)
+    )
+    tooltip = [
+        _utc_tooltip("hour", "hour"),
+        alt.Tooltip("contract_type:N", title="contracts"),
+        alt.Tooltip("oi_usd:Q", title="open interest, USD", format="$,.0f"),
+        alt.Tooltip("instruments:Q", title="instruments summed"),
+        alt.Tooltip("symbols:N", title="which"),
+    ]
+    area = (
+        alt.Chart(ordered)
+        .mark_area(opacity=0.85, interpolate="step-after")
+        .encode(
+            x=_time_x("hour"),
+            y=alt.Y(
+                "oi_usd:Q",
+                stack="zero",
+                impute=alt.ImputeParams(value=0),
+                axis=_usd_axis(f"{coin} open interest, USD"),
+            ),
+            color=alt.Color(
+                "contract_type:N",
+                scale=alt.Scale(
+                    domain=list(CONTRACT_TYPE_COLOURS), range=list(CONTRACT_TYPE_COLOURS.values())
+                ),
+                legend=alt.Legend(title=None, orient="top-left"),
+            ),
+            order=alt.Order("order:Q", sort="ascending"),
+            tooltip=tooltip,
+        )
+    )
+    return area.properties(
+        width=WIDTH,
+        height=200,
+        title=alt.Title(
+            f"All {coin} venues, USD: perpetual and delivery contracts stacked",
+            subtitle=[
+                "Each instrument's last reading of the hour, summed by kind; delivery "
+                f"contracts held {_usd(last['oi_usd'])}, {share:.1%} of the total, at "
+                f"{last['hour'][:13].replace('T', ' ')}:00 UTC."
+            ],
+            anchor="start",
+        ),
+    )
+
+
+def has_delivery_volume(data: ReportData) -> bool:
+    """The range has the coin's volume split with delivery futures in it: the volume-share chart
+    is drawn then (a lake without delivery contracts has nothing for it to add)."""
+    return (data.volume_shares["delivery_volume_usd"].fill_null(0.0) > 0).any()
+
+
+def volume_share_chart(data: ReportData) -> ReportChart:
+    """Each day's share of spot, perpetual and delivery volume of the coin, stacked to 100%."""
+    frame = data.volume_shares
+    coin = data.coin
+    days = frame.filter(pl.col("total_volume_usd") > 0)
+    long = days.unpivot(
+        on=[f"{kind}_share" for kind in VOLUME_KINDS],
+        index=["day", "total_volume_usd", "venues"],
+        variable_name="kind",
+        value_name="share",
+    ).with_columns(
+        kind=pl.col("kind").str.strip_suffix("_share"),
+        order=pl.col("kind").replace_strict({f"{k}_share": i for i, k in enumerate(VOLUME_KINDS)}),
+    )
+    volumes = days.unpivot(
+        on=[f"{kind}_volume_usd" for kind in VOLUME_KINDS],
+        index=["day"],
+        variable_name="kind",
+        value_name="volume_usd",
+    ).with_columns(kind=pl.col("kind").str.strip_suffix("_volume_usd"))
+    long = long.join(volumes, on=["day", "kind"], how="left")
+    if days.height:
+        totals = {kind: float(days[f"{kind}_volume_usd"].sum()) for kind in VOLUME_KINDS}
+        total = sum(totals.values())
+        split = ", ".join(
+            f"{kind} {totals[kind] / total:.1%} ({_usd(totals[kind])})" for kind in VOLUME_KINDS
+        )
+        venues = _venue_list(days["venues"])
+        subtitle = [
+            f"Over the range, of {_usd(total)} traded: {split}.",
+            *_wrap(venues, "Summed over ", ": each day's volume in USD (volume_quote) by kind."),
+        ]
+    else:
+        subtitle = [f"No volume of {coin} in the range (fct_volume_shares_1d)."]
+    chart = (
+        alt.Chart(long)
+        .mark_bar()
+        .encode(
+            x=alt.X("utcyearmonthdate(day):T", title=None, axis=alt.Axis(format="%b %d")),
+            y=alt.Y(
+                "share:Q",
+                stack="zero",
+                scale=alt.Scale(domain=[0.0, 1.0]),
+                axis=alt.Axis(title="share of the day's volume", format=".0%"),
+            ),
+            color=alt.Color(
+                "kind:N",
+                scale=alt.Scale(domain=list(VOLUME_KINDS), range=list(VOLUME_KINDS.values())),
+                legend=alt.Legend(title=None, orient="top", direction="horizontal"),
+            ),
+            order=alt.Order("order:Q", sort="ascending"),
+            tooltip=[
+                alt.Tooltip("day:N", title="day (UTC)"),
+                alt.Tooltip("kind:N"),
+                alt.Tooltip("share:Q", title="share", format=".1%"),
+                alt.Tooltip("volume_usd:Q", title="volume, USD", format="$,.0f"),
+                alt.Tooltip("total_volume_usd:Q", title="all kinds, USD", format="$,.0f"),
+                alt.Tooltip("venues:N", title="venues"),
+            ],
+        )
+        .properties(
+            width=WIDTH,
+            height=240,
+            title=_title(
+                f"Volume shares, {coin}: spot, perpetual and delivery futures, daily", *subtitle
+            ),
+        )
+    )
+    return ReportChart(
+        key="volume_shares",
+        title="Spot, perpetual and delivery volume shares",
+        description=(
+            "Where the coin trades: each day's volume in USD split into spot, perpetuals and "
+            "dated futures. When perpetuals trade most of it, leverage sets the price, and a "
+            "flush moves it."
+        ),
+        chart=chart,
+        points=days.height,
     )
 
 
@@ -1042,10 +1203,13 @@ CHART_BUILDERS: Final[tuple[Callable[[ReportData], ReportChart], ...]] = (
 def build_charts(data: ReportData) -> list[ReportChart]:
     """Every chart of :data:`CHART_BUILDERS`, and after the open interest chart, in a bitcoin
     report over a range with CFTC's weekly reports, CME's open interest beside the perpetuals'
-    (any other report leaves it out: it would be empty)."""
+    (any other report leaves it out: it would be empty), then, over a range with delivery
+    futures volume, the coin's spot, perpetual and delivery volume shares."""
     charts = []
     for build in CHART_BUILDERS:
         charts.append(build(data))
         if build is open_interest_chart and has_cme_open_interest(data):
             charts.append(cme_open_interest_chart(data))
+        if build is open_interest_chart and has_delivery_volume(data):
+            charts.append(volume_share_chart(data))
     return charts

@@ -11,7 +11,11 @@ facts. The liquidation chart draws the coin's liquidations summed over every ven
 (``fct_liquidations_coin_1d``) on the days the lake has them, with the venues and coverage kinds
 behind them, and the perpetual's own (``fct_liquidations_5m``) on the days it does not. A bitcoin
 report also sets CME's futures open interest (CFTC's weekly Commitments of Traders,
-``fct_cot_weekly``) beside the perpetuals' summed over their venues, week by week.
+``fct_cot_weekly``) beside the perpetuals' summed over their venues, week by week. The open
+interest chart stacks the coin's perpetual against its delivery contracts' open interest in USD
+where the lake holds delivery contracts, and a volume-share chart splits the coin's daily
+volume into spot, perpetual and delivery (``fct_volume_shares_1d``) where it holds delivery
+volume.
 
 Which instruments trade the coin: the ``coin`` column of ``fct_funding`` says so for every venue
 (no symbol pattern tells that ``XBTUSD`` is bitcoin). Partitions written before that column
@@ -45,11 +49,13 @@ from transforms.facts import (
     FCT_OPEN_INTEREST,
     FCT_OPEN_INTEREST_CROSS_VENUE,
     FCT_PRICE_1M,
+    FCT_VOLUME_SHARES_1D,
     SQL_ROOT,
     Input,
     bind,
     input_partitions,
     read_input,
+    with_contract_columns,
 )
 from transforms.features import FEAT_FLUSH_EVENTS, FEAT_REGIME_1H, FlushEventRules
 from transforms.heatmap import HEATMAP_TABLE_SCHEMA, HOT_ZONES_TABLE_SCHEMA
@@ -74,15 +80,17 @@ REPORT_INPUTS: Final = {
             FCT_LIQUIDATIONS_5M,
             FCT_LIQUIDATIONS_COIN_1D,
             FCT_FUNDING,
-            FCT_OPEN_INTEREST,
             FCT_PRICE_1M,
             FCT_FUNDING_CROSS_VENUE,
             FCT_OPEN_INTEREST_CROSS_VENUE,
             FCT_COT_WEEKLY,
+            FCT_VOLUME_SHARES_1D,
             FEAT_REGIME_1H,
             FEAT_FLUSH_EVENTS,
         )
     },
+    # Read with contract_type and expiry, whether or not the fact (or a partition) has them.
+    FCT_OPEN_INTEREST.name: with_contract_columns(FCT_OPEN_INTEREST.schema),
     "feat_liquidation_heatmap": HEATMAP_TABLE_SCHEMA,
     "feat_hot_zones": HOT_ZONES_TABLE_SCHEMA,
     COVERAGE_TABLE: COVERAGE_SCHEMA,
@@ -155,6 +163,12 @@ class ReportData:
     """Each Tuesday's CME bitcoin futures open interest in BTC (CFTC's Commitments of Traders)
     beside the perpetuals' summed over their venues at that Tuesday's last hour; empty for any
     other coin and when the lake has no ``fct_cot_weekly`` in the range."""
+    open_interest_by_type: pl.DataFrame
+    """The coin's open interest in USD each hour summed over its venues, perpetual against
+    delivery contracts (``contract_type``), each instrument's last reading of the hour."""
+    volume_shares: pl.DataFrame
+    """The coin's daily spot, perpetual and delivery volume in USD summed over its venues, with
+    their shares (``fct_volume_shares_1d``); empty when the lake has none in the range."""
     heatmap: pl.DataFrame
     hot_zones: pl.DataFrame
     regimes: pl.DataFrame
@@ -257,6 +271,8 @@ def load_report_data(lake_root: Path, request: ReportRequest) -> ReportData:
             funding_cross_venue=query("report_funding_cross_venue"),
             open_interest=query("report_open_interest"),
             cme_open_interest=query("report_cme_open_interest"),
+            open_interest_by_type=query("report_open_interest_by_type"),
+            volume_shares=query("report_volume_shares"),
             heatmap=query("report_heatmap"),
             hot_zones=query("report_hot_zones"),
             regimes=query("report_regimes"),
