@@ -7,11 +7,13 @@ test's own work, in process otherwise.
 
 import json
 import os
+import queue
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from datetime import date
@@ -132,7 +134,7 @@ def test_a_run_killed_mid_range_leaves_a_valid_lake_and_a_rerun_matches_an_unint
         while process.poll() is None and not list((crashed / "lake").glob("fct_*/date=*/*")):
             time.sleep(0.02)
         process.send_signal(signal.SIGKILL)
-        process.wait()
+        process.wait(timeout=60)
     assert process.returncode == -signal.SIGKILL, (tmp_path / "killed.log").read_text()
 
     assert_readers_see_only_whole_partitions(crashed)
@@ -217,6 +219,33 @@ def test_readers_see_no_error_and_no_half_written_partition_while_a_range_runs(
     assert "asset-partitions (100%)" in progress[-1]
 
 
+def first_line_with(
+    process: subprocess.Popen[str], text: str, deadline_seconds: float
+) -> str | None:
+    """The first line of ``process``'s stderr containing ``text``, or None by the deadline (a
+    child that never says it would otherwise hang the suite on the read)."""
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def pump() -> None:
+        assert process.stderr is not None
+        for line in process.stderr:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    deadline = time.monotonic() + deadline_seconds
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            line = lines.get(timeout=left)
+        except queue.Empty:
+            return None
+        if line is None:
+            return None
+        if text in line:
+            return line
+    return None
+
+
 def test_a_second_writer_waits_for_the_first_and_force_rebuilds_a_built_day(
     tmp_path: Path, mirror: Path, dagster_home: Path
 ) -> None:
@@ -229,14 +258,13 @@ def test_a_second_writer_waits_for_the_first_and_force_rebuilds_a_built_day(
         process = spawn(
             arguments, url, dagster_home, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
-        assert process.stderr is not None
-        waiting = next((line for line in process.stderr if "waiting for pid" in line), None)
-        assert waiting is not None, process.communicate()[1]
+        waiting = first_line_with(process, "waiting for pid", deadline_seconds=300)
+        assert waiting is not None, "the second writer never said it was waiting"
         assert f"pid {os.getpid()} " in waiting
         assert not (warehouse / "lake").exists()
         assert process.poll() is None
-    _, rest = process.communicate(timeout=600)
-    assert process.returncode == 0, rest
+    # Its stderr is drained by first_line_with's reader, which keeps going to the end.
+    assert process.wait(timeout=600) == 0
     assert (warehouse / "lake" / "dq_coverage" / "date=2024-01-01" / "data.parquet").exists()
 
     skipped = run_in_process(arguments, url, dagster_home)

@@ -43,7 +43,8 @@ with open(sys.argv[1], "a+") as handle:
 def other_process_sees(lock: Path) -> str:
     """Whether a separate process could take the warehouse's writer lock right now."""
     probe = [sys.executable, "-c", LOCK_PROBE, str(lock)]
-    return subprocess.run(probe, capture_output=True, text=True, check=True).stdout.strip()
+    result = subprocess.run(probe, capture_output=True, text=True, check=True, timeout=60)
+    return result.stdout.strip()
 
 
 def test_the_instance_keeps_everything_in_sqlite_under_dagster_home(
