@@ -112,6 +112,40 @@ def csv_member_name(relpath: str) -> str:
     return PurePosixPath(relpath).with_suffix(".csv").name
 
 
+def side_by_side(relpaths: Iterable[str], work: Callable[[str], T], workers: int) -> dict[str, T]:
+    """``work`` on each distinct path, ``workers`` at a time, in the paths' order."""
+    unique = list(dict.fromkeys(relpaths))
+    if len(unique) <= 1 or workers <= 1:
+        return {relpath: work(relpath) for relpath in unique}
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return dict(zip(unique, pool.map(work, unique), strict=True))
+
+
+def fetch_each(
+    fetch: Callable[[str], FetchOutcome],
+    relpaths: Iterable[str],
+    handle: Callable[[str, FetchOutcome | FetchError], T],
+    workers: int,
+    location: Callable[[str], str],
+) -> dict[str, T]:
+    """Fetch each path and pass its outcome to ``handle`` in the same worker.
+
+    One file's failure, even an unforeseen one, never stops the others: it becomes that file's
+    :class:`FetchError`, named by ``location``.
+    """
+
+    def attempt(relpath: str) -> T:
+        try:
+            outcome: FetchOutcome | FetchError = fetch(relpath)
+        except FetchError as exc:
+            outcome = exc
+        except Exception as exc:  # one file's surprise must not end the other fetches
+            outcome = FetchError(location(relpath), f"{type(exc).__name__}: {exc}")
+        return handle(relpath, outcome)
+
+    return side_by_side(relpaths, attempt, workers)
+
+
 class ArchiveClient:
     """Fetches files of one archive (``https://``, ``http://`` or ``file://``) into ``raw/``."""
 
@@ -225,16 +259,7 @@ class ArchiveClient:
         work is all CPU).
         """
 
-        def attempt(relpath: str) -> T:
-            try:
-                outcome: FetchOutcome | FetchError = self.fetch(relpath)
-            except FetchError as exc:
-                outcome = exc
-            except Exception as exc:  # one file's surprise must not end the other fetches
-                outcome = FetchError(self.url(relpath), f"{type(exc).__name__}: {exc}")
-            return handle(relpath, outcome)
-
-        return self._map(relpaths, attempt)
+        return fetch_each(self.fetch, relpaths, handle, self._workers(), self.url)
 
     def published_checksum(self, relpath: str) -> str | None:
         """The sha256 the archive's ``.CHECKSUM`` publishes for ``relpath`` now; None on 404.
@@ -262,14 +287,13 @@ class ArchiveClient:
         return self._map(relpaths, probe)
 
     def _map(self, relpaths: Iterable[str], work: Callable[[str], T]) -> dict[str, T]:
-        unique = list(dict.fromkeys(relpaths))
+        return side_by_side(relpaths, work, self._workers())
+
+    def _workers(self) -> int:
         workers = self.limits.concurrency
         if self._http is None:
             workers = min(workers, os.cpu_count() or 1)
-        if len(unique) <= 1 or workers <= 1:
-            return {relpath: work(relpath) for relpath in unique}
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            return dict(zip(unique, pool.map(work, unique), strict=True))
+        return workers
 
     def _get(self, url: str, max_bytes: int) -> bytes | None:
         """GET ``url``; ``None`` on 404; retries transient failures, then raises FetchError."""

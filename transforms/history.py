@@ -37,7 +37,6 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -48,7 +47,7 @@ import pyarrow as pa
 import tenacity
 
 from transforms.errors import FetchError, ParseError
-from transforms.fetch import FetchOutcome, Landed, NotPublished, sha256_of
+from transforms.fetch import FetchOutcome, Landed, NotPublished, fetch_each, sha256_of
 from transforms.parse import ParsedFile
 from transforms.publish import write_bytes_atomically, write_json_atomically
 from transforms.schemas import TIMESTAMP
@@ -523,20 +522,13 @@ class HistoryClient:
         Chunks go side by side (``Limits.concurrency``); the pacer keeps them to the rate.
         """
 
-        def attempt(relpath: str) -> T:
-            try:
-                outcome: FetchOutcome | FetchError = self.fetch(relpath)
-            except FetchError as exc:
-                outcome = exc
-            except Exception as exc:  # one chunk's surprise must not end the others
-                outcome = FetchError(f"{self.url} {relpath}", f"{type(exc).__name__}: {exc}")
-            return handle(relpath, outcome)
-
-        unique = list(dict.fromkeys(relpaths))
-        if len(unique) <= 1 or self.limits.concurrency <= 1:
-            return {relpath: attempt(relpath) for relpath in unique}
-        with ThreadPoolExecutor(max_workers=self.limits.concurrency) as pool:
-            return dict(zip(unique, pool.map(attempt, unique), strict=True))
+        return fetch_each(
+            self.fetch,
+            relpaths,
+            handle,
+            self.limits.concurrency,
+            lambda relpath: f"{self.url} {relpath}",
+        )
 
 
 def landed_digest(
