@@ -23,19 +23,17 @@ test: $(VENV)/.synced
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
-	home=$$(mktemp -d) && cp dagster.yaml $$home/ && \
-		DAGSTER_HOME=$$home $(VENV)/bin/dagster definitions validate -w workspace.yaml; \
-		status=$$?; rm -rf $$home; exit $$status
+	scratch=$$(mktemp -d) && TREADMILL_WAREHOUSE=$$scratch $(VENV)/bin/dagster definitions validate; \
+		status=$$?; rm -rf $$scratch; exit $$status
 	$(VENV)/bin/pytest -n 2
 
 format: $(VENV)/.synced
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-# The Dagster UI on http://127.0.0.1:3000, with run history under the warehouse.
+# The Dagster UI on http://127.0.0.1:3000, with run history under the warehouse (dagster.yaml).
 ui: $(VENV)/.synced
-	mkdir -p $(WAREHOUSE)/dagster && cp dagster.yaml $(WAREHOUSE)/dagster/dagster.yaml
-	DAGSTER_HOME=$(abspath $(WAREHOUSE))/dagster $(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	TREADMILL_WAREHOUSE=$(abspath $(WAREHOUSE)) $(VENV)/bin/dagster dev -h 127.0.0.1 -p 3000
 
 # Benchmarks (not part of test): BENCH_ARGS=--quick for a smoke run; see README "Benchmarks".
 bench: $(VENV)/.synced

@@ -13,6 +13,7 @@ import dagster as dg
 
 from pipelines.defs.jobs import DAILY_JOB
 from pipelines.defs.partitions import RANGE_END_TAG, RANGE_START_TAG
+from pipelines.instance import dagster_home
 from pipelines.progress import Progress, RunProgress
 from transforms.fetch import published_checksums
 from transforms.lock import writer_lock
@@ -25,11 +26,12 @@ CODE_ROOTS = tuple(PROJECT_ROOT / folder for folder in ("transforms", "sql", "pi
 """The code that decides what the warehouse holds: a change to it rebuilds every day."""
 
 
-def dagster_home(settings: Settings) -> Path:
-    """``$DAGSTER_HOME`` if set; otherwise ``<warehouse>/dagster`` with the project's settings."""
+def instance_home(settings: Settings) -> Path:
+    """The instance's directory (:func:`pipelines.instance.dagster_home`), holding the project's
+    ``dagster.yaml`` unless ``$DAGSTER_HOME`` names one of its own."""
     if os.environ.get("DAGSTER_HOME"):
-        return Path(os.environ["DAGSTER_HOME"])
-    home = settings.warehouse / "dagster"
+        return dagster_home()
+    home = dagster_home(settings.warehouse)
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if PROJECT_DAGSTER_YAML.exists() and (
@@ -41,14 +43,15 @@ def dagster_home(settings: Settings) -> Path:
 
 @contextmanager
 def open_instance(settings: Settings) -> Iterator[dg.DagsterInstance]:
-    """The Dagster instance of :func:`dagster_home`.
+    """The Dagster instance of :func:`instance_home`.
 
-    ``dagster.yaml`` names its storage through ``$DAGSTER_HOME``, so the variable is set while
-    the instance is open (and put back afterwards).
+    ``DAGSTER_HOME`` is set while the instance is open (and put back afterwards): the storage
+    classes of ``dagster.yaml`` find their directory through it, here and in any process the run
+    starts, whichever warehouse these settings name.
     """
-    home = dagster_home(settings)
+    home = instance_home(settings)
     previous = os.environ.get("DAGSTER_HOME")
-    os.environ["DAGSTER_HOME"] = str(home.resolve())
+    os.environ["DAGSTER_HOME"] = str(home)
     try:
         with dg.DagsterInstance.from_config(str(home)) as instance:
             yield instance

@@ -160,6 +160,11 @@ class Limits:
     concurrency: int = 8
 
 
+def warehouse_root() -> Path:
+    """``$TREADMILL_WAREHOUSE``, or ``./warehouse`` from the working directory, made absolute."""
+    return Path(os.environ.get("TREADMILL_WAREHOUSE") or "warehouse").resolve()
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where the warehouse lives, where the archive is, and what to pull from it."""
@@ -205,11 +210,10 @@ class Settings:
 
         ``venue_urls`` and ``venue_rates`` are ``venue=value;…`` overrides of single venues.
         """
-        root = warehouse or os.environ.get("TREADMILL_WAREHOUSE") or "warehouse"
         url = binance_url or os.environ.get("TREADMILL_BINANCE_URL") or DEFAULT_BINANCE_URL
         universe_text = universe or os.environ.get("TREADMILL_UNIVERSE") or DEFAULT_UNIVERSE
         return cls(
-            warehouse=Path(root).resolve(),
+            warehouse=Path(warehouse).resolve() if warehouse else warehouse_root(),
             binance_url=check_base_url(url),
             universe=parse_universe(universe_text),
             venue_urls=venue_urls_from_env(parse_pairs(venue_urls or "")),

@@ -1,0 +1,75 @@
+"""Where the Dagster instance keeps its state, decided once for every way Dagster is started.
+
+``treadmill``, ``make ui`` and Dagster's own commands run bare from the project root
+(``dagster dev``, ``dagster definitions validate``, ``dg check defs``…) all keep run history,
+event logs, schedule state, compute logs and artifacts in one place: ``$DAGSTER_HOME`` when it is
+set, otherwise ``<warehouse>/dagster``. Without ``DAGSTER_HOME`` Dagster builds a throwaway
+instance in the working directory from the project's ``dagster.yaml``; that file names the classes
+below, so the throwaway instance still stores everything under the warehouse and history
+survives the command. Each class works its directory out when it is built, in whichever process
+builds it (the webserver, the daemon, a run worker), from the variables that process inherited.
+"""
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Self
+
+from dagster._core.storage.local_compute_log_manager import LocalComputeLogManager
+from dagster._core.storage.root import LocalArtifactStorage
+from dagster._core.storage.sqlite_storage import DagsterSqliteStorage
+from dagster._serdes import ConfigurableClassData
+
+from transforms.settings import warehouse_root
+
+
+def dagster_home(warehouse: Path | None = None) -> Path:
+    """``$DAGSTER_HOME`` if set, otherwise ``<warehouse>/dagster`` (an absolute path).
+
+    ``warehouse`` defaults to ``$TREADMILL_WAREHOUSE`` or ``./warehouse``, as everywhere else.
+    """
+    if os.environ.get("DAGSTER_HOME"):
+        return Path(os.environ["DAGSTER_HOME"]).resolve()
+    return (warehouse or warehouse_root()) / "dagster"
+
+
+class WarehouseStorage(DagsterSqliteStorage):
+    """Runs, event logs and schedule state in SQLite under :func:`dagster_home`."""
+
+    @classmethod
+    def config_type(cls) -> dict[str, Any]:
+        return {}
+
+    @classmethod
+    def from_config_value(
+        cls, inst_data: ConfigurableClassData, config_value: Mapping[str, Any]
+    ) -> Self:
+        return cls.from_local(base_dir=str(dagster_home()), inst_data=inst_data)
+
+
+class WarehouseComputeLogs(LocalComputeLogManager):
+    """Each step's stdout and stderr, under ``<dagster home>/storage`` as Dagster's default."""
+
+    @classmethod
+    def config_type(cls) -> dict[str, Any]:
+        return {}
+
+    @classmethod
+    def from_config_value(
+        cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]
+    ) -> "WarehouseComputeLogs":
+        return cls(base_dir=str(dagster_home() / "storage"), inst_data=inst_data)
+
+
+class WarehouseArtifacts(LocalArtifactStorage):
+    """Dagster's local artifacts (``<dagster home>/storage``), beside the compute logs."""
+
+    @classmethod
+    def config_type(cls) -> dict[str, Any]:
+        return {}
+
+    @classmethod
+    def from_config_value(
+        cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]
+    ) -> "WarehouseArtifacts":
+        return cls(base_dir=str(dagster_home() / "storage"), inst_data=inst_data)

@@ -1,0 +1,130 @@
+"""Dagster's own commands, run bare from the project root as a Dagster user would.
+
+No ``DAGSTER_HOME``, no make: each command keeps its instance under the warehouse that
+``TREADMILL_WAREHOUSE`` names, and leaves nothing behind in the project root.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dagster as dg
+import httpx
+import pytest
+
+from pipelines.runner import PROJECT_ROOT
+
+BIN = Path(sys.executable).parent
+COMMAND_TIMEOUT_S = 300
+DEV_START_TIMEOUT_S = 240
+
+
+def bare_environment(warehouse: Path) -> dict[str, str]:
+    """The caller's environment with the venv first on PATH and no ``DAGSTER_HOME``."""
+    environment = {key: value for key, value in os.environ.items() if key != "DAGSTER_HOME"}
+    environment["PATH"] = f"{BIN}{os.pathsep}{environment.get('PATH', '')}"
+    environment["TREADMILL_WAREHOUSE"] = str(warehouse)
+    return environment
+
+
+def run_bare(arguments: list[str], warehouse: Path) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        arguments,
+        cwd=PROJECT_ROOT,
+        env=bare_environment(warehouse),
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT_S,
+        check=False,
+    )
+    assert result.returncode == 0, f"{' '.join(arguments)} failed:\n{result.stderr[-3000:]}"
+    return result
+
+
+def instance_files(warehouse: Path) -> set[str]:
+    home = warehouse / "dagster"
+    return {str(path.relative_to(home)) for path in home.rglob("*.db")}
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["dagster", "definitions", "validate"], ["dg", "check", "defs"]],
+    ids=["dagster", "dg"],
+)
+def test_validating_the_definitions_needs_no_dagster_home(
+    tmp_path: Path, command: list[str]
+) -> None:
+    warehouse = tmp_path / "warehouse"
+
+    run_bare([str(BIN / command[0]), *command[1:]], warehouse)
+
+    assert {"history/runs.db", "schedules/schedules.db"} <= instance_files(warehouse)
+
+
+def test_listing_the_assets_needs_no_dagster_home(tmp_path: Path) -> None:
+    warehouse = tmp_path / "warehouse"
+
+    listed = run_bare(
+        [str(BIN / "dagster"), "asset", "list", "-m", "pipelines.definitions"], warehouse
+    )
+    defs = run_bare([str(BIN / "dg"), "list", "defs", "--json"], warehouse)
+
+    assets = set(listed.stdout.split())
+    assert {"fct_funding", "fct_open_interest", "report", "catalog"} <= assets
+    assert '"fct_funding"' in defs.stdout
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_dagster_dev_keeps_its_history_under_the_warehouse(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The webserver answers and the daemon's heartbeat lands in ``<warehouse>/dagster``: the
+    instance outlives ``dagster dev``, unlike Dagster's throwaway default."""
+    warehouse = tmp_path / "warehouse"
+    # This process reads the same instance through the project's dagster.yaml.
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.setenv("TREADMILL_WAREHOUSE", str(warehouse))
+    port = free_port()
+    dev = subprocess.Popen(
+        [str(BIN / "dagster"), "dev", "-h", "127.0.0.1", "-p", str(port)],
+        cwd=PROJECT_ROOT,
+        env=bare_environment(warehouse),
+        stdout=subprocess.DEVNULL,
+        stderr=(tmp_path / "dev.log").open("w"),
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + DEV_START_TIMEOUT_S
+        heartbeats: list[str] = []
+        server_info: dict[str, object] = {}
+        while time.monotonic() < deadline and not (heartbeats and server_info):
+            assert dev.poll() is None, (tmp_path / "dev.log").read_text()[-3000:]
+            time.sleep(1)
+            if not server_info:
+                try:
+                    response = httpx.get(f"http://127.0.0.1:{port}/server_info", timeout=5)
+                except httpx.TransportError:
+                    continue
+                if response.status_code == 200:
+                    server_info = response.json()
+            if (warehouse / "dagster" / "history" / "runs.db").exists():
+                with dg.DagsterInstance.from_config(str(PROJECT_ROOT)) as instance:
+                    heartbeats = list(instance.get_daemon_heartbeats())
+        assert "dagster_webserver_version" in server_info
+        assert "SCHEDULER" in heartbeats
+    finally:
+        os.killpg(dev.pid, signal.SIGINT)
+        try:
+            dev.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(dev.pid, signal.SIGKILL)
+            dev.wait(timeout=30)
