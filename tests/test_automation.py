@@ -16,14 +16,14 @@ from pipelines.defs.staged import staged_assets
 from tests.conftest import WriteFile
 from tests.factories import funding_rows, kline_rows, metrics_rows
 from transforms import formats
+from transforms.coverage import coverage_rows
 from transforms.errors import ConfigError
-from transforms.late_data import (
+from transforms.late_data import AwaitedFile, awaited_files, late_runs, watch_window
+from transforms.publication import (
+    DAILY_DELAY_ENV,
     MONTHLY_DELAY_ENV,
-    AwaitedFile,
     PublicationDelays,
-    awaited_files,
-    late_runs,
-    watch_window,
+    due_at,
 )
 from transforms.publish import write_json_atomically
 from transforms.settings import SCHEDULE_TIME_ENV, Settings, parse_universe, schedule_time
@@ -79,7 +79,7 @@ def test_files_are_awaited_from_the_end_of_their_period_for_the_publication_dela
     )
     assert watch_window(FUNDING, date(2024, 2, 10), DELAYS) == (
         at("2024-03-01T00:00:00"),
-        at("2024-04-01T00:00:00"),
+        at("2024-03-08T00:00:00"),
     )
 
 
@@ -103,7 +103,7 @@ def test_awaited_files_are_the_absent_or_failed_ones_still_within_their_delay(
         write_manifest(settings, FUNDING.table, february_day, {"BTCUSDT": "not_published"})
     write_manifest(settings, FUNDING.table, day, {"BTCUSDT": "not_published"})
 
-    awaited = awaited_files(settings, at("2024-03-05T10:00:00"), DELAYS)
+    awaited = awaited_files(settings, at("2024-03-05T10:00:00"))
 
     funding = AwaitedFile(
         "binance_um",
@@ -116,12 +116,42 @@ def test_awaited_files_are_the_absent_or_failed_ones_still_within_their_delay(
         AwaitedFile("binance_um", METRICS.archive_path("BTCUSDT", day), (day,)),
         funding,
     ]
-    assert awaited_files(settings, at("2024-03-04T23:59:59"), DELAYS) == [funding]
-    assert awaited_files(settings, at("2024-03-07T00:00:00"), DELAYS) == [funding]
+    assert awaited_files(settings, at("2024-03-04T23:59:59")) == [funding]
+    assert awaited_files(settings, at("2024-03-07T00:00:00")) == [funding]
     # February's file is no longer awaited; March has ended, so its file is now.
-    assert awaited_files(settings, at("2024-04-01T00:00:00"), DELAYS) == [
+    assert awaited_files(settings, at("2024-04-01T00:00:00")) == [
         AwaitedFile("binance_um", FUNDING.archive_path("BTCUSDT", day), (day,))
     ]
+
+
+def test_coverage_calls_a_file_missing_exactly_when_the_sensor_stops_awaiting_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One notion of due: the configured delays move both, and they never disagree."""
+    monkeypatch.setenv(DAILY_DELAY_ENV, "3")
+    monkeypatch.setenv(MONTHLY_DELAY_ENV, "10")
+    settings = Settings(warehouse=tmp_path, universe=parse_universe("binance_um:BTCUSDT"))
+    day = date(2024, 2, 20)
+    for table in (METRICS.table, FUNDING.table):
+        write_manifest(settings, table, day, {"BTCUSDT": "not_published"})
+
+    for awaited_dataset, due in (
+        (METRICS, at("2024-02-24T00:00:00")),
+        (FUNDING, at("2024-03-11T00:00:00")),
+    ):
+        assert due_at(awaited_dataset, day, settings.publication_delays) == due
+        path = awaited_dataset.archive_path("BTCUSDT", day)
+        for now, awaited, status in (
+            (due - timedelta(microseconds=1), True, "pending"),
+            (due, False, "missing"),
+        ):
+            watched = {item.relpath for item in awaited_files(settings, now)}
+            cells = {
+                row["dataset"]: row["status"]
+                for row in coverage_rows(settings, day, now).to_pylist()
+                if row["symbol"] == "BTCUSDT"
+            }
+            assert (path in watched, cells[awaited_dataset.name]) == (awaited, status), now
 
 
 def test_late_runs_group_consecutive_days_of_files_that_appeared() -> None:

@@ -23,10 +23,10 @@ from transforms.coverage import (
     COVERAGE_SCHEMA,
     COVERAGE_TABLE,
     coverage_rows,
-    due_at,
     expected_rows,
 )
 from transforms.fetch import ArchiveClient
+from transforms.publication import due_at
 from transforms.publish import PARTITION_FILE, partition_dir, publish_partition
 from transforms.settings import Settings, parse_universe
 from transforms.sources import DATASETS, Dataset, dataset
@@ -175,11 +175,12 @@ def test_a_file_not_yet_due_is_pending_then_missing(
     def statuses(now: datetime) -> dict[str, str]:
         return {r["dataset"]: r["status"] for r in coverage_rows(settings, DAY, now).to_pylist()}
 
-    daily_due = datetime(2024, 1, 12, tzinfo=UTC)
+    daily_due = datetime(2024, 1, 13, tzinfo=UTC)
     monthly_due = datetime(2024, 2, 8, tzinfo=UTC)
-    assert due_at(dataset("binance_um", "klines"), DAY) == daily_due
-    assert due_at(dataset("binance_um", "funding_rate"), DAY) == monthly_due
-    assert due_at(dataset("binance_um", "funding_rate"), date(2024, 12, 31)) == datetime(
+    delays = settings.publication_delays
+    assert due_at(dataset("binance_um", "klines"), DAY, delays) == daily_due
+    assert due_at(dataset("binance_um", "funding_rate"), DAY, delays) == monthly_due
+    assert due_at(dataset("binance_um", "funding_rate"), date(2024, 12, 31), delays) == datetime(
         2025, 1, 8, tzinfo=UTC
     )
 
@@ -193,7 +194,7 @@ def test_a_file_not_yet_due_is_pending_then_missing(
     pending = by_key(coverage_rows(settings, DAY, daily_due - timedelta(hours=1)).to_pylist())
     assert (
         pending["klines", "BTCUSDT"]["detail"]
-        == "not in the archive (404); due 2024-01-12 00:00 UTC"
+        == "not in the archive (404); due 2024-01-13 00:00 UTC"
     )
     assert pending["funding_rate", "BTCUSDT"]["detail"].endswith("due 2024-02-08 00:00 UTC")
 

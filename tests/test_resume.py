@@ -141,14 +141,14 @@ def test_a_failed_download_leaves_its_day_unrecorded(
 def test_a_pending_file_rebuilds_its_day_once_due_so_coverage_says_missing(
     one_symbol: Settings, write_file: WriteFile
 ) -> None:
-    """Built the morning after without its metrics (pending until 00:00 two days on)."""
+    """Built the morning after without its metrics (pending until two days after it ends)."""
     day = DAYS[0]
     write_file(KLINES.archive_path("BTCUSDT", day), formats.KLINE_COLUMNS, kline_rows(day))
     stage(one_symbol, [day])
     record_days(one_symbol, [day], "v1", "run-1", datetime(2024, 3, 2, 8, tzinfo=UTC))
 
-    evening = plan(one_symbol, day, day, now=datetime(2024, 3, 2, 20, tzinfo=UTC))
-    due = plan(one_symbol, day, day, now=datetime(2024, 3, 3, 0, tzinfo=UTC))
+    evening = plan(one_symbol, day, day, now=datetime(2024, 3, 3, 23, 59, tzinfo=UTC))
+    due = plan(one_symbol, day, day, now=datetime(2024, 3, 4, 0, tzinfo=UTC))
 
     assert evening.remaining is None
     assert due.remaining == (day, day)

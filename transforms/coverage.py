@@ -12,8 +12,8 @@ windows, cadence) and the wall clock at check time. ``status`` is one of:
     (Hyperliquid's fills, a recorded stream), with fewer than 24 hours or with recorder gaps
     (``hours_covered``, ``gap_seconds`` and ``messages`` say how much);
 ``pending``
-    not in the archive yet and not yet due: a daily file is due at 00:00 UTC two days after its
-    day, a monthly funding file seven days after its month ends;
+    not in the archive yet and not yet due (:mod:`transforms.publication`): by default a daily
+    file is due two days after its day ends, a monthly funding file seven days after its month;
 ``missing``
     past due and not in the archive (404), not staged, or its download failed for good;
 ``quarantined``
@@ -30,7 +30,7 @@ contract's expiry day a complete day is the rows until 08:00.
 ``source`` says where the day's rows came from: ``archive`` (dump files) or ``rest`` (paged REST
 history: the venues that publish no files, and Binance's current month of funding before its
 monthly file exists, whose row then says ``ok`` with ``source = 'rest'``). A REST dataset is due
-:data:`REST_DUE_AFTER` after its day ends.
+two hours after its day ends.
 
 ``checked_at`` is the only wall-clock column: a ``pending`` day turns ``missing`` when a later
 check finds it still absent past its due time.
@@ -39,17 +39,18 @@ check finds it still absent past its due time.
 from calendar import day_name
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Final, Literal, get_args
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from transforms.publication import PublicationDelays, due_at
 from transforms.publish import PARTITION_FILE, partition_days, partition_dir
 from transforms.schemas import TIMESTAMP
 from transforms.settings import Settings
-from transforms.sources import DATASETS, Cadence, Dataset, Kind, Source
+from transforms.sources import DATASETS, Dataset, Kind, Source
 from transforms.sources.streams import RECORDER_FOLDER
 from transforms.staging import read_manifest
 
@@ -88,14 +89,6 @@ COVERAGE_SCHEMA: Final = pa.schema(
 whenever one was read; ``detail`` says why a day is not ``ok`` (or which warnings it raised).
 """
 
-WEEKLY_DUE_AFTER: Final = timedelta(days=7)
-"""A weekly report (CFTC's, as of a Tuesday, out that Friday) is due by the next Tuesday: a
-holiday week's release slips to the Monday."""
-REST_DUE_AFTER: Final = timedelta(hours=2)
-"""A venue's REST history holds a day's rows as soon as the day ends; the slack covers a
-settlement published late."""
-DAILY_DUE_AFTER: Final = timedelta(days=2)
-MONTHLY_DUE_AFTER: Final = timedelta(days=7)
 DEFAULT_FUNDING_INTERVAL_HOURS: Final = 8
 HOURS_IN_DAY: Final = 24
 EXPECTED_ROWS: Final[dict[Kind, int | None]] = {
@@ -104,21 +97,6 @@ EXPECTED_ROWS: Final[dict[Kind, int | None]] = {
     Kind.LIQUIDATION: None,
     Kind.COT: 1,
 }
-
-
-def due_at(dataset: Dataset, day: date) -> datetime:
-    """When the archive file holding ``day`` should exist: after that, a 404 is ``missing``.
-
-    Daily files: 00:00 UTC of ``day`` + 2. Monthly files: 7 days after the month ends. REST
-    history: :data:`REST_DUE_AFTER` after the day ends, whatever the chunk's period.
-    """
-    if dataset.is_rest:
-        return _midnight(day + timedelta(days=1)) + REST_DUE_AFTER
-    if dataset.weekday is not None:
-        return _midnight(day) + WEEKLY_DUE_AFTER
-    if dataset.cadence is Cadence.MONTHLY:
-        return _midnight(dataset.period_end(day)) + MONTHLY_DUE_AFTER
-    return _midnight(day) + DAILY_DUE_AFTER
 
 
 def expected_rows(dataset: Dataset, funding_intervals: Sequence[int | None] = ()) -> int | None:
@@ -174,6 +152,7 @@ def coverage_rows(settings: Settings, day: date, now: datetime) -> pa.Table:
                 day,
                 entries.get(symbol),
                 checked_at,
+                settings.publication_delays,
                 intervals.get(symbol, []),
                 dataset.hours_on(symbol, day),
             )
@@ -186,7 +165,12 @@ def coverage_rows(settings: Settings, day: date, now: datetime) -> pa.Table:
                 and fallback is not None
             ):
                 served = _cell(
-                    fallback, day, stand_in, checked_at, stand_in_intervals.get(symbol, [])
+                    fallback,
+                    day,
+                    stand_in,
+                    checked_at,
+                    settings.publication_delays,
+                    stand_in_intervals.get(symbol, []),
                 )
                 served["detail"] = "; ".join(
                     filter(None, [f"served by REST history ({cell['detail']})", served["detail"]])
@@ -242,6 +226,7 @@ def _cell(
     day: date,
     entry: dict[str, Any] | None,
     now: datetime,
+    delays: PublicationDelays,
     funding_intervals: Sequence[int | None],
     trading_hours: int = HOURS_IN_DAY,
 ) -> dict[str, Any]:
@@ -303,7 +288,7 @@ def _cell(
     if manifest_status == "failed":
         error = (entry or {}).get("error") or "unknown error"
         return {**file_facts, "status": "missing", "detail": f"download failed: {error}"}
-    due = due_at(dataset, day)
+    due = due_at(dataset, day, delays)
     # No manifest entry: never staged, or staged before the symbol joined the universe.
     absent = "not in the archive (404)" if manifest_status == "not_published" else "not staged"
     if now >= due and manifest_status == "not_published" and dataset.contracts is not None:
@@ -350,10 +335,6 @@ def _funding_intervals(lake_root: Path, dataset: Dataset, day: date) -> dict[str
     ):
         intervals[symbol].append(hours)
     return intervals
-
-
-def _midnight(day: date) -> datetime:
-    return datetime.combine(day, time(), tzinfo=UTC)
 
 
 def _stamp(moment: datetime) -> str:

@@ -7,10 +7,13 @@ the day's manifest. This module reads the manifests, finds those files while the
 within their publication delay, and, given what the archive's ``.CHECKSUM`` says now, decides
 which days to build again:
 
-- a **daily** file is awaited until ``publication delay`` (default 2 days) after its day ends;
-- a **monthly** funding file is awaited once its month has ended (it cannot exist before), for
-  up to ``monthly publication delay`` (default 31 days); when it appears, the month's days that
-  were staged without it are built again, as one range.
+- a **daily** file is awaited from the end of its day until it is due (by default 2 days later);
+- a **monthly** funding file is awaited once its month has ended (it cannot exist before) until
+  it is due (by default 7 days later); when it appears, the month's days that were staged
+  without it are built again, as one range.
+
+"Due" is :func:`transforms.publication.due_at`, the moment coverage turns ``pending`` into
+``missing``: the sensor stops looking exactly when coverage starts asking someone to.
 
 Days never staged at all are not this module's business: the schedule and ``treadmill
 materialize`` stage them. A request names the files it expects, with their published sha256, so
@@ -19,47 +22,18 @@ again.
 """
 
 import hashlib
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Final
 
-from transforms.errors import ConfigError
+from transforms.publication import PublicationDelays, due_at, period_end
 from transforms.settings import Settings
-from transforms.sources import DATASETS, Cadence, Dataset
+from transforms.sources import DATASETS, Dataset
 from transforms.staging import read_manifest
 
-DAILY_DELAY_ENV: Final = "TREADMILL_PUBLICATION_DELAY_DAYS"
-MONTHLY_DELAY_ENV: Final = "TREADMILL_MONTHLY_PUBLICATION_DELAY_DAYS"
 AWAITED_STATUSES: Final = frozenset({"not_published", "failed"})
 """Manifest statuses of a file the day was staged without: absent (404), or download failed."""
-
-
-@dataclass(frozen=True)
-class PublicationDelays:
-    """How long after its period ends a file is still worth waiting for."""
-
-    daily: timedelta = timedelta(days=2)
-    monthly: timedelta = timedelta(days=31)
-
-    @classmethod
-    def from_env(cls) -> "PublicationDelays":
-        """``TREADMILL_PUBLICATION_DELAY_DAYS`` and ``TREADMILL_MONTHLY_PUBLICATION_DELAY_DAYS``,
-        whole days, defaulting to 2 and 31."""
-        return cls(
-            daily=timedelta(days=_days_from_env(DAILY_DELAY_ENV, cls.daily.days)),
-            monthly=timedelta(days=_days_from_env(MONTHLY_DELAY_ENV, cls.monthly.days)),
-        )
-
-
-def _days_from_env(name: str, default: int) -> int:
-    text = os.environ.get(name, "").strip()
-    if not text:
-        return default
-    if not text.isdigit():
-        raise ConfigError(f"{name} must be a whole number of days, got {text!r}")
-    return int(text)
 
 
 @dataclass(frozen=True)
@@ -90,24 +64,19 @@ class LateRun:
 def watch_window(
     dataset: Dataset, day: date, delays: PublicationDelays
 ) -> tuple[datetime, datetime]:
-    """From when to until when a file holding ``day`` is worth looking for.
-
-    From the end of the file's period (its day, or its month), until that plus the delay.
-    """
-    period_end = datetime.combine(dataset.period_end(day), time(), tzinfo=UTC)
-    delay = delays.monthly if dataset.cadence is Cadence.MONTHLY else delays.daily
-    return period_end, period_end + delay
+    """From when to until when a file holding ``day`` is worth looking for: from the end of its
+    period (its day, or its month) until it is due, when coverage calls it ``missing``."""
+    return period_end(dataset, day), due_at(dataset, day, delays)
 
 
-def awaited_files(
-    settings: Settings, now: datetime, delays: PublicationDelays
-) -> list[AwaitedFile]:
+def awaited_files(settings: Settings, now: datetime) -> list[AwaitedFile]:
     """Files that staged days of the universe went without and may still appear.
 
     Reads the manifests of the days whose window (:func:`watch_window`) contains ``now``.
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
+    delays = settings.publication_delays
     longest = max(delays.daily, delays.monthly) + timedelta(days=32)
     earliest = (now - longest).date()
     days = [earliest + timedelta(days=n) for n in range((now.date() - earliest).days)]

@@ -36,11 +36,11 @@ from pathlib import Path
 from typing import Any, Final
 
 from transforms.catalog import lake_tables
-from transforms.coverage import due_at
 from transforms.facts import FACT_MODELS
 from transforms.features import FEATURE_MODELS
 from transforms.history import landed_digest
 from transforms.objects import landed_object_digest
+from transforms.publication import due_at
 from transforms.publish import PARTITION_FILE, partition_dir, write_json_atomically
 from transforms.recorded import recorded_digest
 from transforms.settings import Settings, format_universe
@@ -171,7 +171,7 @@ def record_days(
             path.unlink(missing_ok=True)
             continue
         dues = [
-            due_at(item.dataset, item.day)
+            due_at(item.dataset, item.day, settings.publication_delays)
             for item in inputs
             if item.day == day and state[item.key] == ABSENT
         ]

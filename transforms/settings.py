@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Final
 
 from transforms.errors import ConfigError
+from transforms.publication import PublicationDelays
 from transforms.sources import EXCHANGES, VENUES
 from transforms.sources.rest import RateLimit
 
@@ -183,6 +184,8 @@ class Settings:
         )
     )
     """Hyperliquid's archive: ``s3://`` (its buckets) or a mirror of ``<bucket>/<key>``."""
+    publication_delays: PublicationDelays = field(default_factory=PublicationDelays.from_env)
+    """When each source's data for a day is due (:mod:`transforms.publication`)."""
     cftc_url: str = field(
         default_factory=lambda: check_base_url(
             os.environ.get("TREADMILL_CFTC_URL") or DEFAULT_CFTC_URL

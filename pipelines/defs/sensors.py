@@ -7,12 +7,7 @@ import dagster as dg
 from pipelines.defs.jobs import daily_job
 from pipelines.defs.partitions import RANGE_END_TAG, RANGE_START_TAG
 from transforms.fetch import published_checksums
-from transforms.late_data import (
-    LateRun,
-    PublicationDelays,
-    awaited_files,
-    late_runs,
-)
+from transforms.late_data import LateRun, awaited_files, late_runs
 from transforms.settings import Settings
 
 LATE_DATA_SENSOR = "late_data_sensor"
@@ -25,10 +20,10 @@ LATE_DATA_INTERVAL_SECONDS = 30 * 60
     minimum_interval_seconds=LATE_DATA_INTERVAL_SECONDS,
     description=(
         "Every 30 minutes, finds staged days whose archive files were absent (404) or failed to "
-        "download, while still within their publication delay (daily files: 2 days after the "
-        "day, $TREADMILL_PUBLICATION_DELAY_DAYS; monthly funding: from the month's end until "
-        "the file appears, up to 31 days, $TREADMILL_MONTHLY_PUBLICATION_DELAY_DAYS), asks the "
-        "archive for their .CHECKSUM, and runs the days whose files have appeared again, "
+        "download and are not yet due (daily files: 2 days after the day ends, "
+        "$TREADMILL_PUBLICATION_DELAY_DAYS; monthly funding: 7 days after the month ends, "
+        "$TREADMILL_MONTHLY_PUBLICATION_DELAY_DAYS; past due, coverage calls them missing), asks "
+        "the archive for their .CHECKSUM, and runs the days whose files have appeared again, "
         "consecutive days as one run."
     ),
 )
@@ -36,7 +31,7 @@ def late_data_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | d
     # Settings come from the environment, like the runs' resource; the sensor does not take the
     # resource because a run holds that resource's writer lock, and the sensor only reads.
     settings = Settings.from_env()
-    awaited = awaited_files(settings, datetime.now(UTC), PublicationDelays.from_env())
+    awaited = awaited_files(settings, datetime.now(UTC))
     if not awaited:
         return dg.SkipReason("no staged day is waiting for a file within its publication delay")
     published = published_checksums(settings, [(a.exchange, a.relpath) for a in awaited])
