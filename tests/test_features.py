@@ -12,7 +12,7 @@ import pytest
 from pipelines.defs.features import feature_assets
 from pipelines.defs.resources import TreadmillConfig
 from tests.runs import run_daily, simulate_mirror
-from transforms.facts import FCT_PRICE_1M, build_fact
+from transforms.facts import FCT_OPEN_INTEREST, FCT_PRICE_1M, build_fact
 from transforms.features import (
     FEAT_FLUSH_EVENTS,
     FEAT_REGIME_1D,
@@ -233,3 +233,35 @@ def test_heatmap_bars_cross_levels_on_the_mark_range(tmp_path: Path) -> None:
     publish_partition(price, tmp_path, FCT_PRICE_1M.name, day)
     bars = build_fact(HEATMAP_BARS, day, tmp_path).to_pylist()
     assert [(bar["high"], bar["low"]) for bar in bars] == [(104.0, 97.5), (102.0, 96.0)]
+
+
+def test_heatmap_bars_carry_the_oi_each_change_reached(tmp_path: Path) -> None:
+    """The estimator removes the share of OI a fall closed: it needs the level, not only ΔOI."""
+    day = date(2024, 2, 1)
+    midnight = datetime(2024, 2, 1, tzinfo=UTC)
+    price = pa.Table.from_pylist(
+        [
+            {"exchange": "binance_um", "symbol": "BTCUSDT", "ts": ts, "close": 100.0}
+            for ts in (midnight, midnight + timedelta(minutes=5))
+        ],
+        schema=FCT_PRICE_1M.schema,
+    )
+    publish_partition(price, tmp_path, FCT_PRICE_1M.name, day)
+    readings = {
+        day - timedelta(days=1): [(midnight - timedelta(minutes=5), 1_000.0)],  # before bar 0
+        day: [(midnight, 900.0), (midnight + timedelta(minutes=5), 950.0)],
+    }
+    for partition, rows in readings.items():
+        oi = pa.Table.from_pylist(
+            [
+                {"exchange": "binance_um", "symbol": "BTCUSDT", "ts": ts, "oi_base": base}
+                for ts, base in rows
+            ],
+            schema=FCT_OPEN_INTEREST.schema,
+        )
+        publish_partition(oi, tmp_path, FCT_OPEN_INTEREST.name, partition)
+    bars = build_fact(HEATMAP_BARS, day, tmp_path).to_pylist()
+    assert [(bar["oi_base"], bar["delta_oi_base"]) for bar in bars] == [
+        (900.0, -100.0),  # 1,000 → 900: 10% of OI closed
+        (950.0, 50.0),
+    ]

@@ -20,6 +20,7 @@ from transforms.liquidation import (
     HEATMAP_SCHEMA,
     HOT_ZONES_SCHEMA,
     Bars,
+    FloatArray,
     HeatmapConfig,
     LevelBook,
     LeverageTier,
@@ -195,11 +196,26 @@ T0 = np.datetime64("2024-01-02T00:00", "us")
 FIVE_MINUTES = np.timedelta64(5, "m")
 
 
-def make_bars(rows: list[Row], first: int = 0) -> Bars:
-    """Bars from (high, low, close, ΔOI base, taker-buy share) rows, five minutes apart."""
-    columns = np.array(rows, dtype=np.float64).reshape(-1, 5).T
+SEQUENCE_OI = 5.0
+"""Open interest (base) before the hand-made sequence: 20 after its bar 1, 18 after bar 3."""
+
+
+def oi_path(rows: list[Row], oi_before: float) -> FloatArray:
+    """The open interest after each bar: ``oi_before`` plus the running sum of ΔOI (NaN as 0)."""
+    delta = np.nan_to_num(np.array([row[3] for row in rows], dtype=np.float64), nan=0.0)
+    path: FloatArray = np.cumsum(np.concatenate([[oi_before], delta]))[1:]
+    return path
+
+
+def make_bars(rows: list[Row], first: int = 0, oi_before: float = SEQUENCE_OI) -> Bars:
+    """Bars from (high, low, close, ΔOI base, taker-buy share) rows, five minutes apart.
+
+    The open interest each bar reaches follows from ``oi_before`` (the OI before the first row)
+    and the rows' ΔOI, as ``heatmap_bars`` derives ΔOI from the OI readings.
+    """
+    high, low, close, delta, share = np.array(rows, dtype=np.float64).reshape(-1, 5).T
     ts = T0 + (first + np.arange(len(rows))) * FIVE_MINUTES
-    return Bars(ts, *columns)
+    return Bars(ts, high, low, close, oi_path(rows, oi_before), delta, share)
 
 
 SEQUENCE = [
@@ -210,7 +226,7 @@ SEQUENCE = [
     (101.0, 99.6, 101.0, 5.0, 0.5),
     # Bar 2: low 99.3 consumes the long 100x levels at 99.398 (bar 0) and 100.392 (bar 1).
     (101.2, 99.3, 99.5, 0.0, 0.5),
-    # Bar 3: −2 base at 99.8 = 199.6 USD removed from 878.75: every level × 0.7728591750.
+    # Bar 3: OI 20 → 18 base, 10% of it closed: every level × 0.9 (878.75 → 790.875 USD).
     (100.0, 99.4, 99.8, -2.0, 0.5),
 ]
 
@@ -280,39 +296,95 @@ def full_sequence() -> LevelBook:
     return advance(LevelBook.empty(), make_bars(SEQUENCE), EXACT)
 
 
-def test_falling_oi_removes_proportionally_from_all_levels() -> None:
-    # 199.6/878.75 = 0.2271408250 removed: factor 0.7728591750.
+def test_falling_oi_removes_its_fraction_from_all_levels() -> None:
+    # OI 20 → 18: 10% closed, every level keeps 0.9 (the fall's 199.6 USD is not what counts).
     assert_levels(
         full_sequence(),
         [
-            ("long", 90.361445783, 231.857752489),  # 300 × 0.7728591750
-            ("long", 91.265060241, 97.573470839),  # 126.25 × 0.7728591750
-            ("short", 101.603585657, 97.573470839),
-            ("short", 109.561752988, 154.571834993),  # 200 × 0.7728591750
-            ("short", 110.657370518, 97.573470839),
+            ("long", 90.361445783, 270.0),  # 300 × 0.9
+            ("long", 91.265060241, 113.625),  # 126.25 × 0.9
+            ("short", 101.603585657, 113.625),
+            ("short", 109.561752988, 180.0),  # 200 × 0.9
+            ("short", 110.657370518, 113.625),
         ],
     )
-    assert full_sequence().total_usd == pytest.approx(679.15)  # 878.75 − 199.6
+    assert full_sequence().total_usd == pytest.approx(790.875)  # 878.75 × 0.9
 
 
 def test_state_carried_across_days_equals_one_pass() -> None:
     first = advance(LevelBook.empty(), make_bars(SEQUENCE[:2]), EXACT)
     carried = LevelBook.from_arrow(first.to_arrow())
-    second = advance(carried, make_bars(SEQUENCE[2:], first=2), EXACT)
+    second = advance(carried, make_bars(SEQUENCE[2:], first=2, oi_before=20.0), EXACT)
     assert_levels(second, levels(full_sequence()))
 
 
-def test_removing_more_than_the_book_holds_empties_it_and_later_levels_start_fresh() -> None:
+BOOK = LevelBook(
+    np.array([True, True, False]),
+    np.array([90.0, 95.0, 110.0]),  # out of reach of the bars below (99.5–100.5)
+    np.array([500.0, 300.0, 200.0]),  # 1,000 USD: a sliver of a 100M USD market
+)
+"""A carried book much smaller than the market, as every real book is."""
+
+
+def test_a_twenty_percent_fall_in_oi_removes_twenty_percent_of_the_book() -> None:
+    # OI 1,000,000 → 800,000 base at 100: the fall is 20M USD, 20,000 times the book, and
+    # would empty it if taken in USD; it closed 20% of OI, so 20% of the book goes.
+    bars = make_bars([(100.5, 99.5, 100.0, -200_000.0, 0.5)], oi_before=1_000_000.0)
+    book = advance(BOOK, bars, EXACT)
+    assert book.total_usd == pytest.approx(800.0)
+    assert_levels(book, [("long", 90.0, 400.0), ("long", 95.0, 240.0), ("short", 110.0, 160.0)])
+
+
+def test_a_flush_leaves_the_share_of_oi_that_stayed_open() -> None:
+    # A flush over three bars: OI 1,000 → 900 → 750 → 600 base (−10%, −16.7%, −20%): 40% of
+    # OI closed, 60% of the book stays, spread as before.
     bars = make_bars(
         [
-            (100.5, 99.5, 100.0, 1.0, 0.5),  # +100 USD
-            (100.5, 99.5, 100.0, -5.0, 0.5),  # −500 USD: more than the book
+            (100.5, 99.5, 100.0, -100.0, 0.5),
+            (100.5, 99.5, 100.0, -150.0, 0.5),
+            (100.5, 99.5, 100.0, -150.0, 0.5),
+        ],
+        oi_before=1_000.0,
+    )
+    book = advance(BOOK, bars, EXACT)
+    assert book.total_usd == pytest.approx(600.0)
+    assert_levels(book, [("long", 90.0, 300.0), ("long", 95.0, 180.0), ("short", 110.0, 120.0)])
+
+
+@pytest.mark.parametrize("fall", [-5.0, -7.0])
+def test_oi_falling_to_zero_empties_the_book_and_later_levels_start_fresh(fall: float) -> None:
+    bars = make_bars(
+        [
+            (100.5, 99.5, 100.0, 1.0, 0.5),  # OI 4 → 5: +100 USD
+            (100.5, 99.5, 100.0, fall, 0.5),  # OI 5 → 0 (or below, inconsistent): all closed
             (100.5, 99.5, 100.0, 2.0, 1.0),  # +200 USD, all longs: 100 per tier
-        ]
+        ],
+        oi_before=4.0,
     )
     assert_levels(
-        advance(LevelBook.empty(), bars, EXACT),
+        advance(BOOK, bars, EXACT),
         [("long", 90.361445783, 100.0), ("long", 99.397590361, 100.0)],
+    )
+
+
+def test_a_fall_without_a_positive_oi_before_removes_nothing_and_a_close_is_not_needed() -> None:
+    nan = math.nan
+    ts = T0 + np.arange(4) * FIVE_MINUTES
+    bars = Bars(
+        ts,
+        high=np.full(4, 100.5),
+        low=np.full(4, 99.5),
+        close=np.array([100.0, 100.0, 100.0, nan]),
+        # Bar 0: no OI reading; bar 1: OI before is −1 + 1 = 0; bar 2: before is −3 + 2 = −1
+        # (inconsistent data): nothing to measure the fall against, nothing removed. Bar 3:
+        # OI 100 → 50 without a close: half the book goes, the fraction needs no price.
+        oi_base=np.array([nan, -1.0, -3.0, 50.0]),
+        delta_oi_base=np.array([-1.0, -1.0, -2.0, -50.0]),
+        taker_buy_share=np.full(4, 0.5),
+    )
+    assert_levels(
+        advance(BOOK, bars, EXACT),
+        [("long", 90.0, 250.0), ("long", 95.0, 150.0), ("short", 110.0, 100.0)],
     )
 
 
@@ -378,8 +450,8 @@ def test_hot_zones_pick_the_largest_cluster_below_and_above() -> None:
             "price_low": pytest.approx(90.319),
             "price_high": pytest.approx(90.5685),
             "distance_pct": pytest.approx(-9.375),  # (−38 + 0.5) × 0.25%
-            "est_notional_usd": pytest.approx(231.857752489),
-            "share": pytest.approx(231.857752489 / 679.15),
+            "est_notional_usd": pytest.approx(270.0),
+            "share": pytest.approx(270.0 / 790.875),
         },
         {
             "position": "above",
@@ -387,14 +459,14 @@ def test_hot_zones_pick_the_largest_cluster_below_and_above() -> None:
             "price_low": pytest.approx(109.5305),
             "price_high": pytest.approx(109.78),
             "distance_pct": pytest.approx(9.875),  # (39 + 0.5) × 0.25%
-            "est_notional_usd": pytest.approx(154.571834993),
-            "share": pytest.approx(154.571834993 / 679.15),
+            "est_notional_usd": pytest.approx(180.0),
+            "share": pytest.approx(180.0 / 790.875),
         },
     ]
 
 
 def test_hot_zone_ties_go_to_the_bin_nearer_the_close() -> None:
-    # Above the close, bins 7 and 43 both hold 97.57 USD: rank 2 is bin 7 (1.875% away).
+    # Above the close, bins 7 and 43 both hold 113.625 USD: rank 2 is bin 7 (1.875% away).
     above = hot_zones(full_sequence(), 99.8, EXACT, top_n=3).filter(
         pa.compute.equal(pa.compute.field("position"), "above")
     )
@@ -436,10 +508,12 @@ def test_default_config_uses_the_coinglass_tiers() -> None:
     assert "10/25/50/75/100x" in config.method
 
 
-def reference_advance(rows: list[Row], config: HeatmapConfig) -> list[Level]:
+def reference_advance(rows: list[Row], config: HeatmapConfig, oi_before: float) -> list[Level]:
     """The §1.5 loop written plainly, level by level, to check the vectorised one against."""
     book: list[Level] = []
+    oi = oi_before
     for high, low, close, delta, share in rows:
+        before, oi = oi, oi + delta
         book = [
             (side, price, usd)
             for side, price, usd in book
@@ -452,11 +526,13 @@ def reference_advance(rows: list[Row], config: HeatmapConfig) -> list[Level]:
                     price = liquidation_price(close, tier.leverage, side)
                     book.append((side, price, delta * close * fraction * tier.weight))
         elif delta < 0:
-            total = sum(usd for _, _, usd in book)
-            removed = -delta * close
-            factor = 0.0 if removed >= total else 1.0 - removed / total
+            factor = max(0.0, 1.0 + delta / before)
             book = [(side, price, usd * factor) for side, price, usd in book if factor > 0]
     return book
+
+
+RANDOM_OI = 500.0
+"""Open interest (base) before the random rows."""
 
 
 def random_rows(seed: int, count: int) -> list[Row]:
@@ -465,7 +541,15 @@ def random_rows(seed: int, count: int) -> list[Row]:
     high = close * (1.0 + np.abs(rng.normal(0.0, 0.003, count)))
     low = close * (1.0 - np.abs(rng.normal(0.0, 0.003, count)))
     delta = rng.normal(1.0, 3.0, count)
-    delta[[count // 6, count // 2 + 10]] = -1e6  # wipe-outs, one on each day
+    # Wipe-outs, one on each day: every position closes (OI to 0) and the market reopens.
+    oi = RANDOM_OI
+    for bar in range(count):
+        if bar in (count // 6, count // 2 + 10):
+            delta[bar] = -oi
+        elif bar - 1 in (count // 6, count // 2 + 10):
+            delta[bar] = RANDOM_OI
+        oi += float(delta[bar])
+        assert oi > 0 or (delta[bar] < 0 and oi == 0), "open interest stays positive"
     share = rng.uniform(0.0, 1.0, count)
     return [
         (float(h), float(lo), float(c), float(d), float(sh))
@@ -477,9 +561,10 @@ def random_rows(seed: int, count: int) -> list[Row]:
 def test_matches_the_plain_loop_over_two_days(seed: int) -> None:
     config = replace(EXACT, tiers=HeatmapConfig().tiers)
     rows = random_rows(seed, 576)
-    book = advance(LevelBook.empty(), make_bars(rows[:288]), config)
-    book = advance(book, make_bars(rows[288:], first=288), config)
-    expected = sorted(reference_advance(rows, config))
+    midnight_oi = float(oi_path(rows[:288], RANDOM_OI)[-1])
+    book = advance(LevelBook.empty(), make_bars(rows[:288], oi_before=RANDOM_OI), config)
+    book = advance(book, make_bars(rows[288:], first=288, oi_before=midnight_oi), config)
+    expected = sorted(reference_advance(rows, config, RANDOM_OI))
     assert len(book) == len(expected) > 50
     assert [side for side, _, _ in levels(book)] == [side for side, _, _ in expected]
     assert [p for _, p, _ in levels(book)] == pytest.approx([p for _, p, _ in expected], rel=1e-12)
@@ -497,7 +582,7 @@ def test_a_day_of_twenty_symbols_takes_well_under_a_second() -> None:
         * 100.0,
         rng.uniform(1.0, 1_000.0, 5_000),
     )
-    days = [make_bars(random_rows(seed, 288)) for seed in range(20)]
+    days = [make_bars(random_rows(seed, 288), oi_before=RANDOM_OI) for seed in range(20)]
     heatmap(carried, 100.0, config)  # pyarrow's one-off import of its pandas shim is not timed
     start = time.perf_counter()
     for bars in days:

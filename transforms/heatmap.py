@@ -1,10 +1,11 @@
 """The daily liquidation heatmap: the estimator of :mod:`transforms.liquidation` run day by day.
 
 Each day starts from the level book published for the day before (``feat_liquidation_levels``),
-consumes that day's 5-minute bars (mark high/low, close, ΔOI, taker-buy share), and publishes
-the book it ends with, the heatmap binned around the day's last close, and the hot zones above
-and below it. Only the day and the days before it are read: no look-ahead. The first day built
-starts from an empty book, so the estimate warms up over the first days of a warehouse.
+consumes that day's 5-minute bars (mark high/low, close, open interest and its change, taker-buy
+share), and publishes the book it ends with, the heatmap binned around the day's last close, and
+the hot zones above and below it. Only the day and the days before it are read: no look-ahead.
+The first day built starts from an empty book, so the estimate warms up over the first days of a
+warehouse.
 
 Everything here is an estimate (DOMAIN.md §1.5) and every row says so in ``method``.
 """
@@ -44,6 +45,7 @@ HEATMAP_BARS: Final = FactModel(
             pa.field("symbol", pa.string(), False),
             pa.field("ts", TIMESTAMP),
             *(pa.field(c, pa.float64()) for c in ("high", "low", "close")),
+            pa.field("oi_base", pa.float64()),
             pa.field("delta_oi_base", pa.float64()),
             pa.field("taker_buy_share", pa.float64()),
         ]

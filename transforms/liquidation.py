@@ -407,23 +407,26 @@ class Bars:
 
     ``high``/``low``/``close`` are of the mark price where available (liquidation triggers on
     the mark), else of the trade price. ``delta_oi_base`` is the change in open interest during
-    the bar in base units (5-minute OI changes spread over the bars they cover).
-    ``taker_buy_share`` is taker-buy volume over total volume in [0, 1]. NaN is allowed
-    everywhere but ``ts``: a NaN high/low crosses nothing, a NaN close or ΔOI places and removes
-    nothing, a NaN share falls back to the configured split.
+    the bar in base units (5-minute OI changes spread over the bars they cover) and ``oi_base``
+    the whole market's open interest the change reached, so ``oi_base − delta_oi_base`` is the
+    open interest before it. ``taker_buy_share`` is taker-buy volume over total volume in
+    [0, 1]. NaN is allowed everywhere but ``ts``: a NaN high/low crosses nothing, a NaN close
+    places nothing, a NaN ΔOI places and removes nothing, a fall in OI with no positive open
+    interest before it removes nothing, a NaN share falls back to the configured split.
     """
 
     ts: npt.NDArray[np.datetime64]
     high: FloatArray
     low: FloatArray
     close: FloatArray
+    oi_base: FloatArray
     delta_oi_base: FloatArray
     taker_buy_share: FloatArray
 
     def __post_init__(self) -> None:
         ts = np.asarray(self.ts, dtype="datetime64[us]")
         object.__setattr__(self, "ts", ts)
-        for name in ("high", "low", "close", "delta_oi_base", "taker_buy_share"):
+        for name in ("high", "low", "close", "oi_base", "delta_oi_base", "taker_buy_share"):
             column = np.asarray(getattr(self, name), dtype=np.float64)
             if column.shape != ts.shape or column.ndim != 1:
                 raise ValueError(f"bars column {name} must be 1-d and as long as ts")
@@ -436,7 +439,8 @@ class Bars:
 
     @classmethod
     def from_arrow(cls, table: pa.Table) -> Bars:
-        """Bars from a table with columns ts, high, low, close, delta_oi_base, taker_buy_share.
+        """Bars from a table with columns ts, high, low, close, oi_base, delta_oi_base and
+        taker_buy_share.
 
         Rows are sorted by ``ts`` first.
         """
@@ -453,6 +457,7 @@ class Bars:
             column("high"),
             column("low"),
             column("close"),
+            column("oi_base"),
             column("delta_oi_base"),
             column("taker_buy_share"),
         )
@@ -487,12 +492,18 @@ def advance(book: LevelBook, bars: Bars, config: HeatmapConfig) -> LevelBook:
     2. add, if ΔOI > 0: the new notional ``ΔOI × close`` is split into longs (taker-buy share)
        and shorts, spread over the leverage tiers by weight, and added at each tier's exact
        liquidation price for entry = close (a bar's own range never consumes its new levels);
-    3. remove, if ΔOI < 0: ``|ΔOI| × close`` USD is taken from all active levels in proportion
-       to their size (positions assumed closed); more than the book holds empties it.
+    3. remove, if ΔOI < 0: the market's open interest fell from ``OI_before`` to ``OI_after``,
+       so every active level keeps ``OI_after / OI_before`` of its notional (positions assumed
+       closed at the market's rate, whichever side and leverage). A 20% fall in OI removes 20%
+       of the book, whatever the book's USD size: the book holds only positions opened since
+       tracking began, a small part of the market's OI, so taking the fall's USD from it
+       (``|ΔOI| × close``) would empty it at every flush. OI falling to zero or below empties
+       the book; a fall with no positive ``OI_before`` to measure it against (missing or
+       inconsistent open interest) removes nothing, as a missing ΔOI does.
 
     Then levels are merged and pruned as configured. All levels a day can create are known
     from its bars alone, so the bar at which each level is crossed is found with binary searches
-    over running extremes; only the book's running total is stepped bar by bar.
+    over running extremes, and removal is one cumulative factor: no step runs bar by bar.
     """
     count = len(bars)
     if count == 0:
@@ -500,16 +511,17 @@ def advance(book: LevelBook, bars: Bars, config: HeatmapConfig) -> LevelBook:
     lows = np.where(np.isnan(bars.low), np.inf, bars.low)
     highs = np.where(np.isnan(bars.high), -np.inf, bars.high)
     valid_close = np.isfinite(bars.close) & (bars.close > 0)
-    delta = np.where(valid_close, np.nan_to_num(bars.delta_oi_base, nan=0.0), 0.0)
+    delta = np.nan_to_num(bars.delta_oi_base, nan=0.0)
+    opened = np.where(valid_close, delta, 0.0)
     share = np.clip(
         np.where(np.isnan(bars.taker_buy_share), config.fallback_long_share, bars.taker_buy_share),
         0.0,
         1.0,
     )
 
-    adding = np.flatnonzero(delta > 0)
+    adding = np.flatnonzero(opened > 0)
     entries = bars.close[adding]
-    added_usd = delta[adding] * entries
+    added_usd = opened[adding] * entries
     side_share = {"long": share[adding], "short": 1.0 - share[adding]}
     # Level layout per adding bar: one row, columns (side, tier); row-major ravel keeps levels in
     # time order, which makes the book deterministic.
@@ -539,39 +551,20 @@ def advance(book: LevelBook, bars: Bars, config: HeatmapConfig) -> LevelBook:
         [_first_crossing(book.price, book.is_long, lows, highs, 0), new_death.ravel()[keep]]
     )
 
-    # Proportional removal scales every active level by the same factor, so a level's value is
-    # its initial notional times exp(log_scale[now] − log_scale[birth]); log_scale[b + 1] holds
-    # the cumulative log factor after bar b. A removal that empties the book is a reset instead
-    # (its factor would be 0): levels born before it are dead.
-    log_scale = np.zeros(count + 1)
-    by_death = np.argsort(death, kind="stable")
-    death_starts = np.searchsorted(death[by_death], np.arange(count + 1), side="left")
-    born_usd = np.bincount(birth + 1, weights=usd, minlength=count + 1)[1:]
-    born_count = np.bincount(birth + 1, minlength=count + 1)[1:]
-    reset = -1
-    total = float(book.notional_usd.sum())
-    alive = len(book)
-    for bar in range(count):
-        dying = by_death[death_starts[bar] : death_starts[bar + 1]]
-        if dying.size:
-            dying = dying[birth[dying] >= reset]
-            total -= float(
-                np.sum(usd[dying] * np.exp(log_scale[bar] - log_scale[birth[dying] + 1]))
-            )
-            alive -= int(dying.size)
-        total += float(born_usd[bar])
-        alive += int(born_count[bar])
-        if alive == 0:
-            total = 0.0
-        factor = 0.0
-        if delta[bar] < 0 and alive:
-            removed = -float(delta[bar] * bars.close[bar])
-            if removed >= total:
-                reset, total, alive = bar, 0.0, 0
-            else:
-                factor = math.log1p(-removed / total)
-                total *= math.exp(factor)
-        log_scale[bar + 1] = log_scale[bar] + factor
+    # The fraction of open interest each falling bar closed, |ΔOI| / OI_before; 0 where OI did
+    # not fall or there is no positive OI_before to measure the fall against.
+    oi_before = bars.oi_base - delta
+    falling = (delta < 0) & np.isfinite(oi_before) & (oi_before > 0)
+    closed = np.zeros(count)
+    closed[falling] = -delta[falling] / oi_before[falling]
+    # Every active level keeps the same factor 1 − closed, so a level's value is its initial
+    # notional times exp(log_scale[count] − log_scale[birth + 1]); log_scale[b + 1] holds the
+    # cumulative log factor after bar b. A bar that closes all of OI (factor 0) is a reset
+    # instead: levels born before the last one are gone. A falling bar adds nothing, so no level
+    # is born at a reset.
+    wiped = closed >= 1.0
+    log_scale = np.concatenate([[0.0], np.cumsum(np.log1p(-np.where(wiped, 0.0, closed)))])
+    reset = int(np.flatnonzero(wiped)[-1]) if wiped.any() else -1
 
     survives = (death == count) & (birth >= reset)
     value = usd[survives] * np.exp(log_scale[count] - log_scale[birth[survives] + 1])

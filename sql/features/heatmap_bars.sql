@@ -5,7 +5,9 @@
 -- inputs: fct_price_1m of the day (the mark's high and low, which is what Binance liquidates on,
 --         falling back to the trade range where a mark bar is missing; trade close and taker
 --         flow) and fct_open_interest of the day before and the day (ΔOI per bar: the open
---         interest at the bar's label minus the one before it)
+--         interest at the bar's label minus the one before it; oi_base: the open interest at
+--         the bar's label, the level ΔOI reached, which the estimator needs to remove the
+--         fraction of OI a fall closed)
 with minutes as (
     select *
     from fct_price_1m
@@ -31,6 +33,7 @@ open_interest as (
         exchange,
         symbol,
         ts,
+        oi_base,
         oi_base - lag(oi_base) over (partition by exchange, symbol order by ts) as delta_oi_base
     from fct_open_interest
     where ts < $day_end and exchange <> 'binance_spot'
@@ -44,6 +47,7 @@ select
     bars.high::double as high,
     bars.low::double as low,
     bars.close::double as close,
+    open_interest.oi_base::double as oi_base,
     open_interest.delta_oi_base::double as delta_oi_base,
     bars.taker_buy_share::double as taker_buy_share
 from bars
