@@ -14,7 +14,7 @@ from typing import TypeVar
 
 from simulator.run import SimConfig, simulate_archive
 from transforms.settings import Settings, parse_universe
-from transforms.sources import DATASETS
+from transforms.sources import DATASETS, Source
 
 RESULTS = Path(__file__).parent / "results"
 TREADMILL = Path(sys.executable).with_name("treadmill")
@@ -30,7 +30,10 @@ SYMBOLS: tuple[str, ...] = tuple(f"{coin}USDT" for coin in _COINS.split())
 """100 USDⓈ-M perpetuals. The simulator knows four of them; it gives every other one a stable,
 made-up mid-cap market (``simulator.markets.market_spec``), so any count up to 100 simulates."""
 
-UM_DATASETS = tuple(d for d in DATASETS if d.exchange == "binance_um" and not d.is_rest)
+UM_DATASETS = tuple(
+    d for d in DATASETS if d.exchange == "binance_um" and d.source is Source.ARCHIVE
+)
+"""Every USDⓈ-M dataset of Binance's archive (not the REST fallback, not the recorded stream)."""
 
 T = TypeVar("T")
 

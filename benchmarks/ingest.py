@@ -3,7 +3,8 @@
 For each symbol count, a simulated USDⓈ-M archive of a few days is ingested three ways:
 
 - **treadmill**: every UM dataset staged with ``stage_dataset``: fetch from ``file://`` (read,
-  sha256 against the ``.CHECKSUM``, land atomically), parse, the structural gates and the Great
+  sha256 against the ``.CHECKSUM``, land atomically: the mirror shares the warehouse's
+  filesystem, so as hard links), parse the bytes read, the structural gates and the Great
   Expectations suite, publish (zstd Parquet, fsync) and the manifest. Twice, into fresh
   warehouses: day by day as the daily job stages (one call per dataset and day), and the range
   at once as a backfill stages it (one call per dataset; files go in batches of 1000);

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path, PurePosixPath
 
 from transforms.fetch import CHECKSUM_SUFFIX
+from transforms.publish import write_bytes_atomically
 
 _EPOCH_1980 = (1980, 1, 1, 0, 0, 0)
 
@@ -51,11 +52,16 @@ def checksum_line(body: bytes, name: str) -> bytes:
 
 
 def write_archive_file(root: Path, relpath: str, csv_body: bytes) -> Path:
-    """Write ``root/relpath`` (a zip holding ``<stem>.csv``) and its ``.CHECKSUM``."""
+    """Write ``root/relpath`` (a zip holding ``<stem>.csv``) and its ``.CHECKSUM``.
+
+    Each file is replaced, never rewritten in place: a warehouse that landed the previous file
+    from this mirror may hold it as a hard link to the same inode, which must keep its bytes.
+    """
     target = root / relpath
-    target.parent.mkdir(parents=True, exist_ok=True)
     member = PurePosixPath(relpath).with_suffix(".csv").name
     body = zip_bytes(member, csv_body)
-    target.write_bytes(body)
-    target.with_name(target.name + CHECKSUM_SUFFIX).write_bytes(checksum_line(body, target.name))
+    write_bytes_atomically(target, body)
+    write_bytes_atomically(
+        target.with_name(target.name + CHECKSUM_SUFFIX), checksum_line(body, target.name)
+    )
     return target

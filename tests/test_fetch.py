@@ -4,8 +4,10 @@ Every test serves a mirror tree from ``tmp_path``; nothing reaches the internet 
 code is mocked. Faults are queued per path on :class:`tests.archive_server.ArchiveServer`.
 """
 
+import errno
 import hashlib
 import io
+import os
 import shutil
 import zipfile
 from collections.abc import Iterator
@@ -24,8 +26,10 @@ from transforms.fetch import (
     Landed,
     NotPublished,
     parse_checksum,
+    read_local,
     sha256_of,
 )
+from transforms.publish import link_atomically, write_bytes_atomically
 
 METRICS_DIR = "data/futures/um/daily/metrics/BTCUSDT"
 METRICS_HEADER = [
@@ -566,6 +570,105 @@ def test_file_url_success(
     assert (raw_root / CHK).read_bytes() == (mirror / CHK).read_bytes()
     assert isinstance(again, Landed)
     assert again.origin == "reused"
+
+
+def test_file_url_lands_hard_links_that_no_later_write_reaches(
+    file_client: ArchiveClient, write_file: WriteFile, mirror: Path, raw_root: Path
+) -> None:
+    """A local mirror's file is linked, not copied; the two names never change each other."""
+    write_file(REL, METRICS_HEADER, metrics_rows("2024-01-01"))
+    old_zip, old_checksum = (mirror / REL).read_bytes(), (mirror / CHK).read_bytes()
+
+    outcome = file_client.fetch(REL)
+
+    assert isinstance(outcome, Landed)
+    assert outcome.origin == "downloaded"
+    assert outcome.body == old_zip
+    for relpath in (REL, CHK):
+        assert (raw_root / relpath).samefile(mirror / relpath)
+    assert files_under(raw_root) == sorted([raw_root / REL, raw_root / CHK])
+
+    # The archive re-publishes: the mirror's files are replaced, the landed ones keep their bytes
+    # (still a verified copy to fall back on), and the next fetch lands the new ones.
+    write_file(REL, METRICS_HEADER, metrics_rows("2024-01-01", oi=80000.5))
+    new_zip = (mirror / REL).read_bytes()
+    assert new_zip != old_zip
+    assert (raw_root / REL).read_bytes() == old_zip
+    assert (raw_root / CHK).read_bytes() == old_checksum
+    again = file_client.fetch(REL)
+    assert isinstance(again, Landed)
+    assert again.origin == "downloaded"
+    assert again.sha256 == hashlib.sha256(new_zip).hexdigest()
+    assert (raw_root / REL).samefile(mirror / REL)
+
+    # Writing under raw/ replaces the file too: the mirror keeps its bytes.
+    write_bytes_atomically(raw_root / REL, b"PK\x03\x04 damaged")
+    assert (mirror / REL).read_bytes() == new_zip
+
+
+def test_file_url_copies_where_it_cannot_link(
+    file_client: ArchiveClient,
+    write_file: WriteFile,
+    mirror: Path,
+    raw_root: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Another filesystem (EXDEV) or no permission to link: the verified bytes are written."""
+    write_file(REL, METRICS_HEADER, metrics_rows("2024-01-01"))
+
+    def refuse(source: object, target: object) -> None:
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "link", refuse)
+    outcome = file_client.fetch(REL)
+
+    assert isinstance(outcome, Landed)
+    assert outcome.origin == "downloaded"
+    assert (raw_root / REL).read_bytes() == (mirror / REL).read_bytes()
+    assert (raw_root / CHK).read_bytes() == (mirror / CHK).read_bytes()
+    assert not (raw_root / REL).samefile(mirror / REL)
+    assert files_under(raw_root) == sorted([raw_root / REL, raw_root / CHK])
+
+
+def test_a_file_replaced_after_it_was_read_is_not_linked(tmp_path: Path) -> None:
+    """Only the inode whose bytes were read and verified is ever linked into place."""
+    source, target = tmp_path / "mirror" / "a.zip", tmp_path / "raw" / "a.zip"
+    write_bytes_atomically(source, b"verified bytes")
+    read = read_local(source)
+    assert read is not None
+    write_bytes_atomically(source, b"replaced bytes")
+
+    assert not link_atomically(read.path, target, read.stat)
+    assert files_under(tmp_path / "raw") == []
+
+    fresh = read_local(source)
+    assert fresh is not None
+    assert link_atomically(fresh.path, target, fresh.stat)
+    assert target.samefile(source)
+    assert files_under(tmp_path / "raw") == [target]
+
+
+def test_landed_bytes_travel_with_the_outcome(
+    client: ArchiveClient,
+    server: ArchiveServer,
+    write_file: WriteFile,
+    mirror: Path,
+    raw_root: Path,
+) -> None:
+    """Downloaded, reused or the landed copy: the bytes verified are the ones handed on."""
+    write_file(REL, METRICS_HEADER, metrics_rows("2024-01-01"))
+    served = (mirror / REL).read_bytes()
+
+    downloaded, reused = client.fetch(REL), client.fetch(REL)
+    (mirror / REL).unlink()
+    (mirror / CHK).unlink()
+    raw_only = client.fetch(REL)
+
+    for outcome, origin in ((downloaded, "downloaded"), (reused, "reused"), (raw_only, "raw_only")):
+        assert isinstance(outcome, Landed)
+        assert outcome.origin == origin
+        assert outcome.body == served
+        assert hashlib.sha256(served).hexdigest() == outcome.sha256
 
 
 def test_file_url_not_published(file_client: ArchiveClient, mirror: Path, raw_root: Path) -> None:

@@ -229,6 +229,32 @@ def test_real_um_klines_zipped_parses_the_same(tmp_path: Path, real_um_klines: P
     assert zipped.table.equals(real_um_klines.table)
 
 
+def test_zip_bytes_in_memory_parse_without_reading_the_file(
+    tmp_path: Path, real_um_klines: ParsedFile
+) -> None:
+    """Staging parses the bytes it fetched and verified: ``path`` then only names the member."""
+    relpath = "data/futures/um/daily/klines/BTCUSDT/1m/BTCUSDT-1m-2023-04-15.zip"
+    path = write_archive_file(tmp_path, relpath, UM_KLINE_CSV.read_bytes())
+    body = path.read_bytes()
+    path.unlink()
+
+    parsed = parse_zip(
+        dataset("binance_um", "klines"), "BTCUSDT", path, relpath, date(2023, 4, 15), body=body
+    )
+
+    assert parsed.table.equals(real_um_klines.table)
+    with pytest.raises(ParseError, match=re.escape(relpath)) as caught:
+        parse_zip(
+            dataset("binance_um", "klines"),
+            "BTCUSDT",
+            path,
+            relpath,
+            date(2023, 4, 15),
+            body=b"PK\x03\x04 this is not really a zip",
+        )
+    assert caught.value.check == "zip_member"
+
+
 # 2. The real spot zips (lostleaf copies, headerless, 8 dp)
 
 SPOT_FIRST_ROWS = {

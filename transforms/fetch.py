@@ -6,6 +6,14 @@ archive re-publishes it (Binance does regenerate files). A 404 means "not publis
 answer, not an error. Transient failures (5xx, 429, timeouts, resets) are retried with
 exponential backoff and full jitter. Every other problem raises :class:`FetchError` naming the
 URL, and nothing partial is ever visible under ``raw/``.
+
+Each file is read once: the bytes verified against the CHECKSUM travel with the outcome
+(:attr:`Landed.body`) and are what staging parses. A ``file://`` mirror on the warehouse's
+filesystem is landed as hard links to its files (copied where a link cannot be made). Nothing
+here writes a file in place (every write replaces the file), so the warehouse never changes the
+mirror; the mirror should be updated the same way (``rsync`` replaces files by default, not with
+``--inplace``): a file rewritten in place changes its landed link too, which is still checked
+against its CHECKSUM before every use but is no longer a separate copy to fall back on.
 """
 
 import hashlib
@@ -17,15 +25,15 @@ import urllib.request
 import zipfile
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
-from typing import Literal, TypeVar
+from typing import Final, Literal, TypeVar
 
 import httpx
 import tenacity
 
 from transforms.errors import FetchError
-from transforms.publish import write_bytes_atomically
+from transforms.publish import link_atomically, write_bytes_atomically
 from transforms.settings import Limits, Settings
 
 CHECKSUM_SUFFIX = ".CHECKSUM"
@@ -48,6 +56,9 @@ class Landed:
     origin: Literal["downloaded", "reused", "raw_only", "landed_copy"]
     problem: str | None = None
     """Why the landed copy stands in (``landed_copy``): the archive's failure."""
+    body: bytes | None = field(default=None, repr=False, compare=False)
+    """The file's bytes as read and verified against ``sha256`` while landing it, so that it is
+    parsed without reading it again; None when only ``path`` is known."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +83,46 @@ def sha256_of(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+_MAX_READ: Final = 0x7FFFF000
+"""The most one ``read`` returns on Linux: a file at least this large is read in several."""
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    """A local file as read: its bytes and its ``fstat`` at the time."""
+
+    path: Path
+    body: bytes
+    stat: os.stat_result
+
+
+class TooLargeError(Exception):
+    """A local file is larger than the cap it was read with."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self.size = size
+
+
+def read_local(path: Path, max_bytes: int | None = None) -> LocalFile | None:
+    """A local file's bytes in one open, ``fstat`` and ``read``; None when it does not exist.
+
+    Raises :class:`TooLargeError` when the file is larger than ``max_bytes``.
+    """
+    try:
+        handle = path.open("rb", buffering=0)
+    except FileNotFoundError:
+        return None
+    with handle:
+        info = os.fstat(handle.fileno())
+        if max_bytes is not None and info.st_size > max_bytes:
+            raise TooLargeError(info.st_size)
+        body = handle.read(info.st_size + 1)
+        if len(body) > info.st_size or len(body) >= _MAX_READ:
+            body += handle.readall()  # it grew since the fstat, or is too large for one read
+    return LocalFile(path, body, info)
 
 
 def parse_checksum(text: str, expected_name: str, url: str) -> str:
@@ -210,38 +261,64 @@ class ArchiveClient:
     def _landed_copy(self, relpath: str, target: Path) -> Landed | None:
         """The previously landed file, if it is still the one its CHECKSUM vouches for."""
         checksum_path = target.with_name(target.name + CHECKSUM_SUFFIX)
-        if not (target.exists() and checksum_path.exists()):
+        landed = read_local(target)
+        checksum = read_local(checksum_path) if landed is not None else None
+        if landed is None or checksum is None:
             return None
-        expected = parse_checksum(checksum_path.read_text(), target.name, str(checksum_path))
-        actual = sha256_of(target)
+        expected = parse_checksum(checksum.body.decode(), target.name, str(checksum_path))
+        actual = hashlib.sha256(landed.body).hexdigest()
         if actual != expected:
             raise FetchError(str(target), "landed file no longer matches its CHECKSUM")
-        return Landed(relpath, target, actual, "raw_only")
+        return Landed(relpath, target, actual, "raw_only", body=landed.body)
 
     def _fetch(self, relpath: str, target: Path) -> FetchOutcome:
         zip_url = self.url(relpath)
         checksum_path = target.with_name(target.name + CHECKSUM_SUFFIX)
-        checksum_body = self._get(zip_url + CHECKSUM_SUFFIX, max_bytes=4096)
-        if checksum_body is None:
+        checksum = self._read(zip_url + CHECKSUM_SUFFIX, max_bytes=4096)
+        if checksum is None:
             landed = self._landed_copy(relpath, target)
             return landed if landed is not None else NotPublished(relpath, zip_url)
+        checksum_body = checksum[0]
         expected = parse_checksum(checksum_body.decode("ascii", "replace"), target.name, zip_url)
-        if target.exists() and sha256_of(target) == expected:
-            if not checksum_path.exists() or checksum_path.read_bytes() != checksum_body:
-                write_bytes_atomically(checksum_path, checksum_body, self.temp_dir)
-            return Landed(relpath, target, expected, "reused")
-        body = self._get(zip_url, max_bytes=self.limits.max_download_bytes)
-        if body is None:
+        # One read of the landed file both verifies it and is what gets parsed.
+        previous = read_local(target)
+        if previous is not None and hashlib.sha256(previous.body).hexdigest() == expected:
+            landed_checksum = read_local(checksum_path)
+            if landed_checksum is None or landed_checksum.body != checksum_body:
+                self._land(checksum_path, *checksum)
+            return Landed(relpath, target, expected, "reused", body=previous.body)
+        fetched = self._read(zip_url, max_bytes=self.limits.max_download_bytes)
+        if fetched is None:
             raise FetchError(zip_url, "CHECKSUM is published but the file itself is 404")
+        body = fetched[0]
         check_zip(body, zip_url, csv_member_name(relpath), self.limits.max_uncompressed_bytes)
         actual = hashlib.sha256(body).hexdigest()
         if actual != expected:
             raise FetchError(zip_url, f"checksum mismatch: CHECKSUM says {expected}, got {actual}")
         # Renamed into place, not fsynced: a landed file is checked against its CHECKSUM before
         # every use, so one torn by a power cut is simply fetched again.
-        write_bytes_atomically(target, body, self.temp_dir)
-        write_bytes_atomically(checksum_path, checksum_body, self.temp_dir)
-        return Landed(relpath, target, actual, "downloaded")
+        self._land(target, *fetched)
+        self._land(checksum_path, *checksum)
+        return Landed(relpath, target, actual, "downloaded", body=body)
+
+    def _read(self, url: str, max_bytes: int) -> tuple[bytes, LocalFile | None] | None:
+        """:meth:`_get`, with the local file the bytes were read from (``file://``)."""
+        if self._http is not None:
+            body = self._get(url, max_bytes)
+            return None if body is None else (body, None)
+        local = self._read_local_url(url, max_bytes)
+        return None if local is None else (local.body, local)
+
+    def _land(self, target: Path, body: bytes, source: LocalFile | None) -> None:
+        """Put ``body`` at ``target`` atomically.
+
+        A local mirror's file is hard-linked while it is still the file ``body`` was read from
+        (and on the same filesystem), and written otherwise: the landed bytes are the ones
+        read and verified either way, and the mirror's file is never written through the link
+        (files under ``raw/`` are replaced, never rewritten in place).
+        """
+        if source is None or not link_atomically(source.path, target, source.stat, self.temp_dir):
+            write_bytes_atomically(target, body, self.temp_dir)
 
     def fetch_many(self, relpaths: Iterable[str]) -> dict[str, FetchOutcome | FetchError]:
         """Fetch many files with bounded concurrency; one failure never stops the others."""
@@ -347,14 +424,17 @@ class ArchiveClient:
 
     @staticmethod
     def _read_file_url(url: str, max_bytes: int) -> bytes | None:
+        local = ArchiveClient._read_local_url(url, max_bytes)
+        return local.body if local is not None else None
+
+    @staticmethod
+    def _read_local_url(url: str, max_bytes: int) -> LocalFile | None:
+        """The file a ``file://`` URL names, read whole; None when there is none (a 404)."""
         path = Path(urllib.request.url2pathname(urllib.parse.urlparse(url).path))
         try:
-            size = path.stat().st_size
-        except FileNotFoundError:
-            return None
-        if size > max_bytes:
-            raise FetchError(url, f"size {size} bytes exceeds the cap of {max_bytes}")
-        return path.read_bytes()
+            return read_local(path, max_bytes)
+        except TooLargeError as exc:
+            raise FetchError(url, f"size {exc.size} bytes exceeds the cap of {max_bytes}") from exc
 
 
 def published_checksums(

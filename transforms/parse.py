@@ -122,14 +122,18 @@ class ParsedFile:
     """For a recorded stream: messages recorded in the period (control frames included)."""
 
 
-def read_zip_member(path: Path, source_file: str, max_uncompressed_bytes: int) -> bytes:
+def read_zip_member(
+    path: Path, source_file: str, max_uncompressed_bytes: int, body: bytes | None = None
+) -> bytes:
     """The single CSV inside a landed zip, read with a hard cap on its inflated size.
 
-    Errors name ``source_file`` (the archive path), not this machine's copy of it.
+    ``body`` is the zip's bytes when they are in memory already (fetched and verified): they
+    are inflated straight away and ``path`` only names the member. Errors name ``source_file``
+    (the archive path), not this machine's copy of it.
     """
     member = path.with_suffix(".csv").name
     try:
-        with zipfile.ZipFile(path) as archive:
+        with zipfile.ZipFile(path if body is None else io.BytesIO(body)) as archive:
             if archive.namelist() != [member]:
                 raise ParseError(
                     source_file,
@@ -155,9 +159,11 @@ def parse_zip(
     source_file: str,
     period_start: date,
     max_uncompressed_bytes: int = 2 * 1024**3,
+    body: bytes | None = None,
 ) -> ParsedFile:
-    """Parse a landed archive zip; errors name ``source_file``."""
-    data = read_zip_member(path, source_file, max_uncompressed_bytes)
+    """Parse a landed archive zip (``body``: its bytes, when already read); errors name
+    ``source_file``."""
+    data = read_zip_member(path, source_file, max_uncompressed_bytes, body)
     return parse_csv(dataset, symbol, data, source_file, period_start)
 
 
@@ -172,7 +178,8 @@ def parse_csv(
     kind = dataset.kind
     expected = _RAW_COLUMNS[kind]
     raw_types = _RAW_TYPES[kind]
-    first_line = data.split(b"\n", 1)[0].rstrip(b"\r")
+    end_of_line = data.find(b"\n")
+    first_line = (data if end_of_line < 0 else data[:end_of_line]).rstrip(b"\r")
     if not first_line.strip():
         if not data.strip():
             return _empty(dataset, had_header=False)
@@ -198,7 +205,7 @@ def parse_csv(
         names = list(expected)
     try:
         raw = pacsv.read_csv(
-            io.BytesIO(data),
+            pa.BufferReader(data),
             read_options=pacsv.ReadOptions(
                 column_names=names, skip_rows=1 if had_header else 0, use_threads=False
             ),

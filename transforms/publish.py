@@ -14,7 +14,7 @@ import os
 import uuid
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -69,10 +69,9 @@ def publish_file(table: pa.Table, target: Path, temp_root: Path | None = None) -
     The temporary file goes to ``temp_root`` (default: beside ``target``), which must be on the
     same filesystem as ``target`` for the rename to be atomic.
     """
-    target.parent.mkdir(parents=True, exist_ok=True)
     temp = _temp_path(target, temp_root)
     try:
-        with temp.open("wb") as sink:
+        with _create(temp) as sink:
             pq.write_table(
                 table,
                 sink,
@@ -84,9 +83,10 @@ def publish_file(table: pa.Table, target: Path, temp_root: Path | None = None) -
             )
             sink.flush()
             os.fsync(sink.fileno())
-        os.replace(temp, target)
-    finally:
+        _replace(temp, target)
+    except BaseException:
         temp.unlink(missing_ok=True)
+        raise
     return target
 
 
@@ -98,20 +98,86 @@ def write_json_atomically(path: Path, payload: Any, temp_root: Path | None = Non
 
 def write_bytes_atomically(path: Path, content: bytes, temp_root: Path | None = None) -> Path:
     """Write a file through a temp file and ``os.replace``: readers see old or new, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     temp = _temp_path(path, temp_root)
     try:
-        temp.write_bytes(content)
-        os.replace(temp, path)
-    finally:
+        with _create(temp) as sink:
+            sink.write(content)
+        _replace(temp, path)
+    except BaseException:
         temp.unlink(missing_ok=True)
+        raise
     return path
+
+
+def link_atomically(
+    source: Path, path: Path, same_as: os.stat_result, temp_root: Path | None = None
+) -> bool:
+    """Put a hard link to ``source`` at ``path``, through a temp name and ``os.replace``.
+
+    Only while ``source`` is still the file ``same_as`` (its ``fstat`` when it was read)
+    describes: the same inode, size and modification time, so the link holds the bytes that
+    were read. False, with nothing changed, when it is not or when it cannot be linked (another
+    filesystem, links not permitted there): the caller writes the bytes instead.
+
+    The two names share one inode, so neither may be written in place. Nothing here does: every
+    file is replaced (:func:`write_bytes_atomically`, :func:`publish_file`), which points the
+    name at a new inode and leaves the other name's bytes as they were.
+    """
+    temp = _temp_path(path, temp_root)
+    try:
+        try:
+            os.link(source, temp)
+        except FileNotFoundError as error:
+            _make_missing(temp.parent, error)
+            os.link(source, temp)
+    except OSError:
+        return False
+    try:
+        if _identity(temp.stat()) != _identity(same_as):
+            temp.unlink()
+            return False
+        _replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return True
+
+
+def _identity(info: os.stat_result) -> tuple[int, int, int, int]:
+    return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns
 
 
 def _temp_path(target: Path, temp_root: Path | None) -> Path:
     folder = temp_root or target.parent
-    folder.mkdir(parents=True, exist_ok=True)
     return folder / f".{target.name}.{uuid.uuid4().hex}.tmp"
+
+
+# Folders are made only when an operation finds one missing: they nearly always exist, so a
+# file costs no mkdir (nor the stat that follows a mkdir of an existing folder).
+
+
+def _create(temp: Path) -> BinaryIO:
+    """A new temporary file, open for writing."""
+    try:
+        return temp.open("wb")
+    except FileNotFoundError as error:
+        _make_missing(temp.parent, error)
+    return temp.open("wb")
+
+
+def _replace(temp: Path, target: Path) -> None:
+    try:
+        os.replace(temp, target)
+    except FileNotFoundError as error:
+        _make_missing(target.parent, error)
+        os.replace(temp, target)
+
+
+def _make_missing(folder: Path, error: FileNotFoundError) -> None:
+    """Make ``folder`` after ``error``; re-raise ``error`` when the folder was there."""
+    if folder.is_dir():
+        raise error
+    folder.mkdir(parents=True, exist_ok=True)
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -347,6 +347,8 @@ def _fetch_and_parse(
             return _FileResult(relpath)
         symbol, day = first_day[relpath]
         period_start = day.replace(day=1) if dataset.cadence is Cadence.MONTHLY else day
+        # The bytes fetched and verified are parsed; the result keeps only the record of them.
+        body, outcome = outcome.body, replace(outcome, body=None)
         try:
             if dataset.parse is not None:
                 parsed = dataset.parse(dataset, universe, outcome.path, relpath, period_start)
@@ -364,6 +366,7 @@ def _fetch_and_parse(
                     relpath,
                     period_start,
                     settings.limits.max_uncompressed_bytes,
+                    body,
                 )
         except ParseError as exc:
             return _FileResult(relpath, landed=outcome, error=str(exc), failed_check=exc.check)
@@ -418,6 +421,7 @@ def _publish_day(
 ) -> StagedPartition:
     records: list[SymbolDay] = []
     tables: list[pa.Table] = []
+    held = quarantine_held(settings, dataset, day)
     for symbol in symbols:
         relpath = wanted.get((symbol, day))
         if (symbol, day) in superseded:
@@ -439,7 +443,7 @@ def _publish_day(
                 error=result.error,
                 retryable=result.transient,
             )
-            quarantine(settings, dataset, day, record, None)
+            quarantine(settings, dataset, day, record, None, held)
             records.append(record)
         elif result.error is not None:
             check = result.failed_check or "file_parses"
@@ -454,7 +458,7 @@ def _publish_day(
                 checks_failed=(check,),
                 report=(failure.as_dict(),),
             )
-            quarantine(settings, dataset, day, record, None)
+            quarantine(settings, dataset, day, record, None, held)
             records.append(record)
         elif result.parsed is None:
             records.append(SymbolDay(symbol, "not_published", relpath))
@@ -484,7 +488,7 @@ def _publish_day(
                 warnings=tuple(dict.fromkeys(f.check for f in found if f.severity == "warn")),
                 report=tuple(f.as_dict() for f in found),
             )
-            quarantine(settings, dataset, day, record, rows if errors else None)
+            quarantine(settings, dataset, day, record, rows if errors else None, held)
             if not errors:
                 tables.append(rows)
             records.append(record)
@@ -551,26 +555,47 @@ def _count_in_day(dataset: Dataset, rows: pa.Table, day: date) -> int:
     return _count(_on_day(rows[TIME_COLUMN[dataset.kind]], day))
 
 
+def quarantine_held(settings: Settings, dataset: Dataset, day: date) -> frozenset[str]:
+    """The names of the files in a day's quarantine folder (none when there is no folder)."""
+    try:
+        return frozenset(path.name for path in quarantine_folder(settings, dataset, day).iterdir())
+    except FileNotFoundError:
+        return frozenset()
+
+
+def quarantine_folder(settings: Settings, dataset: Dataset, day: date) -> Path:
+    """Where a day's quarantined symbols of ``dataset`` go."""
+    return settings.warehouse / "quarantine" / dataset.exchange / dataset.name / day.isoformat()
+
+
 def quarantine_paths(
     settings: Settings, dataset: Dataset, day: date, symbol: str
 ) -> tuple[Path, Path]:
     """Where a quarantined symbol-day's rows and report go."""
-    folder = settings.warehouse / "quarantine" / dataset.exchange / dataset.name / day.isoformat()
+    folder = quarantine_folder(settings, dataset, day)
     return folder / f"{symbol}.parquet", folder / f"{symbol}.json"
 
 
 def quarantine(
-    settings: Settings, dataset: Dataset, day: date, record: SymbolDay, rows: pa.Table | None
+    settings: Settings,
+    dataset: Dataset,
+    day: date,
+    record: SymbolDay,
+    rows: pa.Table | None,
+    held: AbstractSet[str] | None = None,
 ) -> None:
     """Write (or clear) the quarantine of one symbol-day.
 
     A quarantined symbol-day leaves its rows (when it has any) and a JSON report of the failed
     checks with what they observed; one that now passes has any old quarantine removed.
+    ``held`` names the files the day's quarantine folder holds, when the caller listed it: only
+    those are removed (one listing a day instead of two removals per symbol).
     """
     data_path, report_path = quarantine_paths(settings, dataset, day, record.symbol)
     if record.status != "quarantined":
-        data_path.unlink(missing_ok=True)
-        report_path.unlink(missing_ok=True)
+        for path in (data_path, report_path):
+            if held is None or path.name in held:
+                path.unlink(missing_ok=True)
         return
     if rows is not None and rows.num_rows:
         publish_file(rows, data_path, settings.temp_root)
