@@ -13,7 +13,7 @@ builds it (the webserver, the daemon, a run worker), from the variables that pro
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 from dagster._core.storage.local_compute_log_manager import LocalComputeLogManager
 from dagster._core.storage.root import LocalArtifactStorage
@@ -47,8 +47,13 @@ class WarehouseStorage(DagsterSqliteStorage):
         return cls.from_local(base_dir=str(dagster_home()), inst_data=inst_data)
 
 
-class WarehouseComputeLogs(LocalComputeLogManager):
-    """Each step's stdout and stderr, under ``<dagster home>/storage`` as Dagster's default."""
+class _InDagsterHome:
+    """Built by Dagster with no configuration, in ``<dagster home>/<folder>`` as by default."""
+
+    folder: ClassVar[str]
+
+    def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None) -> None:
+        super().__init__(base_dir=base_dir, inst_data=inst_data)  # type: ignore[call-arg]
 
     @classmethod
     def config_type(cls) -> dict[str, Any]:
@@ -57,19 +62,17 @@ class WarehouseComputeLogs(LocalComputeLogManager):
     @classmethod
     def from_config_value(
         cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]
-    ) -> "WarehouseComputeLogs":
-        return cls(base_dir=str(dagster_home() / "storage"), inst_data=inst_data)
+    ) -> Self:
+        return cls(base_dir=str(dagster_home() / cls.folder), inst_data=inst_data)
 
 
-class WarehouseArtifacts(LocalArtifactStorage):
-    """Dagster's local artifacts (``<dagster home>/storage``), beside the compute logs."""
+class WarehouseComputeLogs(_InDagsterHome, LocalComputeLogManager):
+    """Each step's stdout and stderr, under ``<dagster home>/storage``."""
 
-    @classmethod
-    def config_type(cls) -> dict[str, Any]:
-        return {}
+    folder = "storage"
 
-    @classmethod
-    def from_config_value(
-        cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]
-    ) -> "WarehouseArtifacts":
-        return cls(base_dir=str(dagster_home() / "storage"), inst_data=inst_data)
+
+class WarehouseArtifacts(_InDagsterHome, LocalArtifactStorage):
+    """Dagster's local artifacts (its ``storage/`` folder), beside the compute logs."""
+
+    folder = ""

@@ -15,6 +15,7 @@ from pathlib import Path
 import dagster as dg
 import httpx
 import pytest
+from dagster._core.instance.ref import InstanceRef
 
 from pipelines.runner import PROJECT_ROOT
 
@@ -128,3 +129,34 @@ def test_dagster_dev_keeps_its_history_under_the_warehouse(
         except subprocess.TimeoutExpired:
             os.killpg(dev.pid, signal.SIGKILL)
             dev.wait(timeout=30)
+
+
+def test_the_projects_instance_keeps_everything_under_the_warehouse(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dagster's own layout (``history/``, ``schedules/``, ``storage/``), rooted in the
+    warehouse rather than the throwaway directory Dagster makes without ``DAGSTER_HOME``."""
+    warehouse = tmp_path / "warehouse"
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.setenv("TREADMILL_WAREHOUSE", str(warehouse))
+    elsewhere = tmp_path / "throwaway"
+    elsewhere.mkdir()
+
+    with dg.DagsterInstance.from_ref(
+        InstanceRef.from_dir(str(elsewhere), config_dir=str(PROJECT_ROOT))
+    ) as instance:
+        result = dg.materialize([_printing], instance=instance)
+        assert result.success
+        assert instance.storage_directory() == str(warehouse / "dagster" / "storage")
+
+    home = warehouse / "dagster"
+    assert (home / "history" / "runs.db").exists()
+    assert (home / "storage" / result.run_id).is_dir(), "the step's compute logs"
+    assert (home / "storage" / "_printing").exists(), "the asset's output"
+    assert list(elsewhere.iterdir()) == []
+
+
+@dg.asset
+def _printing() -> int:
+    print("a line for the compute log")
+    return 1
