@@ -1,6 +1,8 @@
 """What configuration and archive content can reach: paths, URLs, SQL, the lake's directories."""
 
 import ast
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
@@ -16,7 +18,7 @@ from transforms.errors import ConfigError, FetchError, ParseError
 from transforms.fetch import CHECKSUM_SUFFIX, ArchiveClient
 from transforms.lock import writer_lock
 from transforms.parse import parse_zip
-from transforms.publish import publish_partition
+from transforms.publish import publish_partition, write_bytes_atomically
 from transforms.settings import Settings, parse_universe
 from transforms.sources import dataset
 
@@ -122,3 +124,21 @@ def test_no_sql_is_assembled_from_strings_in_the_code() -> None:
             if isinstance(text, ast.JoinedStr | ast.BinOp) or formatted:
                 assembled.append(f"{path.relative_to(root)}:{node.lineno}")
     assert assembled == []
+
+
+def test_writers_racing_to_make_the_same_missing_folder_all_succeed(tmp_path: Path) -> None:
+    """Folders are made only when a write finds one missing: two writers may both find it
+    missing, and the one that loses the race to make it must still write its file."""
+    rounds, writers = 40, 8
+    for attempt in range(rounds):
+        folder = tmp_path / f"round-{attempt}" / "nested"
+        start = threading.Barrier(writers)
+
+        def write(index: int, folder: Path = folder, start: threading.Barrier = start) -> Path:
+            start.wait()
+            return write_bytes_atomically(folder / f"{index}.bin", bytes([index]))
+
+        with ThreadPoolExecutor(writers) as pool:
+            written = list(pool.map(write, range(writers)))
+
+        assert [path.read_bytes() for path in written] == [bytes([i]) for i in range(writers)]

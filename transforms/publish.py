@@ -127,8 +127,8 @@ def link_atomically(
     try:
         try:
             os.link(source, temp)
-        except FileNotFoundError as error:
-            _make_missing(temp.parent, error)
+        except FileNotFoundError:
+            _make_missing(temp.parent)
             os.link(source, temp)
     except OSError:
         return False
@@ -160,23 +160,25 @@ def _create(temp: Path) -> BinaryIO:
     """A new temporary file, open for writing."""
     try:
         return temp.open("wb")
-    except FileNotFoundError as error:
-        _make_missing(temp.parent, error)
+    except FileNotFoundError:
+        _make_missing(temp.parent)
     return temp.open("wb")
 
 
 def _replace(temp: Path, target: Path) -> None:
     try:
         os.replace(temp, target)
-    except FileNotFoundError as error:
-        _make_missing(target.parent, error)
+    except FileNotFoundError:
+        _make_missing(target.parent)
         os.replace(temp, target)
 
 
-def _make_missing(folder: Path, error: FileNotFoundError) -> None:
-    """Make ``folder`` after ``error``; re-raise ``error`` when the folder was there."""
-    if folder.is_dir():
-        raise error
+def _make_missing(folder: Path) -> None:
+    """Make ``folder`` (and its parents) after an operation in it found no such file.
+
+    Another writer may have made it in the meantime, so an existing folder is no error: the
+    caller tries once more, and a failure then (the missing file was another) is raised.
+    """
     folder.mkdir(parents=True, exist_ok=True)
 
 
