@@ -3,8 +3,9 @@
 Sections: ``ingest`` (1, with the ingest half of 5), ``incremental`` (2, with the daily run's
 half of 5), ``backfill`` (3), ``queries`` (4, on the backfill's warehouse) and ``venues`` (6: REST
 paging under the venues' rate limits, and a daily run with every venue against Binance alone)
-``hyperliquid`` (7: its fills staged beside LZ4 decompression alone) and ``recorder`` (8: a
-million stream messages through the recorder, rate and memory).
+``hyperliquid`` (7: its fills staged beside LZ4 decompression alone), ``recorder`` (8: a
+million stream messages through the recorder, rate and memory) and ``report`` (9: a one-day
+daily run for 20 coins with its report step, and a year's report of one coin).
 Results go to ``benchmarks/results/benchmarks.{json,md}``; sections not run keep their previous
 results.
 """
@@ -26,6 +27,7 @@ from benchmarks import (
     queries,
     recorder,
     report,
+    reporting,
     venues,
 )
 from benchmarks.common import load_average
@@ -39,6 +41,7 @@ SECTIONS = (
     "venues",
     "hyperliquid",
     "recorder",
+    "report",
 )
 
 
@@ -75,6 +78,18 @@ def main(
     recorded_messages: Annotated[
         int, typer.Option(help="Recorder: messages replayed through it.")
     ] = 1_000_000,
+    report_symbols: Annotated[
+        int, typer.Option(help="Report: USDⓈ-M perpetuals (coins) in the timed daily run.")
+    ] = 20,
+    report_built_days: Annotated[
+        int, typer.Option(help="Report: days built through the daily job, then tiled.")
+    ] = 7,
+    report_history: Annotated[
+        int, typer.Option(help="Report: days of history before the timed daily run.")
+    ] = 29,
+    report_year_days: Annotated[
+        int, typer.Option(help="Report: days of the long report (a year).")
+    ] = 365,
     warehouse: Annotated[
         Path | None,
         typer.Option(help="Queries: an existing warehouse (default: the backfill's)."),
@@ -100,6 +115,7 @@ def main(
         backfill_days, backfill_symbols, per_partition_days, repeat = 7, 3, 2, 2
         venue_coins, venue_history = 1, 1
         fills_days, fills_coins, recorded_messages = 2, 1, 50_000
+        report_symbols, report_built_days, report_history, report_year_days = 3, 2, 6, 90
     if "queries" in chosen and "backfill" not in chosen and warehouse is None:
         raise typer.BadParameter("queries need --warehouse, or the backfill section with them")
     scratch = work or Path(tempfile.mkdtemp(prefix="treadmill-bench-"))
@@ -123,6 +139,14 @@ def main(
                 outcome = hyperliquid.run(fills_days, fills_coins, scratch / "hyperliquid")
             elif section == "venues":
                 outcome = venues.run(venue_months, venue_coins, venue_history, scratch / "venues")
+            elif section == "report":
+                outcome = reporting.run(
+                    report_symbols,
+                    report_built_days,
+                    report_history,
+                    report_year_days,
+                    scratch / "report",
+                )
             else:
                 assert warehouse is not None
                 outcome = queries.run(warehouse, repeat)

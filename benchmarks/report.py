@@ -158,7 +158,60 @@ def render(report: dict[str, Any]) -> str:
         lines += _hyperliquid(sections["hyperliquid"])
     if "recorder" in sections:
         lines += _recorder(sections["recorder"])
+    if "report" in sections:
+        lines += _reporting(sections["report"])
     return "\n".join(lines)
+
+
+def _prepared(facts: dict[str, Any]) -> str:
+    if facts.get("reused"):
+        return "its warehouse re-used from an earlier run"
+    return f"its warehouse built in {facts['build_s']} s, {facts['tiled']:,} partitions tiled"
+
+
+def _loads(measured: dict[str, Any]) -> str:
+    if "load_before" not in measured:
+        return "not recorded"
+    return f"{measured['load_before'][0]} → {measured['load_after'][0]}"
+
+
+def _reporting(section: dict[str, Any]) -> list[str]:
+    daily, year = section["daily_run"], section["year_report"]
+    points = ", ".join(f"{key} {count:,}" for key, count in year["points"].items())
+    return [
+        *_heading("## 9. Reports", section),
+        f"(a) The daily job for one more day ({daily['day']}) of {daily['coins']} USDⓈ-M "
+        f"perpetuals after {daily['history_days']} days of history ({daily['built_days']} built "
+        f"through the job, tiled back); each coin's report covers {daily['report_days']} days. "
+        f"(b) {year['symbol']}'s report over {year['days']} days ({year['first']} … "
+        f"{year['last']}; {year['built_days']} days built, tiled back), after a one-day report "
+        "that warms the process up.",
+        "",
+        *_table(
+            ["", "wall s", "CPU s (of child processes)", "of which", "load before → after"],
+            [
+                [
+                    f"(a) daily run, {daily['coins']} coins",
+                    daily["wall_s"],
+                    f"{daily['cpu_s']} ({daily.get('child_cpu_s', 0)})",
+                    f"report step {daily['report_step_s']} s ({daily['report_share']:.0%}), "
+                    f"{daily['reports_written']} reports",
+                    _loads(daily),
+                ],
+                [
+                    f"(b) one report, {year['days']} days",
+                    year["wall_s"],
+                    f"{year['cpu_s']} ({year.get('child_cpu_s', 0)})",
+                    f"its data read alone {year['data_s']} s",
+                    _loads(year),
+                ],
+            ],
+        ),
+        f"(b) drew: {points} point(s); PNGs {year['png_kib']:,} KiB, page "
+        f"{year['page_kib']:,} KiB. (a): {_prepared(daily['prepared'])}; (b): "
+        f"{_prepared(year['prepared'])}.",
+        "",
+    ]
 
 
 def _recorder(section: dict[str, Any]) -> list[str]:

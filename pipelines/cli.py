@@ -1,6 +1,7 @@
 """``treadmill``: materialise the warehouse from the command line."""
 
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -86,6 +87,44 @@ def _settings(warehouse: str | None, universe: str | None) -> Settings:
         raise typer.Exit(2) from exc
 
 
+ReportCoinsOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Coins whose report the run draws, e.g. 'BTC,ETH'; 'none' draws none. Default: "
+        "$TREADMILL_REPORT_COINS, else every coin of the universe with a perpetual.",
+    ),
+]
+
+
+@contextmanager
+def _report_coins(settings: Settings, coins: str | None) -> Iterator[None]:
+    """Check the report's coins against the universe (exit 2 naming an unknown one) before the
+    run, and hand ``coins``, when given, to the run's ``report`` asset through
+    ``$TREADMILL_REPORT_COINS`` while it runs in this process."""
+    from transforms.report.data import REPORT_COINS_ENV, parse_report_coins, report_perpetuals
+
+    try:
+        chosen = parse_report_coins(
+            coins if coins is not None else os.environ.get(REPORT_COINS_ENV)
+        )
+        report_perpetuals(settings.universe, chosen)
+    except ConfigError as exc:
+        console.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    if coins is None:
+        yield
+        return
+    previous = os.environ.get(REPORT_COINS_ENV)
+    os.environ[REPORT_COINS_ENV] = coins
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ[REPORT_COINS_ENV]
+        else:
+            os.environ[REPORT_COINS_ENV] = previous
+
+
 def _yesterday() -> date:
     return datetime.now(UTC).date() - timedelta(days=1)
 
@@ -106,6 +145,7 @@ def materialize(
             "--force", help="Rebuild every day, even those already built from unchanged inputs."
         ),
     ] = False,
+    report_coins: ReportCoinsOption = None,
 ) -> None:
     """Materialise every table for a day or a range of days, as one single-run backfill.
 
@@ -122,7 +162,7 @@ def materialize(
     _check_range(first, last)
     days = (last - first).days + 1
     console.print(f"materialising {first}…{last} ({days} day(s)) into {settings.warehouse}")
-    with _progress_display() as show_progress:
+    with _report_coins(settings, report_coins), _progress_display() as show_progress:
         outcome = materialize_days(
             settings,
             first,

@@ -359,7 +359,17 @@ def test_the_page_is_self_contained_and_renders_every_chart(opened_report: Opene
 
 def test_hovering_open_interest_shows_the_hour(opened_report: OpenedPage) -> None:
     page = opened_report.page
+    # The hover rules are the plot's rule marks that are not axes (ticks, grid, domain): where
+    # each visible one stands.
+    shown_rules = (
+        "[...document.querySelectorAll('#chart-open_interest g.mark-rule.role-mark line')]"
+        ".filter(line => Number(line.getAttribute('opacity') ?? 1) > 0)"
+        ".map(line => line.getAttribute('transform'))"
+    )
+    assert page.evaluate(shown_rules) == [], "no rule until the pointer is over a panel"
     page.locator("#chart-open_interest svg.marks").hover(position={"x": 400, "y": 150})
+    page.wait_for_function(f"{shown_rules}.length > 0", timeout=10_000)
+    assert len(set(page.evaluate(shown_rules))) == 1, "the rules stand at the hovered hour"
     tooltip = page.locator("#vg-tooltip-element")
     tooltip.wait_for(state="visible", timeout=10_000)
     assert re.search(r"2024-02-\d\d \d\d:00 UTC", tooltip.inner_text())

@@ -215,6 +215,12 @@ def lakes(tmp_path_factory: pytest.TempPathFactory) -> Lakes:
     return Lakes(root / "current", root / "older")
 
 
+def _dataset(spec: dict[str, Any], column: str) -> list[dict[str, Any]]:
+    """The rows a chart's spec draws that have ``column`` (the one such dataset)."""
+    (rows,) = [rows for rows in spec["datasets"].values() if rows and column in rows[0]]
+    return list(rows)
+
+
 def _subtitle(spec: dict[str, Any]) -> list[str]:
     subtitle = spec["title"]["subtitle"]
     return [subtitle] if isinstance(subtitle, str) else list(subtitle)
@@ -345,10 +351,34 @@ def test_a_lake_without_the_coin_or_the_cross_venue_facts_still_reports(
         "No open-interest-weighted line: the lake holds no cross-venue funding of BTC in the "
         "range (fct_funding_cross_venue)."
     )
-    assert charts["funding"].points == 2 * 6
+    # A year is drawn a point per day: each venue's day of settlements, and each day's last
+    # reading of open interest and last close.
+    assert charts["funding"].points == 2 * 2
+    settlements = sorted(
+        (row["venue"], row["settled_at"], row["settlements"], row["rate_8h_pct"], row["rate_pct"])
+        for row in _dataset(funding, "settlements")
+    )
+    # Three settlements a day: the mean rate per 8h, and what the three paid.
+    assert settlements == [
+        (venue, f"2024-03-0{day}T00:00:00Z", 3, pytest.approx(rate), pytest.approx(3 * rate))
+        for venue, rate in (("binance_cm BTCUSD_PERP", 0.005), ("binance_um BTCUSDT", 0.01))
+        for day in (1, 2)
+    ]
+    assert funding["title"]["text"] == (
+        "Funding, daily mean of the settlements, BTC perpetuals on binance_cm, binance_um"
+    )
     open_interest = chart_spec(charts["open_interest"])
     assert len(open_interest["vconcat"]) == 2, "no aggregate panel: the chart as before"
-    assert charts["open_interest"].points == HOURS
+    assert charts["open_interest"].points == 2
+    days = [
+        (row["hour"], row["oi_base"], row["close"]) for row in _dataset(open_interest, "oi_base")
+    ]
+    assert days == [
+        ("2024-03-01T00:00:00Z", pytest.approx(80_000.0 + 23.55), _close(23)),
+        ("2024-03-02T00:00:00Z", pytest.approx(80_000.0 + 47.55), _close(47)),
+    ]
+    assert "binance_um, daily, with the price" in open_interest["title"]["text"]
+    assert "one point per day (UTC)" in report.files.html.read_text()
     for key in ("funding", "open_interest"):
         assert report.files.pngs[key].stat().st_size > 20_000, f"{key}.png draws a chart"
 

@@ -1,4 +1,4 @@
-"""The visual report of every coin in the universe, written at the end of each run."""
+"""The visual report of the universe's coins, written at the end of each run."""
 
 from datetime import date
 from typing import Any
@@ -9,12 +9,23 @@ from pipelines.defs.partitions import daily_partitions
 from pipelines.defs.resources import TreadmillConfig
 from transforms.report.data import (
     DEFAULT_DAYS,
+    REPORT_COINS_ENV,
     REPORT_INPUTS,
     ReportDataError,
     ReportRequest,
+    check_report_coins,
     default_range,
+    report_coins_from_env,
     report_perpetuals,
 )
+
+
+class ReportConfig(dg.Config):
+    """Which coins get a report."""
+
+    coins: list[str] | None = None
+    """Coins to draw, e.g. ``["BTC", "ETH"]``; ``[]`` draws none. Unset: ``TREADMILL_REPORT_COINS``
+    (``BTC,ETH``, or ``none``), else every coin of the universe with a perpetual."""
 
 
 @dg.asset(
@@ -32,11 +43,15 @@ from transforms.report.data import (
     kinds={"html", "python"},
     tags={"layer": "report"},
 )
-def report(context: dg.AssetExecutionContext, treadmill: TreadmillConfig) -> dg.MaterializeResult:
+def report(
+    context: dg.AssetExecutionContext, config: ReportConfig, treadmill: TreadmillConfig
+) -> dg.MaterializeResult:
     """`<warehouse>/reports/<exchange>-<symbol>/`: the article's charts for each coin of the
-    universe (its USDⓈ-M perpetual first), as a self-contained `report.html` and one PNG per
-    chart: daily liquidations, funding per venue, open interest with the price, the latest
-    liquidation heatmap (an estimate) with its hot zones, the regime timeline and coverage.
+    universe (its USDⓈ-M perpetual first), or the coins of `TREADMILL_REPORT_COINS` (the
+    `coins` config), as a self-contained `report.html` and one PNG per chart: daily
+    liquidations, funding per venue, open interest with the price, the latest liquidation
+    heatmap (an estimate) with its hot zones, the regime timeline and coverage. The reports are
+    drawn side by side, one thread per core.
 
     A run writes the report of its last day over the 30 days ending on it (from the first day
     with prices), however long the run: the daily schedule keeps a rolling month, and a year's
@@ -45,48 +60,55 @@ def report(context: dg.AssetExecutionContext, treadmill: TreadmillConfig) -> dg.
     """
     from base64 import b64encode
 
-    from transforms.report.build import REPORTS_FOLDER, build_report
+    from transforms.report.build import REPORTS_FOLDER, build_reports
 
     settings = treadmill.settings()
+    coins = report_coins_from_env() if config.coins is None else check_report_coins(config.coins)
+    # An unknown coin fails the step here, naming it, before anything is drawn.
+    perpetuals = report_perpetuals(settings.universe, coins)
     last = max(date.fromisoformat(key) for key in context.partition_keys)
-    first, _ = default_range(settings.lake_root, None, last)
     out_root = settings.warehouse / REPORTS_FOLDER
-    metadata: dict[str, Any] = {
-        "range": f"{first}…{last}",
-        "path": dg.MetadataValue.path(str(out_root)),
-    }
+    metadata: dict[str, Any] = {"path": dg.MetadataValue.path(str(out_root))}
     previews: list[str] = []
     written = 0
-    for exchange, symbol in report_perpetuals(settings.universe):
-        request = ReportRequest(exchange, symbol, first, last)
-        try:
-            written_report = build_report(settings.lake_root, request, out_root)
-        except ReportDataError as exc:
-            context.log.info(f"no report for {symbol} on {exchange}: {exc}")
+    if perpetuals:
+        first, _ = default_range(settings.lake_root, None, last)
+        metadata["range"] = f"{first}…{last}"
+        requests = [ReportRequest(exchange, symbol, first, last) for exchange, symbol in perpetuals]
+        outcomes = build_reports(settings.lake_root, requests, out_root)
+    else:
+        context.log.info(f"no report drawn: no coin chosen ({REPORT_COINS_ENV}, or config coins)")
+        requests, outcomes = [], []
+    for request, outcome in zip(requests, outcomes, strict=True):
+        if isinstance(outcome, ReportDataError):
+            context.log.info(f"no report for {request.symbol} on {request.exchange}: {outcome}")
             continue
         written += 1
-        files = written_report.files
+        files = outcome.files
         metadata[request.name] = dg.MetadataValue.path(str(files.html))
-        if written_report.empty_charts:
-            metadata[f"{request.name} empty charts"] = ", ".join(written_report.empty_charts)
+        if outcome.empty_charts:
+            metadata[f"{request.name} empty charts"] = ", ".join(outcome.empty_charts)
             context.log.warning(
-                f"{request.name}: no data in {first}…{last} for "
-                f"{', '.join(written_report.empty_charts)}"
+                f"{request.name}: no data in {request.first}…{request.last} for "
+                f"{', '.join(outcome.empty_charts)}"
             )
         image = b64encode(files.preview_png).decode()
         previews.append(
-            f"**{symbol} on {exchange}**, {first}…{last}: `{files.html}`\n\n"
+            f"**{request.symbol} on {request.exchange}**, {request.first}…{request.last}: "
+            f"`{files.html}`\n\n"
             f"![{request.name} daily liquidations](data:image/png;base64,{image})"
         )
     metadata["reports_written"] = written
+    metadata["coins"] = ", ".join(request.coin for request in requests) or "none"
     # Every day of a ranged run records the same metadata; the images go on the report's own
     # day only, so a 60-day backfill stores them once.
+    if previews:
+        preview = "\n\n".join(previews)
+    elif requests:
+        preview = "No perpetual of the universe has data in the range."
+    else:
+        preview = f"No report drawn: no coin chosen ({REPORT_COINS_ENV}=none, or config coins [])."
     context.add_asset_metadata(
-        {
-            "preview": dg.MetadataValue.md(
-                "\n\n".join(previews) or "No perpetual of the universe has data in the range."
-            )
-        },
-        partition_key=last.isoformat(),
+        {"preview": dg.MetadataValue.md(preview)}, partition_key=last.isoformat()
     )
     return dg.MaterializeResult(metadata=metadata)

@@ -14,6 +14,15 @@ from typing import Final
 import altair as alt
 import polars as pl
 
+from transforms.report.buckets import (
+    BUCKETING_AFTER_DAYS,
+    Resolution,
+    bucket_funding,
+    bucket_funding_cross_venue,
+    bucket_open_interest,
+    bucket_open_interest_by_type,
+    bucket_regimes,
+)
 from transforms.report.data import ReportData
 
 Chart = alt.Chart | alt.LayerChart | alt.VConcatChart | alt.HConcatChart
@@ -121,15 +130,21 @@ def _hover_rule(
 ) -> alt.LayerChart:
     """A vertical rule that follows the pointer and shows the nearest instant's values.
 
-    ``name`` names the selection: each panel of a compound chart needs its own.
+    ``name`` names the selection: each panel of a compound chart needs its own. The rule layer
+    keeps the hovered instant and the first row (transparent: without a row the layer would
+    have no extent for the shared time scale, and Vega warns), not a transparent rule per
+    instant, which the PNGs spent most of an hourly chart's rendering on and never showed.
     """
     hover = alt.selection_point(
         name=name, fields=[field], nearest=True, on="pointerover", clear="pointerout", empty=False
     )
     base = alt.Chart(frame).encode(x=_time_x(field))
     selectors = base.mark_point(opacity=0, size=1).encode(tooltip=tooltip).add_params(hover)
-    rule = base.mark_rule(color="#888888").encode(
-        opacity=alt.when(hover).then(alt.value(0.7)).otherwise(alt.value(0.0))
+    rule = (
+        base.mark_rule(color="#888888")
+        .encode(opacity=alt.when(hover).then(alt.value(0.7)).otherwise(alt.value(0.0)))
+        .transform_window(hover_row="row_number()")
+        .transform_filter(hover | (alt.datum.hover_row == 1))
     )
     return alt.LayerChart(layer=[selectors, rule])
 
@@ -209,7 +224,12 @@ def daily_liquidations_chart(data: ReportData) -> ReportChart:
     request = data.request
     by_side = frame.group_by("side").agg(pl.col("usd").sum()).sort("side")
     totals = dict(zip(by_side["side"].to_list(), by_side["usd"].to_list(), strict=True))
-    by_day = frame.group_by("day").agg(pl.col("usd").sum()).sort("usd", descending=True)
+    # The earliest of equally heavy days, whatever order the days were summed in.
+    by_day = (
+        frame.group_by("day")
+        .agg(pl.col("usd").sum())
+        .sort(["usd", "day"], descending=[True, False])
+    )
     heaviest = (
         f"; the heaviest day, {by_day['day'][0]}, cleared {_usd(by_day['usd'][0])}"
         if by_day.height and by_day["usd"][0] > 0
@@ -294,6 +314,21 @@ def _count_range(column: pl.Series) -> str:
     return f"{low}" if low == high else f"{low}–{high}"
 
 
+def _when(resolution: Resolution) -> str:
+    """A tooltip's title for a point's instant: its hour, or the start of its bucket."""
+    return f"{resolution.span} from" if resolution.bucketed else "hour"
+
+
+def _bucketed_note(resolution: Resolution, what: str) -> list[str]:
+    """The subtitle line saying what a point of a long range's chart stands for."""
+    if not resolution.bucketed:
+        return []
+    return [
+        f"Ranges over {BUCKETING_AFTER_DAYS} days draw one point per {resolution.span} (UTC): "
+        f"{what}."
+    ]
+
+
 def _cross_venue_funding_note(data: ReportData) -> str:
     """The subtitle line on the black line: the venues it weighs, or why it is missing."""
     cross = data.funding_cross_venue
@@ -302,11 +337,35 @@ def _cross_venue_funding_note(data: ReportData) -> str:
             f"No open-interest-weighted line: the lake holds no cross-venue funding of {data.coin} "
             "in the range (fct_funding_cross_venue)."
         )
+    resolution = data.request.resolution
+    every = f"hourly ({resolution.label} means)" if resolution.bucketed else resolution.label
     return (
         f"Black, stepped: each venue's latest settlement weighted by its USD open interest, "
-        f"hourly, across {', '.join(_venue_list(cross['venues']))} "
+        f"{every}, across {', '.join(_venue_list(cross['venues']))} "
         f"({_count_range(cross['oi_weighted_venue_count'])} with open interest)."
     )
+
+
+def _funding_tooltip(resolution: Resolution) -> list[alt.Tooltip]:
+    """A settlement's numbers; over a bucket, its settlements' mean and what they paid."""
+    if not resolution.bucketed:
+        return [
+            alt.Tooltip("venue:N"),
+            _utc_tooltip("settled_at", "settled"),
+            alt.Tooltip("rate_pct:Q", title="rate, % per interval", format=".4f"),
+            alt.Tooltip("interval_hours:Q", title="interval, h"),
+            alt.Tooltip("rate_8h_pct:Q", title="% per 8h", format=".4f"),
+            alt.Tooltip("apr_pct:Q", title="annualised, %", format=".1f"),
+        ]
+    return [
+        alt.Tooltip("venue:N"),
+        _utc_tooltip("settled_at", _when(resolution)),
+        alt.Tooltip("settlements:Q", title="settlements"),
+        alt.Tooltip("rate_pct:Q", title=f"paid over the {resolution.span}, %", format=".4f"),
+        alt.Tooltip("interval_hours:Q", title="last interval, h"),
+        alt.Tooltip("rate_8h_pct:Q", title="mean % per 8h", format=".4f"),
+        alt.Tooltip("apr_pct:Q", title="mean annualised, %", format=".1f"),
+    ]
 
 
 def funding_chart(data: ReportData) -> ReportChart:
@@ -316,8 +375,11 @@ def funding_chart(data: ReportData) -> ReportChart:
     and the coin's open-interest-weighted rate across venues is drawn over them in black: the
     cost of leverage where the positions are, which one venue's outlier does not move much.
     """
-    frame = data.funding
-    cross = data.funding_cross_venue.with_columns(venue=pl.lit(CROSS_VENUE_LABEL))
+    resolution = data.request.resolution
+    frame = bucket_funding(data.funding, resolution)
+    cross = bucket_funding_cross_venue(data.funding_cross_venue, resolution).with_columns(
+        venue=pl.lit(CROSS_VENUE_LABEL)
+    )
     rates = [*frame["rate_8h_pct"].drop_nulls(), *cross["rate_8h_pct"].drop_nulls()]
     low = min([0.0, *rates])
     high = max([FUNDING_ANCHOR_PCT, *rates])
@@ -339,14 +401,7 @@ def funding_chart(data: ReportData) -> ReportChart:
     per_8h = base.mark_line(point=alt.OverlayMarkDef(size=18), strokeWidth=1.5).encode(
         y=alt.Y("rate_8h_pct:Q", title="funding, % per 8h", scale=per_8h_scale),
         color=colour,
-        tooltip=[
-            alt.Tooltip("venue:N"),
-            _utc_tooltip("settled_at", "settled"),
-            alt.Tooltip("rate_pct:Q", title="rate, % per interval", format=".4f"),
-            alt.Tooltip("interval_hours:Q", title="interval, h"),
-            alt.Tooltip("rate_8h_pct:Q", title="% per 8h", format=".4f"),
-            alt.Tooltip("apr_pct:Q", title="annualised, %", format=".1f"),
-        ],
+        tooltip=_funding_tooltip(resolution),
     )
     # A venue's rate holds from its settlement to the next: the weighted line steps hourly.
     weighted = (
@@ -354,15 +409,17 @@ def funding_chart(data: ReportData) -> ReportChart:
         .mark_line(interpolate="step-after", strokeWidth=2)
         .encode(x=_time_x("hour"), y=alt.Y("rate_8h_pct:Q", scale=per_8h_scale), color=colour)
     )
+    over = f", {resolution.label} mean" if resolution.bucketed else ""
     weighted_hover = _hover_rule(
         "hover_funding",
         cross,
         "hour",
         [
-            _utc_tooltip("hour", "hour"),
-            alt.Tooltip("rate_8h_pct:Q", title="OI-weighted, % per 8h", format=".4f"),
-            alt.Tooltip("apr_pct:Q", title="OI-weighted, annualised %", format=".1f"),
-            alt.Tooltip("mean_8h_pct:Q", title="plain mean, % per 8h", format=".4f"),
+            _utc_tooltip("hour", _when(resolution)),
+            *([alt.Tooltip("hours:Q", title="hours averaged")] if resolution.bucketed else []),
+            alt.Tooltip("rate_8h_pct:Q", title=f"OI-weighted, % per 8h{over}", format=".4f"),
+            alt.Tooltip("apr_pct:Q", title=f"OI-weighted, annualised %{over}", format=".1f"),
+            alt.Tooltip("mean_8h_pct:Q", title=f"plain mean, % per 8h{over}", format=".4f"),
             alt.Tooltip("venues:N", title="venues"),
             alt.Tooltip("oi_weighted_venue_count:Q", title="venues with open interest"),
             alt.Tooltip("oi_usd_weight:Q", title="open interest weighed, USD", format="$,.0f"),
@@ -395,9 +452,15 @@ def funding_chart(data: ReportData) -> ReportChart:
             width=WIDTH,
             height=260,
             title=_title(
-                f"Funding per settlement, {data.coin} perpetuals{on}",
+                (
+                    f"Funding, {resolution.label} mean of the settlements, {data.coin} "
+                    f"perpetuals{on}"
+                    if resolution.bucketed
+                    else f"Funding per settlement, {data.coin} perpetuals{on}"
+                ),
                 "Rescaled to 8 hours (left) and annualised (right); dashed: the 0.01%/8h "
                 "anchor (10.95% APR). Above it, longs pay to stay crowded.",
+                *_bucketed_note(resolution, "each venue's settlements in it, weighted by interval"),
                 _cross_venue_funding_note(data),
             ),
         )
@@ -415,7 +478,7 @@ def funding_chart(data: ReportData) -> ReportChart:
     )
 
 
-def _all_venues_panel(frame: pl.DataFrame, coin: str) -> alt.LayerChart:
+def _all_venues_panel(frame: pl.DataFrame, coin: str, resolution: Resolution) -> alt.LayerChart:
     """The coin's open interest summed over its venues: base units on the left, USD on the right.
 
     One perpetual's open interest can fall while traders move to another venue; the sum says
@@ -445,7 +508,7 @@ def _all_venues_panel(frame: pl.DataFrame, coin: str) -> alt.LayerChart:
         )
     )
     tooltip = [
-        _utc_tooltip("hour", "hour"),
+        _utc_tooltip("hour", _when(resolution)),
         alt.Tooltip("all_oi_base:Q", title=f"all venues, {coin}", format=",.0f"),
         alt.Tooltip("all_oi_usd:Q", title="all venues, USD", format="$,.0f"),
         alt.Tooltip("all_venues:N", title="venues summed"),
@@ -459,7 +522,10 @@ def _all_venues_panel(frame: pl.DataFrame, coin: str) -> alt.LayerChart:
             height=200,
             title=alt.Title(
                 f"All {coin} venues summed, {coin} (solid, left) and USD (dashed, right)",
-                subtitle=[f"The last reading of each hour on {venues} ({counts} per hour)."],
+                subtitle=[
+                    f"The last reading of each {resolution.span} on {venues} ({counts} per "
+                    f"{resolution.span})."
+                ],
                 anchor="start",
             ),
         )
@@ -472,7 +538,8 @@ def open_interest_chart(data: ReportData) -> ReportChart:
     Below the perpetual's own, the coin's open interest summed over every venue that reports
     it, when the lake holds the cross-venue fact for the range.
     """
-    frame = data.open_interest
+    resolution = data.request.resolution
+    frame = bucket_open_interest(data.open_interest, resolution)
     coin = data.coin
     all_venues = frame.filter(pl.col("all_oi_base").is_not_null())
     base = alt.Chart(frame).encode(x=_time_x("hour"))
@@ -484,7 +551,7 @@ def open_interest_chart(data: ReportData) -> ReportChart:
         )
     )
     tooltip = [
-        _utc_tooltip("hour", "hour"),
+        _utc_tooltip("hour", _when(resolution)),
         alt.Tooltip("oi_base:Q", title=f"open interest, {coin}", format=",.0f"),
         alt.Tooltip("oi_usd:Q", title="open interest, USD", format="$,.0f"),
         alt.Tooltip("close:Q", title="close", format="$,.2f"),
@@ -518,17 +585,18 @@ def open_interest_chart(data: ReportData) -> ReportChart:
                 titleColor=OPEN_INTEREST_USD,
             ),
         ),
-        *([_all_venues_panel(all_venues, coin)] if all_venues.height else []),
+        *([_all_venues_panel(all_venues, coin, resolution)] if all_venues.height else []),
         *(
-            [_contract_type_panel(data.open_interest_by_type, coin)]
+            [_contract_type_panel(data.open_interest_by_type, coin, resolution)]
             if has_delivery_open_interest(data)
             else []
         ),
         title=_title(
-            f"Open interest, {data.request.symbol} on {data.request.exchange}, hourly, with the "
-            "price (grey, right axis)",
+            f"Open interest, {data.request.symbol} on {data.request.exchange}, "
+            f"{resolution.label}, with the price (grey, right axis)",
             "Price up with open interest up is leverage building; price down with open interest "
             "down is positions closing, often by liquidation.",
+            *_bucketed_note(resolution, "the last reading of open interest and the last close"),
         ),
     ).resolve_scale(x="shared")
     perpetual = pl.col("oi_base").is_not_null() & pl.col("close").is_not_null()
@@ -561,17 +629,20 @@ def has_delivery_open_interest(data: ReportData) -> bool:
     return frame.filter((pl.col("contract_type") == "delivery") & (pl.col("oi_usd") > 0)).height > 0
 
 
-def _contract_type_panel(frame: pl.DataFrame, coin: str) -> alt.Chart:
-    """The coin's USD open interest over its venues, perpetual and delivery contracts stacked."""
+def _contract_type_panel(frame: pl.DataFrame, coin: str, resolution: Resolution) -> alt.Chart:
+    """The coin's USD open interest over its venues, perpetual and delivery contracts stacked.
+
+    The subtitle's last share is the last hour's; a long range draws each bucket's last hour.
+    """
     delivery = frame.filter(pl.col("contract_type") == "delivery")
     last = delivery.filter(pl.col("oi_usd").is_not_null()).row(-1, named=True)
     total = frame.filter(pl.col("hour") == last["hour"])["oi_usd"].sum()
     share = last["oi_usd"] / total if total else 0.0
-    ordered = frame.with_columns(
+    ordered = bucket_open_interest_by_type(frame, resolution).with_columns(
         order=pl.col("contract_type").replace_strict({"perpetual": 0, "delivery": 1}, default=2)
     )
     tooltip = [
-        _utc_tooltip("hour", "hour"),
+        _utc_tooltip("hour", _when(resolution)),
         alt.Tooltip("contract_type:N", title="contracts"),
         alt.Tooltip("oi_usd:Q", title="open interest, USD", format="$,.0f"),
         alt.Tooltip("instruments:Q", title="instruments summed"),
@@ -605,9 +676,10 @@ def _contract_type_panel(frame: pl.DataFrame, coin: str) -> alt.Chart:
         title=alt.Title(
             f"All {coin} venues, USD: perpetual and delivery contracts stacked",
             subtitle=[
-                "Each instrument's last reading of the hour, summed by kind; delivery "
-                f"contracts held {_usd(last['oi_usd'])}, {share:.1%} of the total, at "
-                f"{last['hour'][:13].replace('T', ' ')}:00 UTC."
+                "Each instrument's last reading of the hour, summed by kind"
+                + (f", at each {resolution.span}'s last hour" if resolution.bucketed else "")
+                + f"; delivery contracts held {_usd(last['oi_usd'])}, {share:.1%} of the "
+                f"total, at {last['hour'][:13].replace('T', ' ')}:00 UTC."
             ],
             anchor="start",
         ),
@@ -1047,11 +1119,16 @@ def _flush_summary(events: pl.DataFrame) -> list[str]:
 
 
 def regime_chart(data: ReportData) -> ReportChart:
-    """The price over a band of hourly regimes, each resolved flush event shaded and labelled."""
-    frame = data.regimes
+    """The price over a band of hourly regimes, each resolved flush event shaded and labelled.
+
+    Over a long range the band draws each bucket's most frequent regime (the flush events are
+    shaded at their own hours whatever the bucket); the hours per regime are counted by hour.
+    """
+    resolution = data.request.resolution
+    frame = bucket_regimes(data.regimes, resolution, list(REGIME_COLOURS))
     events = data.flush_events.with_columns(label=pl.format("{}%", pl.col("drawdown_pct").round(1)))
     request = data.request
-    counts = frame.group_by("regime").len().sort("len", descending=True)
+    counts = data.regimes.group_by("regime").len().sort(["len", "regime"], descending=[True, False])
     summary = ", ".join(f"{row['regime']} {row['len']} h" for row in counts.iter_rows(named=True))
     price = (
         alt.Chart(frame)
@@ -1084,8 +1161,16 @@ def regime_chart(data: ReportData) -> ReportChart:
         align="left", baseline="top", dx=2, color=REGIME_COLOURS["flush"], fontSize=11
     ).encode(y=alt.value(4), text="label:N")
     tooltip = [
-        _utc_tooltip("hour", "hour"),
-        alt.Tooltip("regime:N"),
+        _utc_tooltip("hour", _when(resolution)),
+        alt.Tooltip("regime:N", title="most hours" if resolution.bucketed else "regime"),
+        *(
+            [
+                alt.Tooltip("regime_hours:Q", title="hours with that regime"),
+                alt.Tooltip("hours:Q", title=f"hours in the {resolution.span}"),
+            ]
+            if resolution.bucketed
+            else []
+        ),
         alt.Tooltip("close:Q", title="close", format="$,.2f"),
     ]
     band = (
@@ -1116,6 +1201,9 @@ def regime_chart(data: ReportData) -> ReportChart:
             f"Regime timeline and flush events, {request.symbol} on {request.exchange}",
             f"Hours per regime: {summary}.",
             *_flush_summary(data.flush_events),
+            *_bucketed_note(
+                resolution, "the band shows its most frequent regime, the line its last close"
+            ),
         ),
     ).resolve_scale(x="shared")
     return ReportChart(

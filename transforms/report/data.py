@@ -27,6 +27,8 @@ under their table names and every value is a bound parameter, as for the facts.
 """
 
 import math
+import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -39,7 +41,7 @@ import pyarrow as pa
 
 from transforms.catalog import DUCKDB_CONFIG
 from transforms.coverage import COVERAGE_SCHEMA, COVERAGE_TABLE
-from transforms.errors import TreadmillError
+from transforms.errors import ConfigError, TreadmillError
 from transforms.facts import (
     FCT_COT_WEEKLY,
     FCT_FUNDING,
@@ -61,6 +63,7 @@ from transforms.features import FEAT_FLUSH_EVENTS, FEAT_REGIME_1H, FlushEventRul
 from transforms.heatmap import HEATMAP_TABLE_SCHEMA, HOT_ZONES_TABLE_SCHEMA
 from transforms.instruments import coin_of
 from transforms.publish import partition_days
+from transforms.report.buckets import Resolution, resolution_for
 from transforms.staging import day_bounds
 
 REPORT_SQL_ROOT: Final = SQL_ROOT / "report"
@@ -139,6 +142,12 @@ class ReportRequest:
     def days(self) -> int:
         return (self.last - self.first).days + 1
 
+    @property
+    def resolution(self) -> Resolution:
+        """How finely its hourly series are drawn: hourly up to 60 days, then coarser
+        (:func:`transforms.report.buckets.resolution_for`)."""
+        return resolution_for(self.days)
+
 
 @dataclass(frozen=True)
 class ReportData:
@@ -176,16 +185,67 @@ class ReportData:
     coverage: pl.DataFrame
 
 
-def report_perpetuals(universe: Mapping[str, Sequence[str]]) -> list[tuple[str, str]]:
-    """One perpetual per coin of the universe, USDⓈ-M before COIN-M: the reports a run writes.
+def report_perpetuals(
+    universe: Mapping[str, Sequence[str]], coins: Sequence[str] | None = None
+) -> list[tuple[str, str]]:
+    """One perpetual per coin, USDⓈ-M before COIN-M: the reports a run writes.
 
-    A coin's other venues appear in its report anyway, in the funding and coverage charts.
+    ``coins`` (:func:`parse_report_coins`) picks the coins, in their order; ``None`` takes
+    every coin of the universe with a perpetual, in the universe's order, and ``()`` none. A
+    coin without a perpetual in the universe is a :class:`ConfigError` naming it. A coin's
+    other venues appear in its report anyway, in the funding and coverage charts.
     """
     chosen: dict[str, tuple[str, str]] = {}
     for exchange in PERPETUAL_EXCHANGES:
         for symbol in universe.get(exchange, ()):
             chosen.setdefault(coin_of(symbol), (exchange, symbol))
-    return list(chosen.values())
+    if coins is None:
+        return list(chosen.values())
+    unknown = [coin for coin in coins if coin not in chosen]
+    if unknown:
+        known = ", ".join(chosen) or "none"
+        raise ConfigError(
+            f"no report for {', '.join(unknown)}: the universe has no perpetual of "
+            f"{'that coin' if len(unknown) == 1 else 'those coins'} on "
+            f"{' or '.join(PERPETUAL_EXCHANGES)}; its coins with one: {known}"
+        )
+    return [chosen[coin] for coin in coins]
+
+
+REPORT_COINS_ENV: Final = "TREADMILL_REPORT_COINS"
+NO_REPORTS: Final = "none"
+"""The value of :data:`REPORT_COINS_ENV` that turns report rendering off."""
+_COIN: Final = re.compile(r"[A-Z0-9]{1,20}")
+
+
+def parse_report_coins(text: str | None) -> tuple[str, ...] | None:
+    """The coins a run draws a report of, from ``BTC,ETH`` (any case, duplicates dropped).
+
+    ``None`` or a blank text mean the default, every coin of the universe with a perpetual
+    (``None`` is returned); ``none`` means no report (``()``).
+    """
+    if text is None or not text.strip():
+        return None
+    if text.strip().lower() == NO_REPORTS:
+        return ()
+    return check_report_coins(text.split(","))
+
+
+def check_report_coins(names: Sequence[str]) -> tuple[str, ...]:
+    """``names`` as coins: upper case, blanks and duplicates dropped, each checked to be a coin."""
+    coins = [name.strip().upper() for name in names if name.strip()]
+    for coin in coins:
+        if not _COIN.fullmatch(coin):
+            raise ConfigError(
+                f"report coins: {coin!r} is not a coin (letters and digits, as BTC or 1INCH); "
+                f"give a comma-separated list, or {NO_REPORTS!r} for no report"
+            )
+    return tuple(dict.fromkeys(coins))
+
+
+def report_coins_from_env() -> tuple[str, ...] | None:
+    """:func:`parse_report_coins` of ``$TREADMILL_REPORT_COINS``."""
+    return parse_report_coins(os.environ.get(REPORT_COINS_ENV))
 
 
 def default_range(
@@ -209,13 +269,14 @@ def default_range(
     return first, last
 
 
-def load_report_data(lake_root: Path, request: ReportRequest) -> ReportData:
-    """Read the range's partitions and run every report query for ``request``.
+def load_report_data(lake_root: Path, request: ReportRequest, threads: int = 1) -> ReportData:
+    """Read the range's partitions and run every report query for ``request``, on ``threads``
+    DuckDB threads (one while other reports are read beside it).
 
     Raises :class:`ReportDataError` when the range holds neither prices nor coverage for the
     perpetual: there is nothing to draw, and the message names the perpetuals that have data.
     """
-    with duckdb.connect(config={**DUCKDB_CONFIG, "threads": 1}) as connection:
+    with duckdb.connect(config={**DUCKDB_CONFIG, "threads": threads}) as connection:
         for table, schema in REPORT_INPUTS.items():
             window = Input(
                 table,

@@ -3,10 +3,16 @@
 The page carries the Vega, Vega-Lite and vega-embed JavaScript inline (from ``vl-convert``'s
 bundle) and each chart's data inside its spec, so it opens from disk, by mail or on a machine
 without internet. PNGs are rendered by ``vl-convert`` without a browser. Every file is written
-through a temp file and ``os.replace``, so a reader never sees half a report.
+through a temp file and ``os.replace``, so a reader never sees half a report, and the page last,
+after its PNGs.
+
+Reports are drawn on several threads at once and their PNGs rendered in worker processes
+(:mod:`.build`, :mod:`.render`). Altair's data transformer is one setting for the whole
+process, so :func:`chart_spec` turns it to "no row limit" under a lock.
 """
 
 import json
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -19,6 +25,8 @@ import vl_convert
 from markupsafe import Markup
 
 from transforms.publish import write_bytes_atomically
+from transforms.report import render
+from transforms.report.buckets import BUCKETING_AFTER_DAYS
 from transforms.report.charts import ReportChart
 from transforms.report.data import ReportData
 
@@ -66,6 +74,7 @@ _PAGE: Final = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefi
   <h1>{{ heading }}</h1>
   <p class="meta">{{ first }}…{{ last }} ({{ days }} UTC day(s)) · venues of {{ coin }}:
     {{ venues }} · generated {{ generated_at }} from {{ lake }}</p>
+  {% if points_note %}<p class="meta">{{ points_note }}</p>{% endif %}
   <nav>{% for chart in charts %}<a href="#{{ chart.key }}">{{ chart.title }}</a>{% endfor %}</nav>
 </header>
 {% for chart in charts %}
@@ -118,14 +127,21 @@ def javascript_bundle() -> str:
     return vl_convert.javascript_bundle(EMBED_SNIPPET, vl_version=VEGA_LITE_VERSION)
 
 
+_SPEC_LOCK: Final = threading.Lock()
+
+
 def chart_spec(chart: ReportChart) -> dict[str, Any]:
-    """The chart's Vega-Lite spec with its data inline, however many rows it has."""
-    with alt.data_transformers.enable("default", max_rows=None):
+    """The chart's Vega-Lite spec with its data inline, however many rows it has.
+
+    Thread-safe: another thread leaving the transformer's context would otherwise restore the
+    row limit under this one.
+    """
+    with _SPEC_LOCK, alt.data_transformers.enable("default", max_rows=None):
         return chart.chart.to_dict()
 
 
 def render_png(spec: dict[str, Any], scale: float = PNG_SCALE) -> bytes:
-    return vl_convert.vegalite_to_png(spec, vl_version=VEGA_LITE_VERSION, scale=scale)
+    return render.render_png(spec, VEGA_LITE_VERSION, scale)
 
 
 def _script_json(value: Any) -> str:
@@ -137,6 +153,13 @@ def render_page(
     data: ReportData, charts: list[ReportChart], specs: dict[str, Any], generated_at: datetime
 ) -> str:
     request = data.request
+    resolution = request.resolution
+    points_note = (
+        f"The range is over {BUCKETING_AFTER_DAYS} days: hourly series are drawn one point per "
+        f"{resolution.span} (UTC)."
+        if resolution.bucketed
+        else ""
+    )
     return _PAGE.render(
         heading=f"treadmill report: {request.symbol} on {request.exchange}",
         first=request.first.isoformat(),
@@ -147,24 +170,20 @@ def render_page(
         generated_at=generated_at.strftime("%Y-%m-%d %H:%M UTC"),
         lake=str(data.lake_root),
         charts=charts,
+        points_note=points_note,
         javascript=Markup(javascript_bundle()),
         specs=Markup(_script_json(specs)),
         embed_options=Markup(_script_json(EMBED_OPTIONS)),
     )
 
 
-def write_report(
-    data: ReportData, charts: list[ReportChart], directory: Path, generated_at: datetime
-) -> ReportFiles:
-    """Write ``report.html`` and ``<chart>.png`` for every chart into ``directory``."""
-    specs = {chart.key: chart_spec(chart) for chart in charts}
-    pngs = {
-        chart.key: write_bytes_atomically(
-            directory / f"{chart.key}.png", render_png(specs[chart.key])
-        )
-        for chart in charts
-    }
+def write_page(
+    data: ReportData,
+    charts: list[ReportChart],
+    specs: dict[str, Any],
+    directory: Path,
+    generated_at: datetime,
+) -> Path:
+    """Write ``report.html`` into ``directory``, atomically."""
     html = render_page(data, charts, specs, generated_at)
-    page = write_bytes_atomically(directory / PAGE_FILE, html.encode())
-    preview = render_png(specs[charts[0].key], PREVIEW_SCALE)
-    return ReportFiles(html=page, pngs=pngs, preview_png=preview)
+    return write_bytes_atomically(directory / PAGE_FILE, html.encode())
