@@ -59,7 +59,7 @@ def publish_partition(table: pa.Table, lake_root: Path, table_name: str, day: da
     for stale in directory.glob("*.parquet"):
         if stale.name != PARTITION_FILE:
             stale.unlink()
-    _fsync_dir(directory)
+    fsync_dir(directory)
     return target
 
 
@@ -182,7 +182,8 @@ def _make_missing(folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
+    """Make a rename into ``directory`` durable: fsync the directory itself."""
     fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)

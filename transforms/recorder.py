@@ -144,6 +144,8 @@ from typing import IO, Final
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
+from transforms.publish import fsync_dir
+
 logger = logging.getLogger(__name__)
 
 VENUES: Final = ("binance_um", "bybit", "okx")
@@ -489,14 +491,6 @@ def _hour_of(path: Path) -> int | None:
     return int(day.timestamp()) // 3600 + int(match.group(1))
 
 
-def _fsync_dir(folder: Path) -> None:
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
 def _last_newline(handle: IO[bytes], end: int) -> int:
     """The offset of the last ``\\n`` before ``end``, -1 if none; read backwards in chunks."""
     chunk = 64 * 1024
@@ -618,7 +612,7 @@ def _finalize(path: Path, hour: int, venue_dir: Path) -> Path:
         path.rename(conflict)
         return conflict
     path.rename(target)
-    _fsync_dir(target.parent)
+    fsync_dir(target.parent)
     return target
 
 
