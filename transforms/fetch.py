@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
-from typing import Final, Literal, TypeVar
+from typing import Literal, TypeVar
 
 import httpx
 import tenacity
@@ -85,10 +85,6 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-_MAX_READ: Final = 0x7FFFF000
-"""The most one ``read`` returns on Linux: a file at least this large is read in several."""
-
-
 @dataclass(frozen=True)
 class LocalFile:
     """A local file as read: its bytes and its ``fstat`` at the time."""
@@ -107,7 +103,7 @@ class TooLargeError(Exception):
 
 
 def read_local(path: Path, max_bytes: int | None = None) -> LocalFile | None:
-    """A local file's bytes in one open, ``fstat`` and ``read``; None when it does not exist.
+    """A local file's bytes and ``fstat``, from one open; None when it does not exist.
 
     Raises :class:`TooLargeError` when the file is larger than ``max_bytes``.
     """
@@ -119,9 +115,7 @@ def read_local(path: Path, max_bytes: int | None = None) -> LocalFile | None:
         info = os.fstat(handle.fileno())
         if max_bytes is not None and info.st_size > max_bytes:
             raise TooLargeError(info.st_size)
-        body = handle.read(info.st_size + 1)
-        if len(body) > info.st_size or len(body) >= _MAX_READ:
-            body += handle.readall()  # it grew since the fstat, or is too large for one read
+        body = handle.readall()
     return LocalFile(path, body, info)
 
 
@@ -375,7 +369,8 @@ class ArchiveClient:
     def _get(self, url: str, max_bytes: int) -> bytes | None:
         """GET ``url``; ``None`` on 404; retries transient failures, then raises FetchError."""
         if self._http is None:
-            return self._read_file_url(url, max_bytes)
+            local = self._read_local_url(url, max_bytes)
+            return None if local is None else local.body
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self.limits.max_attempts),
             wait=tenacity.wait_random_exponential(
@@ -421,11 +416,6 @@ class ArchiveClient:
             raise _TransientError(f"short body: {downloaded} of {declared} bytes")
         body = b"".join(chunks)
         return body
-
-    @staticmethod
-    def _read_file_url(url: str, max_bytes: int) -> bytes | None:
-        local = ArchiveClient._read_local_url(url, max_bytes)
-        return local.body if local is not None else None
 
     @staticmethod
     def _read_local_url(url: str, max_bytes: int) -> LocalFile | None:
