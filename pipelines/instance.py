@@ -30,7 +30,7 @@ def dagster_home(warehouse: Path | None = None) -> Path:
     """
     if os.environ.get("DAGSTER_HOME"):
         return Path(os.environ["DAGSTER_HOME"]).resolve()
-    return (warehouse or warehouse_root()) / "dagster"
+    return ((warehouse or warehouse_root()) / "dagster").resolve()
 
 
 class WarehouseStorage(DagsterSqliteStorage):

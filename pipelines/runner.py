@@ -29,9 +29,9 @@ CODE_ROOTS = tuple(PROJECT_ROOT / folder for folder in ("transforms", "sql", "pi
 def instance_home(settings: Settings) -> Path:
     """The instance's directory (:func:`pipelines.instance.dagster_home`), holding the project's
     ``dagster.yaml`` unless ``$DAGSTER_HOME`` names one of its own."""
-    if os.environ.get("DAGSTER_HOME"):
-        return dagster_home()
     home = dagster_home(settings.warehouse)
+    if os.environ.get("DAGSTER_HOME"):
+        return home
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if PROJECT_DAGSTER_YAML.exists() and (

@@ -582,24 +582,24 @@ def quarantine(
     day: date,
     record: SymbolDay,
     rows: pa.Table | None,
-    held: AbstractSet[str] | None = None,
+    held: AbstractSet[str],
 ) -> None:
     """Write (or clear) the quarantine of one symbol-day.
 
     A quarantined symbol-day leaves its rows (when it has any) and a JSON report of the failed
     checks with what they observed; one that now passes has any old quarantine removed.
-    ``held`` names the files the day's quarantine folder holds, when the caller listed it: only
+    ``held`` names the files the day's quarantine folder holds (:func:`quarantine_held`): only
     those are removed (one listing a day instead of two removals per symbol).
     """
     data_path, report_path = quarantine_paths(settings, dataset, day, record.symbol)
     if record.status != "quarantined":
         for path in (data_path, report_path):
-            if held is None or path.name in held:
+            if path.name in held:
                 path.unlink(missing_ok=True)
         return
     if rows is not None and rows.num_rows:
         publish_file(rows, data_path, settings.temp_root)
-    else:
+    elif data_path.name in held:
         data_path.unlink(missing_ok=True)
     write_json_atomically(
         report_path,

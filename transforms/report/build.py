@@ -12,7 +12,6 @@ they come back, then its page.
 """
 
 import multiprocessing
-import os
 from concurrent.futures import (
     Executor,
     Future,
@@ -25,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
+from transforms.facts import BUILD_WORKERS
 from transforms.publish import write_bytes_atomically
 from transforms.report import render
 from transforms.report.charts import ReportChart, build_charts
@@ -40,7 +40,7 @@ from transforms.report.page import (
 
 REPORTS_FOLDER: Final = "reports"
 """``<warehouse>/reports/``: where reports go unless told otherwise."""
-RENDER_WORKERS: Final = max(1, min(4, os.cpu_count() or 1))
+RENDER_WORKERS: Final = BUILD_WORKERS
 """Reports drawn and PNGs rendered at once: one per core, at most four."""
 
 
