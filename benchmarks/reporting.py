@@ -27,12 +27,10 @@ without that setting draws them and it makes no difference to the lake).
 """
 
 import json
-import os
 import resource
 import shutil
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -127,20 +125,6 @@ def tile_lake(lake: Path, first: date, built: tuple[date, date], tables: set[str
     return written
 
 
-@contextmanager
-def _environment(**values: str) -> Iterator[None]:
-    previous = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in previous.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 def _prepared(
     directory: Path, wanted: dict[str, Any], prepare: Callable[[Path], dict[str, Any]]
 ) -> dict[str, Any]:
@@ -158,8 +142,7 @@ def _prepared(
 
 def _build(settings: Settings, first: date, last: date) -> float:
     """The daily job over ``first..last`` without reports; its seconds."""
-    with _environment(TREADMILL_REPORT_COINS="none"):
-        seconds, _, summary = timed(lambda: materialize_range(settings, first, last))
+    seconds, _, summary = timed(lambda: materialize_range(settings, first, last, report_coins=()))
     if not summary.ok:
         raise RuntimeError(f"building {first}…{last} failed: {summary.step_failures[:5]}")
     return seconds

@@ -1,7 +1,6 @@
 """``treadmill``: materialise the warehouse from the command line."""
 
 import json
-import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -96,33 +95,21 @@ ReportCoinsOption = Annotated[
 ]
 
 
-@contextmanager
-def _report_coins(settings: Settings, coins: str | None) -> Iterator[None]:
-    """Check the report's coins against the universe (exit 2 naming an unknown one) before the
-    run, and hand ``coins``, when given, to the run's ``report`` asset through
-    ``$TREADMILL_REPORT_COINS`` while it runs in this process."""
-    from transforms.report.data import REPORT_COINS_ENV, parse_report_coins, report_perpetuals
+def _report_coins(settings: Settings, coins: str | None) -> tuple[str, ...] | None:
+    """The coins ``--report-coins`` names for the run's ``report`` asset (None: the option was
+    not given, and the run reads ``$TREADMILL_REPORT_COINS``), checked against the universe
+    before the run either way: an unknown coin exits 2, by name."""
+    from transforms.report.data import parse_report_coins, report_coins_from_env, report_perpetuals
 
     try:
-        chosen = parse_report_coins(
-            coins if coins is not None else os.environ.get(REPORT_COINS_ENV)
+        chosen = parse_report_coins(coins) if coins is not None else None
+        report_perpetuals(
+            settings.universe, chosen if coins is not None else report_coins_from_env()
         )
-        report_perpetuals(settings.universe, chosen)
     except ConfigError as exc:
         console.print(f"[red]configuration error:[/red] {exc}")
         raise typer.Exit(2) from exc
-    if coins is None:
-        yield
-        return
-    previous = os.environ.get(REPORT_COINS_ENV)
-    os.environ[REPORT_COINS_ENV] = coins
-    try:
-        yield
-    finally:
-        if previous is None:
-            del os.environ[REPORT_COINS_ENV]
-        else:
-            os.environ[REPORT_COINS_ENV] = previous
+    return chosen
 
 
 def _yesterday() -> date:
@@ -162,12 +149,14 @@ def materialize(
     _check_range(first, last)
     days = (last - first).days + 1
     console.print(f"materialising {first}…{last} ({days} day(s)) into {settings.warehouse}")
-    with _report_coins(settings, report_coins), _progress_display() as show_progress:
+    chosen_coins = _report_coins(settings, report_coins)
+    with _progress_display() as show_progress:
         outcome = materialize_days(
             settings,
             first,
             last,
             force=force,
+            report_coins=chosen_coins,
             on_progress=show_progress,
             on_wait=lambda message: console.print(f"[yellow]{message}[/yellow]"),
             on_plan=_report_plan,

@@ -3,11 +3,12 @@
 import os
 import shutil
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
@@ -100,8 +101,12 @@ def materialize(
     on_progress: Callable[[Progress], None] | None = None,
     on_wait: Callable[[str], None] | None = None,
     on_plan: Callable[[ResumePlan], None] | None = None,
+    report_coins: Sequence[str] | None = None,
 ) -> Materialization:
     """Materialise ``start..end`` as one run, skipping the days already built (unless ``force``).
+
+    ``report_coins`` is the ``report`` asset's ``coins`` config (None leaves it unset: the run
+    reads ``$TREADMILL_REPORT_COINS``).
 
     Holds the warehouse's writer lock throughout (waiting for another writer if needed, and
     telling ``on_wait``), so that the plan, the run and the records see one state of the lake.
@@ -124,7 +129,9 @@ def materialize(
                 on_plan(plan)
         if remaining is None:
             return Materialization(plan, None)
-        summary = materialize_range(settings, *remaining, on_progress=on_progress)
+        summary = materialize_range(
+            settings, *remaining, on_progress=on_progress, report_coins=report_coins
+        )
         if summary.success:
             record_days(settings, _day_list(*remaining), code, summary.run_id, datetime.now(UTC))
         return Materialization(plan, summary)
@@ -135,8 +142,10 @@ def materialize_range(
     start: date,
     end: date,
     on_progress: Callable[[Progress], None] | None = None,
+    report_coins: Sequence[str] | None = None,
 ) -> "RunSummary":
-    """Materialise ``start..end`` (inclusive) of every asset as one single run."""
+    """Materialise ``start..end`` (inclusive) of every asset as one single run; ``report_coins``
+    as in :func:`materialize`."""
     from pipelines.definitions import defs
 
     definitions = defs()
@@ -159,27 +168,37 @@ def materialize_range(
             instance=instance,
             run_id=run_id,
             tags={RANGE_START_TAG: start.isoformat(), RANGE_END_TAG: end.isoformat()},
-            run_config={
-                "loggers": {"console": {"config": {"log_level": "WARNING"}}},
-                "resources": {
-                    "treadmill": {
-                        "config": {
-                            "warehouse": str(settings.warehouse),
-                            "binance_url": settings.binance_url,
-                            "universe": format_universe(settings.universe),
-                            "venue_urls": format_pairs(settings.venue_urls),
-                            "hyperliquid_url": settings.hyperliquid_url,
-                            "cftc_url": settings.cftc_url,
-                            "venue_rates": format_pairs(
-                                {key: str(rate) for key, rate in settings.venue_rates.items()}
-                            ),
-                        }
-                    }
-                },
-            },
+            run_config=run_config(settings, report_coins),
             raise_on_error=False,
         )
     return summarize(result)
+
+
+def run_config(settings: Settings, report_coins: Sequence[str] | None = None) -> dict[str, Any]:
+    """The daily job's run config for ``settings``; ``report_coins`` as in :func:`materialize`."""
+    return {
+        "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+        **(
+            {"ops": {"report": {"config": {"coins": list(report_coins)}}}}
+            if report_coins is not None
+            else {}
+        ),
+        "resources": {
+            "treadmill": {
+                "config": {
+                    "warehouse": str(settings.warehouse),
+                    "binance_url": settings.binance_url,
+                    "universe": format_universe(settings.universe),
+                    "venue_urls": format_pairs(settings.venue_urls),
+                    "hyperliquid_url": settings.hyperliquid_url,
+                    "cftc_url": settings.cftc_url,
+                    "venue_rates": format_pairs(
+                        {key: str(rate) for key, rate in settings.venue_rates.items()}
+                    ),
+                }
+            }
+        },
+    }
 
 
 def _day_list(start: date, end: date) -> list[date]:

@@ -51,6 +51,7 @@ from transforms.report.data import (
     report_perpetuals,
 )
 from transforms.report.page import PAGE_FILE, chart_spec
+from transforms.settings import Settings
 
 FIRST = date(2024, 1, 1)
 DAYS = 90
@@ -577,12 +578,10 @@ def test_materialize_hands_its_report_coins_to_the_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(REPORT_COINS_ENV, "BTC")
-    seen: list[str | None] = []
+    seen: list[tuple[str, ...] | None] = []
 
     def materialize(*args: Any, **kwargs: Any) -> Materialization:
-        import os
-
-        seen.append(os.environ.get(REPORT_COINS_ENV))
+        seen.append(kwargs["report_coins"])
         return Materialization(plan=None, summary=None)
 
     monkeypatch.setattr(pipelines.runner, "materialize", materialize)
@@ -600,4 +599,19 @@ def test_materialize_hands_its_report_coins_to_the_run(
     assert runner.invoke(app, [*arguments, "--report-coins", "ETH"]).exit_code == 0
     assert runner.invoke(app, arguments).exit_code == 0
 
-    assert seen == ["ETH", "BTC"], "the option for its run, then the environment's again"
+    assert seen == [("ETH",), None], "the option for its run; without it, the environment's"
+
+
+def test_the_report_coins_reach_the_report_asset_through_the_run_config(tmp_path: Path) -> None:
+    from pipelines.definitions import defs
+    from pipelines.defs.jobs import DAILY_JOB
+    from pipelines.runner import run_config
+
+    job = defs().resolve_job_def(DAILY_JOB)
+    settings = Settings.from_env(warehouse=tmp_path, universe="binance_um:BTCUSDT,ETHUSDT")
+
+    chosen = dg.validate_run_config(job, run_config(settings, ("ETH",)))
+    unset = dg.validate_run_config(job, run_config(settings))
+
+    assert chosen["ops"]["report"]["config"]["coins"] == ["ETH"]
+    assert unset["ops"]["report"]["config"].get("coins") is None
