@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import TypeVar
 
 from simulator.run import SimConfig, simulate_archive
+from transforms.dataset import Source
 from transforms.settings import Settings, parse_universe
-from transforms.sources import DATASETS, Source
+from transforms.sources import DATASETS
 
 RESULTS = Path(__file__).parent / "results"
 TREADMILL = Path(sys.executable).with_name("treadmill")

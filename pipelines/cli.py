@@ -378,7 +378,7 @@ def demo(
     from pipelines.runner import materialize_range
     from simulator.run import SimConfig, simulate_archive
     from simulator.venue_server import VENUE_PREFIXES, serve_venues
-    from transforms.sources.rest import RateLimit
+    from transforms.endpoints import RateLimit
 
     base = _settings(warehouse, None)
     mirror = base.warehouse / "mirror"

@@ -20,6 +20,7 @@ from transforms.coverage import coverage_rows
 from transforms.errors import ParseError
 from transforms.fact_checks import run_fact_checks
 from transforms.facts import FCT_COT_WEEKLY, build_fact
+from transforms.landed import WEEK_FILE, week_record
 from transforms.objects import ObjectStoreClient
 from transforms.publish import PARTITION_FILE, partition_dir
 from transforms.settings import Settings
@@ -84,7 +85,7 @@ def _zip(path: Path, member: str, text: str) -> Path:
 def _unit(raw: Path, held_in: str, day: date = TUESDAY) -> Path:
     folder = raw / cftc.week_path("", day)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / cftc.WEEK_FILE).write_text(json.dumps({"file": held_in, "sha256": "x"}))
+    (folder / WEEK_FILE).write_text(json.dumps(week_record(held_in, "x")))
     return folder
 
 

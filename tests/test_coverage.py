@@ -25,11 +25,12 @@ from transforms.coverage import (
     coverage_rows,
     expected_rows,
 )
+from transforms.dataset import Dataset
 from transforms.fetch import ArchiveClient
 from transforms.publication import due_at
 from transforms.publish import PARTITION_FILE, partition_dir, publish_partition
 from transforms.settings import Settings, parse_universe
-from transforms.sources import DATASETS, Dataset, dataset
+from transforms.sources import DATASETS, dataset
 from transforms.staging import manifest_path, stage_dataset
 
 DAY = date(2024, 1, 10)

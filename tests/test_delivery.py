@@ -11,13 +11,14 @@ import pytest
 from simulator.run import SimConfig, simulate_archive
 from tests.conftest import FAST_LIMITS
 from transforms.coverage import coverage_rows
+from transforms.dataset import Dataset
 from transforms.facts import FCT_MARKET_1H, FCT_OPEN_INTEREST, FCT_PRICE_1M, build_fact
 from transforms.fetch import ArchiveClient
 from transforms.instruments import coin_of
 from transforms.publish import publish_partition
 from transforms.resume import day_inputs
 from transforms.settings import Settings, parse_universe
-from transforms.sources import DATASETS, Dataset, dataset
+from transforms.sources import DATASETS, dataset
 from transforms.sources.delivery import (
     expiry_of,
     hours_live,

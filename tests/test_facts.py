@@ -29,7 +29,6 @@ from transforms.facts import (
     build_facts,
     read_input,
 )
-from transforms.parse import parse_csv
 from transforms.publish import publish_partition
 from transforms.schemas import (
     COT,
@@ -41,6 +40,7 @@ from transforms.schemas import (
     TIMESTAMP,
 )
 from transforms.sources import dataset
+from transforms.sources.binance_csv import parse_csv
 
 D = date(2024, 1, 2)
 PREV, NEXT = D - timedelta(days=1), D + timedelta(days=1)

@@ -12,6 +12,8 @@ import pytest
 from simulator.venue_server import VenueServer, serve_venues
 from tests.conftest import FAST_LIMITS
 from tests.runs import simulate_mirror
+from transforms.dataset import Dataset
+from transforms.endpoints import RateLimit
 from transforms.errors import FetchError
 from transforms.fetch import Landed, NotPublished
 from transforms.history import (
@@ -24,8 +26,7 @@ from transforms.history import (
     parse_chunk,
 )
 from transforms.settings import Settings, parse_universe
-from transforms.sources import Dataset, dataset
-from transforms.sources.rest import RateLimit
+from transforms.sources import dataset
 from transforms.staging import source_client, stage_dataset
 
 FIRST, LAST = date(2024, 2, 1), date(2024, 2, 3)

@@ -19,9 +19,10 @@ import pytest
 from simulator.archive import csv_bytes, write_archive_file, zip_bytes
 from tests.conftest import REAL_DUMPS
 from transforms import formats, schemas
+from transforms.dataset import Dataset, ParsedFile
 from transforms.errors import ParseError
-from transforms.parse import ParsedFile, parse_csv, parse_zip
-from transforms.sources import Dataset, dataset
+from transforms.sources import dataset
+from transforms.sources.binance_csv import parse_csv, parse_zip
 
 UM_KLINE_CSV = REAL_DUMPS / "binance-um" / "klines-1m" / "BTCUSDT-1m-2023-04-15.csv"
 SPOT_KLINE_DIR = REAL_DUMPS / "binance-spot" / "klines-1m"

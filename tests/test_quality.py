@@ -18,12 +18,13 @@ from simulator.archive import checksum_line, csv_bytes, zip_bytes
 from tests.conftest import WriteFile
 from tests.factories import epoch_ms, funding_rows, kline_rows, metrics_rows, midnight
 from transforms import formats
+from transforms.dataset import Dataset
 from transforms.facts import FCT_OPEN_INTEREST, build_fact
 from transforms.fetch import ArchiveClient, csv_member_name
 from transforms.publish import publish_partition
 from transforms.quality import check_names
 from transforms.settings import Settings
-from transforms.sources import Dataset, dataset
+from transforms.sources import dataset
 from transforms.staging import StagedPartition, quarantine_paths, stage_dataset
 
 DAY = date(2024, 1, 2)

@@ -7,16 +7,12 @@ from typing import Any
 
 import pytest
 
+from transforms.endpoints import PageShapeError, RateLimit, RateLimitedError
 from transforms.instruments import coin_of
 from transforms.schemas import FUNDING_RATE, METRICS
 from transforms.settings import ConfigError, Settings, parse_universe
 from transforms.sources import DATASETS, dataset
-from transforms.sources.rest import (
-    PageShapeError,
-    RateLimit,
-    RateLimitedError,
-    settlement_intervals,
-)
+from transforms.sources.rest import settlement_intervals
 
 FIXTURES = Path(__file__).parent / "data" / "venues"
 H = 3_600_000

@@ -17,10 +17,10 @@ from transforms.catalog import build_catalog, connect_read_only
 from transforms.errors import ConfigError, FetchError, ParseError
 from transforms.fetch import CHECKSUM_SUFFIX, ArchiveClient
 from transforms.lock import writer_lock
-from transforms.parse import parse_zip
 from transforms.publish import publish_partition, write_bytes_atomically
 from transforms.settings import Settings, parse_universe
 from transforms.sources import dataset
+from transforms.sources.binance_csv import parse_zip
 
 DAY = date(2024, 1, 1)
 KLINES = dataset("binance_um", "klines")

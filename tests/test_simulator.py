@@ -28,8 +28,9 @@ from simulator.run import SimConfig, SimSummary, simulate_archive
 from simulator.scenarios import SCENARIOS
 from simulator.writer import Quirks
 from transforms import formats
-from transforms.parse import ParsedFile, parse_zip
-from transforms.sources import Cadence, dataset
+from transforms.dataset import Cadence, ParsedFile
+from transforms.sources import dataset
+from transforms.sources.binance_csv import parse_zip
 
 # Column lists exactly as FORMATS.md §1.3 prints them (kept literal, not imported, so that a
 # change to ``transforms.formats`` cannot silently move the simulator and the parser together).

@@ -7,7 +7,9 @@ from pathlib import Path, PurePosixPath
 import pytest
 
 from tests.conftest import REAL_DUMPS
+from transforms.dataset import Cadence, Dataset, Source
 from transforms.errors import ConfigError
+from transforms.schemas import Kind
 from transforms.settings import (
     DEFAULT_BINANCE_URL,
     DEFAULT_UNIVERSE,
@@ -16,7 +18,7 @@ from transforms.settings import (
     format_universe,
     parse_universe,
 )
-from transforms.sources import DATASETS, EXCHANGES, Cadence, Dataset, Kind, Source, dataset
+from transforms.sources import DATASETS, EXCHANGES, dataset
 from transforms.sources.binance import cm_pair, contract_size_usd
 
 # Archive layout (FORMATS.md §1.1, §1.8)

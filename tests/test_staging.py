@@ -12,9 +12,10 @@ import pytest
 from tests.conftest import WriteFile
 from tests.factories import funding_rows, kline_rows, liquidation_rows, metrics_rows
 from transforms import formats, staging
+from transforms.dataset import Dataset
 from transforms.fetch import ArchiveClient
 from transforms.settings import Settings
-from transforms.sources import Dataset, dataset
+from transforms.sources import dataset
 from transforms.staging import StagedPartition, SymbolDay, stage_dataset
 
 DAY_1, DAY_2 = date(2024, 1, 1), date(2024, 1, 2)

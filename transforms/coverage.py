@@ -46,11 +46,12 @@ from typing import Any, Final, Literal, get_args
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from transforms.dataset import Dataset, Source
 from transforms.publication import PublicationDelays, due_at
 from transforms.publish import PARTITION_FILE, partition_days, partition_dir
-from transforms.schemas import TIMESTAMP
+from transforms.schemas import TIMESTAMP, Kind
 from transforms.settings import Settings
-from transforms.sources import DATASETS, Dataset, Kind, Source
+from transforms.sources import DATASETS
 from transforms.sources.streams import RECORDER_FOLDER
 from transforms.staging import read_manifest
 

@@ -25,10 +25,11 @@ import pyarrow.parquet as pq
 from duckdb.func import FunctionNullHandling
 
 from transforms.catalog import DUCKDB_CONFIG
+from transforms.dataset import Dataset
 from transforms.instruments import coin_of
 from transforms.publish import PARTITION_FILE, partition_dir
-from transforms.schemas import COT_CATEGORIES, STAGED_SCHEMAS, TIMESTAMP
-from transforms.sources import DATASETS, Dataset, Kind, cftc
+from transforms.schemas import COT_CATEGORIES, STAGED_SCHEMAS, TIMESTAMP, Kind
+from transforms.sources import DATASETS, cftc
 from transforms.sources.delivery import expiry_of
 from transforms.staging import day_bounds, quarantined_symbols
 

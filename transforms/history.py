@@ -46,22 +46,21 @@ import httpx
 import pyarrow as pa
 import tenacity
 
-from transforms.errors import FetchError, ParseError
-from transforms.fetch import FetchOutcome, Landed, NotPublished, fetch_each, sha256_of
-from transforms.parse import ParsedFile
-from transforms.publish import write_bytes_atomically, write_json_atomically
-from transforms.schemas import TIMESTAMP
-from transforms.settings import Limits
-from transforms.sources import Cadence, Dataset
-from transforms.sources.rest import (
+from transforms.dataset import Cadence, Dataset, ParsedFile
+from transforms.endpoints import (
     Endpoint,
     PageContent,
     PageShapeError,
     Paging,
     RateLimit,
     RateLimitedError,
-    ms,
 )
+from transforms.errors import FetchError, ParseError
+from transforms.fetch import FetchOutcome, Landed, NotPublished, fetch_each, sha256_of
+from transforms.publish import write_bytes_atomically, write_json_atomically
+from transforms.schemas import TIMESTAMP
+from transforms.settings import Limits
+from transforms.sources.rest import ms
 
 SETTLE: Final = timedelta(hours=1)
 IN_BODY_RETRY_AFTER: Final = 1.0

@@ -27,9 +27,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Final
 
+from transforms.dataset import Dataset
 from transforms.publication import PublicationDelays, due_at, period_end
 from transforms.settings import Settings
-from transforms.sources import DATASETS, Dataset
+from transforms.sources import DATASETS
 from transforms.staging import read_manifest
 
 AWAITED_STATUSES: Final = frozenset({"not_published", "failed"})

@@ -23,7 +23,6 @@ the archive client's code (:class:`transforms.fetch.ArchiveClient`: retries, siz
 """
 
 import hashlib
-import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -31,15 +30,26 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
+import boto3
+import botocore.config
+import botocore.exceptions
+import botocore.session
+
 from transforms.errors import FetchError, ParseError
 from transforms.fetch import ArchiveClient, FetchOutcome, Landed, NotPublished, sha256_of
+from transforms.landed import (
+    HOURS_FILE,
+    WEEK_FILE,
+    hours_digest,
+    hours_record,
+    read_hours,
+    week_record,
+)
 from transforms.publish import write_bytes_atomically, write_json_atomically
 from transforms.settings import Limits
 
 S3: Final = "s3://"
 HOURS: Final = range(24)
-HOURS_FILE: Final = "hours.json"
-WEEK_FILE: Final = "week.json"
 FINAL_AFTER: Final = timedelta(days=7)
 """How long after its day a missing Hyperliquid object may still be uploaded."""
 NO_CREDENTIALS: Final = (
@@ -138,10 +148,8 @@ class ObjectStoreClient(ArchiveClient):
         if not landed:
             return NotPublished(folder, self.url(folder))
         path = self.landed_path(folder)
-        write_json_atomically(
-            path / HOURS_FILE, {"hours": landed, "missing": missing}, self.temp_dir
-        )
-        return Landed(folder, path, _hours_digest(landed), "downloaded" if downloaded else "reused")
+        write_json_atomically(path / HOURS_FILE, hours_record(landed, missing), self.temp_dir)
+        return Landed(folder, path, hours_digest(landed), "downloaded" if downloaded else "reused")
 
     def _fetch_week(self, unit: str, weekly: WeeklyFiles) -> FetchOutcome:
         day = datetime.strptime(unit.rsplit("/", 1)[1], "%Y%m%d").date()
@@ -156,7 +164,7 @@ class ObjectStoreClient(ArchiveClient):
             if held:
                 path = self.landed_path(unit)
                 write_json_atomically(
-                    path / WEEK_FILE, {"file": relpath, "sha256": landed.sha256}, self.temp_dir
+                    path / WEEK_FILE, week_record(relpath, landed.sha256), self.temp_dir
                 )
                 return replace(landed, relpath=unit, path=path)
         return NotPublished(unit, self.url(unit))
@@ -220,11 +228,6 @@ class ObjectStoreClient(ArchiveClient):
         return _s3_get(self._s3, bucket, key, self.limits.max_download_bytes)
 
 
-def _hours_digest(landed: dict[str, dict[str, str]]) -> str:
-    lines = "".join(f"{item['path']}:{item['sha256']}\n" for item in landed.values())
-    return hashlib.sha256(lines.encode()).hexdigest()
-
-
 def landed_object_digest(
     raw_root: Path, relpath: str, day: date, now: datetime
 ) -> str | FetchError | None:
@@ -243,30 +246,14 @@ def landed_object_digest(
         return None if final else FetchError(relpath, "not landed yet")
     if not (path / HOURS_FILE).exists():
         return None if final else FetchError(relpath, "not landed yet")
-    hours = json.loads((path / HOURS_FILE).read_text())
-    if hours["missing"] and not final:
-        return FetchError(relpath, f"hours {hours['missing']} may still be uploaded")
-    return _hours_digest(hours["hours"])
-
-
-def missing_hours(folder: Path) -> list[int]:
-    """The hours of a landed day of hourly objects that the store did not have."""
-    hours: list[int] = json.loads((folder / HOURS_FILE).read_text())["missing"]
-    return hours
-
-
-def landed_hours(folder: Path, raw_root: Path) -> list[Path]:
-    """The hourly objects of a landed day (each at its key under ``raw_root``), in hour order."""
-    found: dict[str, dict[str, str]] = json.loads((folder / HOURS_FILE).read_text())["hours"]
-    return [raw_root / found[hour]["path"] for hour in sorted(found, key=int)]
+    landed, missing = read_hours(path)
+    if missing and not final:
+        return FetchError(relpath, f"hours {missing} may still be uploaded")
+    return hours_digest(landed)
 
 
 def _s3_client(limits: Limits) -> tuple[Any, str | None]:
     """A boto3 S3 client that never asks instance metadata; or the reason there is none."""
-    import boto3
-    import botocore.config
-    import botocore.session
-
     session = botocore.session.get_session()
     resolver = session.get_component("credential_provider")
     for provider in ("iam-role", "container-role"):
@@ -282,8 +269,6 @@ def _s3_client(limits: Limits) -> tuple[Any, str | None]:
 
 
 def _s3_get(client: Any, bucket: str, key: str, max_bytes: int) -> bytes | None:
-    import botocore.exceptions
-
     url = f"{S3}{bucket}/{key}"
     try:
         response = client.get_object(Bucket=bucket, Key=key, RequestPayer="requester")

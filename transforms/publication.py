@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Final
 
+from transforms.dataset import Cadence, Dataset
 from transforms.errors import ConfigError
-from transforms.sources import Cadence, Dataset
 
 DAILY_DELAY_ENV: Final = "TREADMILL_PUBLICATION_DELAY_DAYS"
 MONTHLY_DELAY_ENV: Final = "TREADMILL_MONTHLY_PUBLICATION_DELAY_DAYS"

@@ -14,14 +14,14 @@ import os
 import uuid
 from datetime import date
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Final
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from transforms.settings import TEMP_DIR
-
 PARTITION_FILE = "data.parquet"
+TEMP_FOLDER: Final = "tmp"
+"""The warehouse's folder for files being written, on the same filesystem as their targets."""
 
 
 def partition_dir(lake_root: Path, table: str, day: date) -> Path:
@@ -30,7 +30,7 @@ def partition_dir(lake_root: Path, table: str, day: date) -> Path:
 
 def temp_dir(warehouse: Path) -> Path:
     """``<warehouse>/tmp``: where every file is written before it is renamed into place."""
-    return warehouse / TEMP_DIR
+    return warehouse / TEMP_FOLDER
 
 
 def partition_days(lake_root: Path, table: str) -> list[date]:

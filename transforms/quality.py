@@ -8,8 +8,9 @@ it belongs to, and GX's unexpected-row index names them, so a failure is charged
 symbol and day. A symbol-day that fails an ``error`` check is quarantined; ``warn`` checks are
 reported and the rows publish.
 
-Great Expectations takes ~8 s to import, so it is imported on first use only: loading the code
-location never pays for it.
+The suites are declared here as plain data; Great Expectations, which takes ~8 s to import,
+runs them in :mod:`transforms.validation`, which only staging loads: loading the code location
+(check names, descriptions) never pays for it.
 
 Decisions:
 
@@ -21,22 +22,17 @@ Decisions:
 """
 
 import re
-from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import Any, Final, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from transforms.parse import ParsedFile
-from transforms.schemas import COT_POSITIONS, STAGED_SCHEMAS, TIME_COLUMN
-from transforms.sources import Cadence, Dataset, Kind, Source
-
-if TYPE_CHECKING:
-    from great_expectations.core.validation_definition import ValidationDefinition
+from transforms.dataset import Cadence, Dataset, ParsedFile, Source
+from transforms.schemas import COT_POSITIONS, STAGED_SCHEMAS, TIME_COLUMN, Kind
 
 Severity = Literal["error", "warn"]
 
@@ -85,7 +81,7 @@ class Failure:
         return asdict(self)
 
 
-def _sample(values: list[Any]) -> tuple[str, ...]:
+def sample(values: list[Any]) -> tuple[str, ...]:
     return tuple(str(v) for v in values[:SAMPLE_SIZE])
 
 
@@ -131,7 +127,7 @@ def structural_failures(dataset: Dataset, parsed: ParsedFile, period_start: date
         )
         outside = instants.filter(pc.or_(before, after))
         if len(outside):
-            failures.append(Failure(IN_WINDOW, "error", len(outside), _sample(outside.to_pylist())))
+            failures.append(Failure(IN_WINDOW, "error", len(outside), sample(outside.to_pylist())))
     expected = GRID_ROWS.get(dataset.kind)
     if expected is not None and table.num_rows:
         # Rows in the file's window: a metrics file labelled 00:05…next-day 00:00 is as full
@@ -179,15 +175,7 @@ class Expectation:
             else list(options.get("column_list", ()))
             or [options.get("column_A", ""), options.get("column_B", "")]
         )
-        return f"{snake}__{_joined(columns)}"
-
-    def build(self) -> Any:
-        import great_expectations.expectations as gxe
-
-        arguments = dict(self.options)
-        if self.column:
-            arguments["column"] = self.column
-        return getattr(gxe, self.kind)(**arguments)
+        return f"{snake}__{joined(columns)}"
 
 
 def _between(column: str, **bounds: Any) -> Expectation:
@@ -296,94 +284,6 @@ def check_names(dataset: Dataset) -> tuple[str, ...]:
     return (*PARSE_CHECKS, *STRUCTURAL_CHECKS, *(e.name for e in expectations(dataset)))
 
 
-@cache
-def _validation(dataset: Dataset) -> "ValidationDefinition":
-    import great_expectations as gx
-
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = {"globally": False}  # type: ignore[assignment]
-    batch = (
-        context.data_sources.add_pandas(dataset.table)
-        .add_dataframe_asset(dataset.table)
-        .add_batch_definition_whole_dataframe(dataset.table)
-    )
-    suite = context.suites.add(
-        gx.ExpectationSuite(
-            name=dataset.table, expectations=[e.build() for e in expectations(dataset)]
-        )
-    )
-    return context.validation_definitions.add(
-        gx.ValidationDefinition(data=batch, suite=suite, name=dataset.table)
-    )
-
-
-def expectation_failures(
-    dataset: Dataset, files: Mapping[str, tuple[pa.Table, pa.Array]]
-) -> dict[tuple[str, date], list[Failure]]:
-    """Run the dataset's suite once over every file; failures keyed by (file, day).
-
-    ``files`` maps each source file to its table and the day of each of its rows.
-    """
-    columns = list(checked_columns(dataset))
-    tagged = [
-        table.select(columns)
-        .append_column(FILE_COLUMN, pa.repeat(pa.scalar(name), table.num_rows))
-        .append_column(DAY_COLUMN, days)
-        for name, (table, days) in files.items()
-        if table.num_rows
-    ]
-    if not tagged:
-        return {}
-    # Days as datetime64, not one Python object per row: GX hashes and indexes the frame.
-    frame = pa.concat_tables(tagged).to_pandas(date_as_object=False)
-    validation = _validation(dataset)
-    # Nearly every batch passes: a yes/no pass costs a third of one that lists unexpected
-    # rows, so the rows are listed (and charged to their files) only when something failed.
-    if validation.run(batch_parameters={"dataframe": frame}, result_format="BOOLEAN_ONLY").success:
-        return {}
-    result = validation.run(
-        batch_parameters={"dataframe": frame},
-        result_format={
-            "result_format": "COMPLETE",
-            "unexpected_index_column_names": [FILE_COLUMN, DAY_COLUMN],
-        },
-    )
-    names = {
-        (re.sub(r"(?<!^)(?=[A-Z])", "_", e.kind).lower(), e.name.split("__", 1)[1]): e.name
-        for e in expectations(dataset)
-    }
-    failures: dict[tuple[str, date], list[Failure]] = defaultdict(list)
-    for outcome in result.results:
-        config = outcome.expectation_config
-        if outcome.success or config is None:
-            continue
-        name = names[config.type, _columns_of(config)]
-        rows: dict[tuple[str, date], list[Any]] = defaultdict(list)
-        for index in outcome.result.get("unexpected_index_list") or []:
-            key = (str(index[FILE_COLUMN]), _as_date(index[DAY_COLUMN]))
-            rows[key].append({k: v for k, v in index.items() if not k.startswith("__")})
-        for key, unexpected in rows.items():
-            failures[key].append(Failure(name, "error", len(unexpected), _sample(unexpected)))
-    return dict(failures)
-
-
-def _columns_of(config: Any) -> str:
-    kwargs = config.kwargs
-    if kwargs.get("column"):
-        return str(kwargs["column"])
-    if kwargs.get("column_list"):
-        return _joined(kwargs["column_list"])
-    return _joined([kwargs.get("column_A", ""), kwargs.get("column_B", "")])
-
-
-def _joined(columns: Iterable[str]) -> str:
+def joined(columns: Iterable[str]) -> str:
     """Column names for a check's name; the internal file and day tags are left out."""
     return "_".join(c for c in columns if c and not c.startswith("__"))
-
-
-def _as_date(value: Any) -> date:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])

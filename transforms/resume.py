@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from transforms.catalog import lake_tables
+from transforms.dataset import Dataset, Source
 from transforms.facts import FACT_MODELS
 from transforms.features import FEATURE_MODELS
 from transforms.history import landed_digest
@@ -44,7 +45,7 @@ from transforms.publication import due_at
 from transforms.publish import PARTITION_FILE, partition_dir, write_json_atomically
 from transforms.recorded import recorded_digest
 from transforms.settings import Settings, format_universe
-from transforms.sources import DATASETS, Dataset, Source
+from transforms.sources import DATASETS
 from transforms.sources.streams import RECORDER_FOLDER, closed_hours
 from transforms.staging import read_manifest
 

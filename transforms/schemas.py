@@ -5,11 +5,22 @@ base units (COIN-M contracts are converted, see :mod:`transforms.parse`). Each s
 ``source_file``, the archive-relative path it came from.
 """
 
+import enum
 from typing import Final
 
 import pyarrow as pa
 
-from transforms.sources import Kind
+
+class Kind(enum.StrEnum):
+    """The canonical schema family a dataset parses into."""
+
+    KLINE = "kline"
+    METRICS = "metrics"
+    FUNDING_RATE = "funding_rate"
+    LIQUIDATION = "liquidation"
+    COT = "cot"
+    """A weekly Commitments of Traders report: positions by trader category (CFTC)."""
+
 
 TIMESTAMP: Final = pa.timestamp("us", tz="UTC")
 

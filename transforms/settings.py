@@ -11,13 +11,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Final
 
+from transforms.endpoints import RateLimit
 from transforms.errors import ConfigError
 from transforms.publication import PublicationDelays
+from transforms.publish import temp_dir
 from transforms.sources import EXCHANGES, VENUES
-from transforms.sources.rest import RateLimit
-
-TEMP_DIR: Final = "tmp"
-"""The warehouse's directory for files being written; everything in it is unfinished."""
 
 DEFAULT_BINANCE_URL: Final = "https://data.binance.vision/"
 DEFAULT_UNIVERSE: Final = (
@@ -29,9 +27,9 @@ DEFAULT_UNIVERSE: Final = (
 SYMBOL_PATTERN: Final = re.compile(r"[A-Z0-9]{2,30}(?:[-_][A-Z0-9]{1,12}){0,2}")
 URL_SCHEMES: Final = ("https://", "http://", "file://")
 DEFAULT_HYPERLIQUID_URL: Final = "s3://"
+"""Hyperliquid's requester-pays buckets themselves (credentials from the AWS environment)."""
 DEFAULT_CFTC_URL: Final = "https://www.cftc.gov/"
 """CFTC's site: the Commitments of Traders files (``files/dea/history/``, ``dea/newcot/``)."""
-"""Hyperliquid's requester-pays buckets themselves (credentials from the AWS environment)."""
 
 Universe = dict[str, tuple[str, ...]]
 
@@ -250,7 +248,7 @@ class Settings:
     @property
     def temp_root(self) -> Path:
         """Files being written, outside the lake; see :mod:`transforms.publish`."""
-        return self.warehouse / TEMP_DIR
+        return temp_dir(self.warehouse)
 
     def fallback_url(self, venue_key: str, default_url: str) -> str | None:
         """The REST URL an archive's fallback may ask, or None when it must not ask any.

@@ -21,11 +21,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from transforms.dataset import Cadence, Dataset, ParsedFile, Source
+from transforms.endpoints import RateLimit
 from transforms.errors import FetchError, ParseError
 from transforms.fetch import ArchiveClient, FetchOutcome, Landed, NotPublished
 from transforms.history import HistoryClient, Pacer, parse_chunk
 from transforms.objects import ObjectStoreClient, WeeklyFiles
-from transforms.parse import ParsedFile, parse_zip
 from transforms.publish import (
     PARTITION_FILE,
     partition_dir,
@@ -33,19 +34,15 @@ from transforms.publish import (
     publish_partition,
     write_json_atomically,
 )
-from transforms.quality import (
-    ARCHIVE_FAILED,
-    Failure,
-    expectation_failures,
-    structural_failures,
-)
+from transforms.quality import ARCHIVE_FAILED, Failure, structural_failures
 from transforms.recorded import RecordedClient
 from transforms.schemas import STAGED_SCHEMAS, TIME_COLUMN
 from transforms.settings import Settings
-from transforms.sources import DATASETS, Cadence, Dataset, Source, cftc
+from transforms.sources import DATASETS, cftc
+from transforms.sources.binance_csv import parse_zip
 from transforms.sources.hyperliquid import fills_hour_key
-from transforms.sources.rest import RateLimit
 from transforms.sources.streams import RECORDER_FOLDER
+from transforms.validation import expectation_failures
 
 FILES_PER_BATCH: Final = 1000
 """Files a staging call fetches, parses and validates together before publishing their days.

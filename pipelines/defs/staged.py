@@ -8,8 +8,9 @@ import dagster as dg
 
 from pipelines.defs.partitions import daily_partitions
 from pipelines.defs.resources import TreadmillConfig
+from transforms.dataset import Dataset
 from transforms.quality import PARSE_CHECKS, STRUCTURAL_CHECKS, check_names
-from transforms.sources import DATASETS, Dataset
+from transforms.sources import DATASETS
 from transforms.staging import StagedPartition, SymbolDay, source_client, stage_dataset
 
 SOURCE_FILES_CHECK = "source_files_parse"

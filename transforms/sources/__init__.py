@@ -4,7 +4,9 @@ Every source registers its datasets here; the code location builds one staged as
 dataset, so adding an exchange is adding a module, not touching the pipeline.
 """
 
-from transforms.sources.base import Cadence, Dataset, Kind, Source
+from transforms.dataset import Cadence, Dataset, Source
+from transforms.endpoints import Endpoint, Venue
+from transforms.schemas import Kind
 from transforms.sources.binance import BINANCE_DATASETS
 from transforms.sources.binance_api import BINANCE_API_DATASETS
 from transforms.sources.bitmex import BITMEX_DATASETS
@@ -12,7 +14,6 @@ from transforms.sources.bybit import BYBIT_DATASETS
 from transforms.sources.cftc import CFTC_DATASETS
 from transforms.sources.hyperliquid import HYPERLIQUID_DATASETS
 from transforms.sources.okx import OKX_DATASETS
-from transforms.sources.rest import Endpoint, Venue
 from transforms.sources.streams import STREAM_DATASETS
 
 DATASETS: tuple[Dataset, ...] = (

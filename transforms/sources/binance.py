@@ -22,7 +22,8 @@ launch (2019-09-08) and COIN-M with its launch (2020-08-10); spot klines start 2
 from collections.abc import Callable
 from datetime import date
 
-from transforms.sources.base import Cadence, Dataset, Kind
+from transforms.dataset import Cadence, Dataset
+from transforms.schemas import Kind
 from transforms.sources.delivery import DeliveryContracts
 
 INTERVAL = "1m"

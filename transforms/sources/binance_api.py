@@ -16,16 +16,12 @@ once it is, the archive is the source of record and the REST rows are not used
 import functools
 from typing import Any
 
-from transforms.sources.base import Cadence, Dataset, Kind
+from transforms.dataset import Cadence, Dataset
+from transforms.endpoints import Endpoint, PageContent, PageShapeError, Paging, RateLimit, Venue
+from transforms.schemas import Kind
 from transforms.sources.binance import UM_LAUNCH
 from transforms.sources.rest import (
     MS_PER_HOUR,
-    Endpoint,
-    PageContent,
-    PageShapeError,
-    Paging,
-    RateLimit,
-    Venue,
     as_int,
     field_of,
     field_rate,

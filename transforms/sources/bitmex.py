@@ -16,15 +16,11 @@ from typing import Any
 
 import pyarrow as pa
 
-from transforms.sources.base import Cadence, Dataset, Kind
+from transforms.dataset import Cadence, Dataset
+from transforms.endpoints import Endpoint, PageContent, PageShapeError, Paging, RateLimit, Venue
+from transforms.schemas import Kind
 from transforms.sources.rest import (
     MS_PER_HOUR,
-    Endpoint,
-    PageContent,
-    PageShapeError,
-    Paging,
-    RateLimit,
-    Venue,
     as_float,
     field_of,
     funding_table,

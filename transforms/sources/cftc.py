@@ -41,7 +41,6 @@ positions plus their spreading plus the non-reportable positions make the open i
 
 import csv
 import functools
-import json
 import re
 import zipfile
 from dataclasses import dataclass
@@ -53,8 +52,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from transforms.dataset import Cadence, Dataset, ParsedFile, Source
 from transforms.errors import ParseError
-from transforms.sources.base import Cadence, Dataset, Kind, Source
+from transforms.landed import week_file
+from transforms.schemas import COT, Kind
 
 EXCHANGE: Final = "cftc"
 MARKET_EXCHANGE: Final = "cme"
@@ -62,7 +63,6 @@ MARKET_EXCHANGE: Final = "cme"
 HISTORY: Final = "files/dea/history"
 CURRENT_WEEK: Final = "dea/newcot/FinFutWk.txt"
 WEEKS: Final = "weeks"
-WEEK_FILE: Final = "week.json"
 FIRST_REPORT: Final = date(2017, 12, 19)
 """The first Tuesday with CME Bitcoin futures open (they began trading on 2017-12-18)."""
 TUESDAY: Final = 1
@@ -297,13 +297,12 @@ def holds(path: Path, source_file: str, as_of: date) -> bool:
     return bool(pc.any(pc.equal(rows["as_of"], pa.scalar(as_of, pa.date32()))).as_py())
 
 
-def parse_week(dataset: Dataset, symbols: tuple[str, ...], folder: Path, _: str, day: date) -> Any:
+def parse_week(
+    dataset: Dataset, symbols: tuple[str, ...], folder: Path, _: str, day: date
+) -> ParsedFile:
     """The report as of ``day`` for ``symbols``, from the file its unit names (see the module)."""
-    from transforms.parse import ParsedFile
-    from transforms.schemas import COT
-
     # <raw>/cftc/weeks/YYYYMMDD: the file it names lands at its own path under <raw>/cftc.
-    held_in = json.loads((folder / WEEK_FILE).read_text())["file"]
+    held_in = week_file(folder)
     every, had_header = reports_of(folder.parents[1] / held_in, held_in)
     week = every.filter(pc.equal(every["as_of"], pa.scalar(day, pa.date32())))
     rows = week.filter(pc.is_in(week["code"], value_set=pa.array(symbols, pa.string())))

@@ -46,8 +46,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from transforms.dataset import Cadence, Dataset, ParsedFile, Source
 from transforms.errors import ParseError
-from transforms.sources.base import Cadence, Dataset, Kind, Source
+from transforms.landed import landed_hours, missing_hours
+from transforms.schemas import FUNDING_RATE, KLINE, LIQUIDATION, METRICS, Kind
 
 EXCHANGE: Final = "hyperliquid"
 ARCHIVE_BUCKET: Final = "hyperliquid-archive"
@@ -140,10 +142,8 @@ def _asset_ctxs(path: Path, size: int, mtime_ns: int, source_file: str) -> pa.Ta
 
 def parse_asset_ctxs(
     dataset: Dataset, symbols: tuple[str, ...], path: Path, source_file: str, _: date
-) -> Any:
+) -> ParsedFile:
     """One staged table of the day's asset contexts, for ``symbols`` (see the module)."""
-    from transforms.parse import ParsedFile
-    from transforms.schemas import FUNDING_RATE, KLINE, METRICS
 
     stat = path.stat()
     every = _asset_ctxs(path, stat.st_size, stat.st_mtime_ns, source_file)
@@ -280,11 +280,8 @@ def _first_per_coin_minute(rows: pa.Table) -> pa.Table:
 
 def parse_fills(
     dataset: Dataset, symbols: tuple[str, ...], folder: Path, source_file: str, day: date
-) -> Any:
+) -> ParsedFile:
     """The day's forced orders of ``symbols`` from its hourly fills (see the module)."""
-    from transforms.objects import landed_hours, missing_hours
-    from transforms.parse import ParsedFile
-    from transforms.schemas import LIQUIDATION
 
     # <raw>/hyperliquid/hl-mainnet-node-data/fills_days/YYYYMMDD: hours land at their own keys.
     raw_root = folder.parents[2]

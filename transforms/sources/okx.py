@@ -20,9 +20,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from transforms.sources.base import Cadence, Dataset, Kind
-from transforms.sources.rest import (
-    MS_PER_HOUR,
+from transforms.dataset import Cadence, Dataset
+from transforms.endpoints import (
     Endpoint,
     PageContent,
     PageShapeError,
@@ -30,6 +29,10 @@ from transforms.sources.rest import (
     RateLimit,
     RateLimitedError,
     Venue,
+)
+from transforms.schemas import Kind
+from transforms.sources.rest import (
+    MS_PER_HOUR,
     as_float,
     as_int,
     field_of,

@@ -35,7 +35,8 @@ from typing import Any, Final
 
 import pyarrow as pa
 
-from transforms.sources.base import Cadence, Dataset, Kind, Source
+from transforms.dataset import Cadence, Dataset, ParsedFile, Source
+from transforms.schemas import LIQUIDATION, Kind
 
 STREAM_FIRST_DAY: Final = date(2024, 1, 1)
 """The recorder can only hold days it ran on; the window opens well before any of them."""
@@ -196,10 +197,8 @@ def _messages(folder: Path) -> Iterator[tuple[str, int, Any]]:
 
 def parse_recorded(
     dataset: Dataset, symbols: tuple[str, ...], folder: Path, source_file: str, day: date
-) -> Any:
+) -> ParsedFile:
     """The forced orders of ``symbols`` in a recorded day's closed hours (see the module)."""
-    from transforms.parse import ParsedFile
-    from transforms.schemas import LIQUIDATION
 
     read = READERS[dataset.exchange]
     wanted = set(symbols)

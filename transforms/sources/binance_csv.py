@@ -23,7 +23,6 @@ import io
 import re
 import zipfile
 import zlib
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Final
@@ -33,9 +32,9 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from transforms import formats
+from transforms.dataset import Dataset, ParsedFile
 from transforms.errors import ParseError
-from transforms.schemas import STAGED_SCHEMAS, TIME_COLUMN, TIMESTAMP
-from transforms.sources import Dataset, Kind
+from transforms.schemas import STAGED_SCHEMAS, TIME_COLUMN, TIMESTAMP, Kind
 from transforms.sources.binance import COIN_MARGINED_EXCHANGES, contract_size_usd
 
 _HEADER_FIELD = re.compile(rb"\s*\"?[A-Za-z_][A-Za-z0-9_ ]*\"?\s*")
@@ -93,33 +92,6 @@ _PER_FILE_COLUMNS: Final = frozenset({"exchange", "symbol", "source_file"})
 
 MS_RANGE: Final = (10**12, 10**13)
 US_RANGE: Final = (10**15, 10**16)
-
-
-@dataclass(frozen=True)
-class ParsedFile:
-    """One archive file in canonical form, with what parsing noticed about it."""
-
-    table: pa.Table
-    rows_read: int
-    duplicates_dropped: int
-    had_header: bool
-    timestamp_unit: str
-    label_convention: str | None = None
-    extra_columns: tuple[str, ...] = field(default_factory=tuple)
-    dropped_instants: pa.Array = field(default_factory=lambda: pa.array([], TIMESTAMP))
-    """The instant of every exact duplicate dropped, so each can be charged to its day."""
-    dropped_symbols: pa.Array | None = None
-    """For a file holding every symbol: the symbol of each dropped duplicate, so each is
-    charged to its symbol too."""
-    repairs: tuple[tuple[str, int, str], ...] = ()
-    """What parsing repaired or left out, counted: (what, how many, an example), e.g. absent
-    values written as 0.0 read as null, or a corrupt hourly file skipped."""
-    hours_covered: int | None = None
-    """For sources made of hourly files: the hours of the period the source covered."""
-    gap_seconds: int | None = None
-    """For a recorded stream: seconds of the period the recorder was not connected."""
-    messages: int | None = None
-    """For a recorded stream: messages recorded in the period (control frames included)."""
 
 
 def read_zip_member(

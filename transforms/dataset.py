@@ -1,15 +1,21 @@
-"""The shape every dataset of every source has."""
+"""What a dataset is: the shape every dataset of every source has, and what parsing one yields.
+
+The plug-ins of :mod:`transforms.sources` declare their datasets in these words; everything above
+them (configuration, clients, orchestration) reads datasets through them and never needs to
+know which venue declared one.
+"""
 
 import enum
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from transforms.parse import ParsedFile
-    from transforms.sources.rest import Endpoint
+import pyarrow as pa
+
+from transforms.endpoints import Endpoint
+from transforms.schemas import TIMESTAMP, Kind
 
 
 class Source(enum.StrEnum):
@@ -26,7 +32,34 @@ class Source(enum.StrEnum):
     """What ``treadmill record`` wrote from a live stream: the closed hourly files of a day."""
 
 
-Parse = Callable[["Dataset", tuple[str, ...], Path, str, date], "ParsedFile"]
+@dataclass(frozen=True)
+class ParsedFile:
+    """One archive file in canonical form, with what parsing noticed about it."""
+
+    table: pa.Table
+    rows_read: int
+    duplicates_dropped: int
+    had_header: bool
+    timestamp_unit: str
+    label_convention: str | None = None
+    extra_columns: tuple[str, ...] = field(default_factory=tuple)
+    dropped_instants: pa.Array = field(default_factory=lambda: pa.array([], TIMESTAMP))
+    """The instant of every exact duplicate dropped, so each can be charged to its day."""
+    dropped_symbols: pa.Array | None = None
+    """For a file holding every symbol: the symbol of each dropped duplicate, so each is
+    charged to its symbol too."""
+    repairs: tuple[tuple[str, int, str], ...] = ()
+    """What parsing repaired or left out, counted: (what, how many, an example), e.g. absent
+    values written as 0.0 read as null, or a corrupt hourly file skipped."""
+    hours_covered: int | None = None
+    """For sources made of hourly files: the hours of the period the source covered."""
+    gap_seconds: int | None = None
+    """For a recorded stream: seconds of the period the recorder was not connected."""
+    messages: int | None = None
+    """For a recorded stream: messages recorded in the period (control frames included)."""
+
+
+Parse = Callable[["Dataset", tuple[str, ...], Path, str, date], ParsedFile]
 """(dataset, symbols, landed path, source path, period start) → the canonical table of a landed
 file that holds every symbol (``Dataset.shared_file``)."""
 
@@ -42,17 +75,6 @@ class SymbolRule(Protocol):
     def hours_on(self, symbol: str, day: date) -> int:
         """Hours of ``day`` that ``symbol`` trades (fewer on a contract's expiry day)."""
         ...
-
-
-class Kind(enum.StrEnum):
-    """The canonical schema family a dataset parses into."""
-
-    KLINE = "kline"
-    METRICS = "metrics"
-    FUNDING_RATE = "funding_rate"
-    LIQUIDATION = "liquidation"
-    COT = "cot"
-    """A weekly Commitments of Traders report: positions by trader category (CFTC)."""
 
 
 class Cadence(enum.StrEnum):
@@ -80,13 +102,13 @@ class Dataset:
     archive_path: Callable[[str, date], str]
     """Archive-relative path of the file that holds ``day`` for ``symbol``; for a REST dataset,
     the folder of the chunk of pages that holds it."""
-    endpoint: "Endpoint | None" = None
+    endpoint: Endpoint | None = None
     """The paged REST endpoint the dataset comes from; None for an archive of files."""
     fallback_for: str | None = None
     """The archive dataset of the same exchange this one stands in for: it is fetched only for
     days whose archive file is not published, and the archive wins once it is."""
     source: Source = Source.ARCHIVE
-    parse: "Parse | None" = None
+    parse: Parse | None = None
     """How a shared file (every symbol in one file) parses; None for per-symbol files."""
     coverage: str = "sampled"
     """For liquidations: ``complete`` when every forced order is published (Hyperliquid's
