@@ -23,6 +23,7 @@ test: $(VENV)/.synced
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 	scratch=$$(mktemp -d) && TREADMILL_WAREHOUSE=$$scratch $(VENV)/bin/dagster definitions validate; \
 		status=$$?; rm -rf $$scratch; exit $$status
 	$(VENV)/bin/pytest -n 2
