@@ -25,10 +25,11 @@ import polars as pl
 
 from benchmarks.common import simulate
 from simulator.run import SimConfig
+from transforms.clients import source_client
 from transforms.settings import Settings, parse_universe
 from transforms.sources import dataset
 from transforms.sources.hyperliquid import parse_fills
-from transforms.staging import source_client, stage_dataset
+from transforms.staging import stage_dataset
 
 START = date(2025, 7, 24)
 COINS = ("BTCUSDT", "ETHUSDT", "SOLUSDT")

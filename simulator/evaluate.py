@@ -27,7 +27,8 @@ import typer
 from transforms.facts import FCT_PRICE_1M, build_fact
 from transforms.heatmap import HEATMAP_BARS
 from transforms.liquidation import Bars, HeatmapConfig, LevelBook, advance, hot_zones
-from transforms.publish import PARTITION_FILE, partition_days, partition_dir
+from transforms.publish import PARTITION_FILE, partition_dir
+from transforms.storage import partition_days
 
 WARMUP_DAYS: Final = 7
 """The first week of a warehouse is not scored: the heatmap's book holds a week of positions

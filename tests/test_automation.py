@@ -19,6 +19,7 @@ from transforms import formats
 from transforms.coverage import coverage_rows
 from transforms.errors import ConfigError
 from transforms.late_data import AwaitedFile, awaited_files, late_runs, watch_window
+from transforms.manifests import read_manifest
 from transforms.publication import (
     DAILY_DELAY_ENV,
     MONTHLY_DELAY_ENV,
@@ -28,7 +29,6 @@ from transforms.publication import (
 from transforms.publish import write_json_atomically
 from transforms.settings import SCHEDULE_TIME_ENV, Settings, parse_universe, schedule_time
 from transforms.sources import dataset
-from transforms.staging import read_manifest
 
 METRICS = dataset("binance_um", "metrics")
 KLINES = dataset("binance_um", "klines")

@@ -16,16 +16,19 @@ import pytest
 
 from simulator.cot import write_cot
 from tests.archive_server import ArchiveServer
+from transforms.clients import CFTC_WEEKLY
 from transforms.coverage import coverage_rows
 from transforms.errors import ParseError
 from transforms.fact_checks import run_fact_checks
 from transforms.facts import FCT_COT_WEEKLY, build_fact
 from transforms.landed import WEEK_FILE, week_record
+from transforms.manifests import read_manifest
 from transforms.objects import ObjectStoreClient
 from transforms.publish import PARTITION_FILE, partition_dir
+from transforms.quarantine import quarantine_paths
 from transforms.settings import Settings
 from transforms.sources import cftc, dataset
-from transforms.staging import CFTC_WEEKLY, quarantine_paths, read_manifest, stage_dataset
+from transforms.staging import stage_dataset
 
 COT = dataset("cftc", "cot_tff")
 UNIVERSE: dict[str, tuple[str, ...]] = {"cftc": ("133741", "133742")}

@@ -27,11 +27,12 @@ from transforms.coverage import (
 )
 from transforms.dataset import Dataset
 from transforms.fetch import ArchiveClient
+from transforms.manifests import manifest_path
 from transforms.publication import due_at
 from transforms.publish import PARTITION_FILE, partition_dir, publish_partition
 from transforms.settings import Settings, parse_universe
 from transforms.sources import DATASETS, dataset
-from transforms.staging import manifest_path, stage_dataset
+from transforms.staging import stage_dataset
 
 DAY = date(2024, 1, 10)
 LONG_AFTER = datetime(2024, 3, 1, tzinfo=UTC)

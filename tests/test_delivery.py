@@ -15,6 +15,7 @@ from transforms.dataset import Dataset
 from transforms.facts import FCT_MARKET_1H, FCT_OPEN_INTEREST, FCT_PRICE_1M, build_fact
 from transforms.fetch import ArchiveClient
 from transforms.instruments import coin_of
+from transforms.manifests import StagedPartition
 from transforms.publish import publish_partition
 from transforms.resume import day_inputs
 from transforms.settings import Settings, parse_universe
@@ -26,7 +27,7 @@ from transforms.sources.delivery import (
     live_expiries,
     quarter_expiry,
 )
-from transforms.staging import StagedPartition, stage_dataset, wanted_files
+from transforms.staging import stage_dataset, wanted_files
 
 EXPIRY = date(2024, 3, 29)
 """BTCUSDT_240329's last day: the last Friday of March 2024."""

@@ -23,8 +23,6 @@ from transforms.fact_checks import (
     FACT_CHECKS,
     CheckOutcome,
     checks_for,
-    clear_quarantine,
-    quarantine_partition,
     run_fact_checks,
 )
 from transforms.facts import (
@@ -40,7 +38,9 @@ from transforms.facts import (
     FactModel,
 )
 from transforms.publish import PARTITION_FILE, partition_dir, publish_partition
+from transforms.quarantine import clear_fact_quarantine, quarantine_fact
 from transforms.schemas import FUNDING_RATE, METRICS
+from transforms.settings import Settings
 
 D = date(2024, 1, 2)
 PREV = D - timedelta(days=1)
@@ -457,7 +457,7 @@ def test_quarantine_writes_the_table_and_its_report_and_clears_them(tmp_path: Pa
     table = fact(FCT_FUNDING, [funding(at(D, 8), 0.05)])
     outcomes = run_fact_checks(FCT_FUNDING, table, D, tmp_path / "lake")
 
-    path = quarantine_partition(table, outcomes, tmp_path, "fct_funding", D)
+    path = quarantine_fact(table, outcomes, Settings(tmp_path), "fct_funding", D)
 
     assert path == tmp_path / "quarantine" / "facts" / "fct_funding" / "2024-01-02.parquet"
     assert pq.read_table(path).equals(table)
@@ -469,7 +469,7 @@ def test_quarantine_writes_the_table_and_its_report_and_clears_them(tmp_path: Pa
         "2024-01-02.parquet",
     ]
 
-    clear_quarantine(tmp_path, "fct_funding", D)
+    clear_fact_quarantine(Settings(tmp_path), "fct_funding", D)
     assert list(path.parent.iterdir()) == []
 
 

@@ -19,6 +19,7 @@ import pytest
 from simulator.archive import checksum_line, csv_bytes, zip_bytes
 from tests.archive_server import ArchiveServer, Fault
 from tests.conftest import FAST_LIMITS, REAL_DUMPS, WriteFile
+from transforms import storage
 from transforms.errors import FetchError
 from transforms.fetch import (
     CHECKSUM_SUFFIX,
@@ -27,7 +28,6 @@ from transforms.fetch import (
     NotPublished,
     parse_checksum,
     read_local,
-    sha256_of,
 )
 from transforms.publish import link_atomically, write_bytes_atomically
 
@@ -121,7 +121,9 @@ def test_downloads_over_http(
     assert outcome.relpath == REL
     assert outcome.path == raw_root / REL
     assert outcome.path.read_bytes() == mirror_zip
-    assert outcome.sha256 == hashlib.sha256(mirror_zip).hexdigest() == sha256_of(outcome.path)
+    assert (
+        outcome.sha256 == hashlib.sha256(mirror_zip).hexdigest() == storage.sha256_of(outcome.path)
+    )
     assert (raw_root / CHK).read_bytes() == (mirror / CHK).read_bytes()
     assert files_under(raw_root) == sorted([raw_root / REL, raw_root / CHK])
     assert server.count(CHK) == 1
@@ -806,7 +808,7 @@ def test_parse_real_checksum(path: Path) -> None:
     assert parse_checksum(text.rstrip("\n") + "\n", zip_name, "u") == published
     zip_path = path.with_name(zip_name)
     if zip_path.exists():
-        assert sha256_of(zip_path) == published
+        assert storage.sha256_of(zip_path) == published
 
 
 GOOD_HASH = "660efeefdc875f052051b94c2976babd013f64c6633bf58ba030764771747b90"

@@ -12,6 +12,7 @@ import pytest
 from simulator.venue_server import VenueServer, serve_venues
 from tests.conftest import FAST_LIMITS
 from tests.runs import simulate_mirror
+from transforms.clients import source_client
 from transforms.dataset import Dataset
 from transforms.endpoints import RateLimit
 from transforms.errors import FetchError
@@ -27,7 +28,7 @@ from transforms.history import (
 )
 from transforms.settings import Settings, parse_universe
 from transforms.sources import dataset
-from transforms.staging import source_client, stage_dataset
+from transforms.staging import stage_dataset
 
 FIRST, LAST = date(2024, 2, 1), date(2024, 2, 3)
 FAST_PACE = RateLimit(1000, 1)

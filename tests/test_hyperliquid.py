@@ -9,13 +9,14 @@ import lz4.frame
 import pytest
 
 from tests.conftest import FAST_LIMITS
+from transforms.clients import source_client
 from transforms.errors import FetchError
 from transforms.fetch import Landed, NotPublished
 from transforms.objects import NO_CREDENTIALS, ObjectStoreClient
 from transforms.settings import Settings, parse_universe
 from transforms.sources import dataset
 from transforms.sources.hyperliquid import fills_hour_key
-from transforms.staging import source_client, stage_dataset
+from transforms.staging import stage_dataset
 
 HEADER = (
     "time,coin,funding,open_interest,prev_day_px,day_ntl_vlm,premium,oracle_px,mark_px,mid_px,"

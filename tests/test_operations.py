@@ -22,8 +22,8 @@ from tests.conftest import WriteFile
 from tests.factories import kline_rows
 from transforms import formats
 from transforms.lock import LOCK_FILE
+from transforms.manifests import read_manifest
 from transforms.sources import dataset
-from transforms.staging import read_manifest
 
 DAY = date(2024, 1, 1)
 KLINES = dataset("binance_um", "klines")

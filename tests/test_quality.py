@@ -21,11 +21,13 @@ from transforms import formats
 from transforms.dataset import Dataset
 from transforms.facts import FCT_OPEN_INTEREST, build_fact
 from transforms.fetch import ArchiveClient, csv_member_name
+from transforms.manifests import StagedPartition
 from transforms.publish import publish_partition
 from transforms.quality import check_names
+from transforms.quarantine import quarantine_paths
 from transforms.settings import Settings
 from transforms.sources import dataset
-from transforms.staging import StagedPartition, quarantine_paths, stage_dataset
+from transforms.staging import stage_dataset
 
 DAY = date(2024, 1, 2)
 KLINES = dataset("binance_um", "klines")

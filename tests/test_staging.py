@@ -14,9 +14,10 @@ from tests.factories import funding_rows, kline_rows, liquidation_rows, metrics_
 from transforms import formats, staging
 from transforms.dataset import Dataset
 from transforms.fetch import ArchiveClient
+from transforms.manifests import StagedPartition, SymbolDay
 from transforms.settings import Settings
 from transforms.sources import dataset
-from transforms.staging import StagedPartition, SymbolDay, stage_dataset
+from transforms.staging import stage_dataset
 
 DAY_1, DAY_2 = date(2024, 1, 1), date(2024, 1, 2)
 

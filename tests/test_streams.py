@@ -9,12 +9,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.conftest import FAST_LIMITS
+from transforms.clients import source_client
 from transforms.coverage import coverage_rows
 from transforms.facts import FCT_LIQUIDATIONS, build_fact
 from transforms.publish import publish_partition
 from transforms.settings import Settings, parse_universe
 from transforms.sources import dataset
-from transforms.staging import source_client, stage_dataset
+from transforms.staging import stage_dataset
 
 DAY = date(2025, 3, 1)
 

@@ -9,16 +9,16 @@ absolute path, so the catalog belongs to the warehouse it was built for. The fil
 ``<warehouse>/tmp`` and renamed into place.
 """
 
-import os
 import re
 import uuid
 from pathlib import Path
 
 import duckdb
 
+from transforms import storage
 from transforms.publish import PARTITION_FILE, temp_dir
+from transforms.settings import CATALOG_FILE, LAKE_FOLDER
 
-CATALOG_FILE = "catalog.duckdb"
 TABLE_PATTERN = re.compile(r"(stg|fct|feat|dq)_[a-z0-9_]+")
 DUCKDB_CONFIG: dict[str, str | bool | int | float | list[str]] = {
     # Never reach for the network to install an extension; icu (time zones) is built in, and
@@ -30,14 +30,11 @@ DUCKDB_CONFIG: dict[str, str | bool | int | float | list[str]] = {
 
 def lake_tables(lake_root: Path) -> list[str]:
     """Tables with at least one published partition, in name order."""
-    if not lake_root.is_dir():
-        return []
     return sorted(
         entry.name
-        for entry in lake_root.iterdir()
-        if entry.is_dir()
-        and TABLE_PATTERN.fullmatch(entry.name)
-        and any(entry.glob("date=*/data.parquet"))
+        for entry in storage.listing(lake_root)
+        if TABLE_PATTERN.fullmatch(entry.name)
+        and storage.listing(entry, f"date=*/{PARTITION_FILE}")
     )
 
 
@@ -51,7 +48,7 @@ def create_views(connection: duckdb.DuckDBPyConnection, lake_root: Path) -> list
     """
     tables = lake_tables(lake_root)
     for table in tables:
-        pattern = str(lake_root.resolve() / table / "date=*" / PARTITION_FILE)
+        pattern = storage.uri(lake_root / table / "date=*" / PARTITION_FILE)
         relation = connection.read_parquet(pattern, hive_partitioning=True)
         relation.create_view(table, replace=True)
     return tables
@@ -60,13 +57,14 @@ def create_views(connection: duckdb.DuckDBPyConnection, lake_root: Path) -> list
 def build_catalog(warehouse: Path) -> tuple[Path, list[str]]:
     """Rebuild ``<warehouse>/catalog.duckdb`` and swap it in; return its path and views."""
     target = warehouse / CATALOG_FILE
+    # Scratch: DuckDB builds the file on local disk, then it is published in one step.
     temp = temp_dir(warehouse) / f".{CATALOG_FILE}.{uuid.uuid4().hex}.tmp"
     temp.parent.mkdir(parents=True, exist_ok=True)
     try:
         with duckdb.connect(str(temp), config=DUCKDB_CONFIG) as connection:
-            tables = create_views(connection, warehouse / "lake")
+            tables = create_views(connection, warehouse / LAKE_FOLDER)
             connection.execute("checkpoint")
-        os.replace(temp, target)
+        storage.put_file(temp, target)
     finally:
         temp.unlink(missing_ok=True)
         temp.with_name(temp.name + ".wal").unlink(missing_ok=True)
@@ -76,8 +74,8 @@ def build_catalog(warehouse: Path) -> tuple[Path, list[str]]:
 def connect_read_only(warehouse: Path) -> duckdb.DuckDBPyConnection:
     """The catalog opened read-only; an in-memory set of views when none was built yet."""
     catalog = warehouse / CATALOG_FILE
-    if catalog.exists():
-        return duckdb.connect(str(catalog), read_only=True, config=DUCKDB_CONFIG)
+    if storage.exists(catalog):
+        return duckdb.connect(storage.uri(catalog), read_only=True, config=DUCKDB_CONFIG)
     connection = duckdb.connect(config=DUCKDB_CONFIG)
-    create_views(connection, warehouse / "lake")
+    create_views(connection, warehouse / LAKE_FOLDER)
     return connection

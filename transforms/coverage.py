@@ -44,16 +44,14 @@ from pathlib import Path
 from typing import Any, Final, Literal, get_args
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from transforms import storage
 from transforms.dataset import Dataset, Source
+from transforms.manifests import read_manifest
 from transforms.publication import PublicationDelays, due_at
-from transforms.publish import PARTITION_FILE, partition_days, partition_dir
 from transforms.schemas import TIMESTAMP, Kind
 from transforms.settings import Settings
 from transforms.sources import DATASETS
-from transforms.sources.streams import RECORDER_FOLDER
-from transforms.staging import read_manifest
 
 COVERAGE_TABLE: Final = "dq_coverage"
 
@@ -200,8 +198,8 @@ def _not_recording(settings: Settings, dataset: Dataset, day: date) -> dict[str,
     """
     if dataset.source is not Source.RECORDER:
         return None
-    venue = settings.raw_root / RECORDER_FOLDER / dataset.exchange
-    days = sorted(p.name for p in venue.glob("????-??-??")) if venue.exists() else []
+    venue = settings.recorder_root / dataset.exchange
+    days = [folder.name for folder in storage.listing(venue, "????-??-??")]
     if days and days[0] <= day.isoformat():
         return None
     started = f"it started on {days[0]}" if days else "it has not run"
@@ -326,10 +324,11 @@ def _complete(in_day: int, expected: int | None, label_convention: str | None) -
 
 def _funding_intervals(lake_root: Path, dataset: Dataset, day: date) -> dict[str, list[int | None]]:
     """``funding_interval_hours`` of each symbol's settlements in the staged partition."""
-    path = partition_dir(lake_root, dataset.table, day) / PARTITION_FILE
-    if not path.exists():
+    table = storage.read_partition(
+        lake_root, dataset.table, day, columns=["symbol", "funding_interval_hours"]
+    )
+    if table is None:
         return {}
-    table = pq.ParquetFile(path).read(columns=["symbol", "funding_interval_hours"])
     intervals: dict[str, list[int | None]] = defaultdict(list)
     for symbol, hours in zip(
         table["symbol"].to_pylist(), table["funding_interval_hours"].to_pylist(), strict=True
@@ -350,14 +349,14 @@ def status_counts(statuses: Iterable[str]) -> dict[str, int]:
 
 def coverage_days(lake_root: Path) -> list[date]:
     """Days with a published ``dq_coverage`` partition, in order."""
-    return partition_days(lake_root, COVERAGE_TABLE)
+    return storage.partition_days(lake_root, COVERAGE_TABLE)
 
 
 def read_coverage(lake_root: Path, days: Iterable[date]) -> dict[date, pa.Table]:
     """The published ``dq_coverage`` partition of each of ``days`` that has one."""
     tables = {}
     for day in days:
-        path = partition_dir(lake_root, COVERAGE_TABLE, day) / PARTITION_FILE
-        if path.exists():
-            tables[day] = pq.ParquetFile(path).read()
+        table = storage.read_partition(lake_root, COVERAGE_TABLE, day)
+        if table is not None:
+            tables[day] = table
     return tables

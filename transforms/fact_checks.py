@@ -54,18 +54,11 @@ from typing import Any, Final, Literal
 
 import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from transforms import storage
 from transforms.catalog import DUCKDB_CONFIG
 from transforms.facts import SQL_ROOT, FactModel, bind
-from transforms.publish import (
-    PARTITION_FILE,
-    partition_dir,
-    publish_file,
-    temp_dir,
-    write_json_atomically,
-)
-from transforms.staging import day_bounds
+from transforms.publish import day_bounds
 
 Severity = Literal["error", "warn"]
 
@@ -281,10 +274,8 @@ def checks_for(table: str) -> tuple[FactCheck, ...]:
 
 def read_previous(model: FactModel, day: date, lake_root: Path) -> pa.Table:
     """The published partition of ``model`` for the day before ``day``; empty when missing."""
-    path = partition_dir(lake_root, model.name, day - timedelta(days=1)) / PARTITION_FILE
-    if not path.exists():
-        return model.schema.empty_table()
-    return pq.read_table(path, schema=model.schema)
+    previous = storage.read_partition(lake_root, model.name, day - timedelta(days=1), model.schema)
+    return model.schema.empty_table() if previous is None else previous
 
 
 def run_fact_checks(
@@ -320,48 +311,6 @@ def _run(
         violations=rows.num_rows,
         sample=rows.slice(0, SAMPLE_SIZE).to_pylist(),
     )
-
-
-def quarantine_dir(warehouse: Path, table_name: str) -> Path:
-    return warehouse / "quarantine" / "facts" / table_name
-
-
-def quarantine_partition(
-    table: pa.Table,
-    outcomes: list[CheckOutcome],
-    warehouse: Path,
-    table_name: str,
-    day: date,
-) -> Path:
-    """Write a partition that failed an error check, and its report, to the quarantine.
-
-    ``<warehouse>/quarantine/facts/<table>/<date>.parquet`` holds the table as built and
-    ``<date>.json`` beside it the failed checks with their violation counts and samples (and
-    every other check's outcome). Nothing in the lake is touched.
-    """
-    directory = quarantine_dir(warehouse, table_name)
-    target = publish_file(table, directory / f"{day.isoformat()}.parquet", temp_dir(warehouse))
-    failed = [o for o in outcomes if o.blocks_publication]
-    write_json_atomically(
-        directory / f"{day.isoformat()}.json",
-        {
-            "table": table_name,
-            "date": day.isoformat(),
-            "rows": table.num_rows,
-            "failed_checks": [o.name for o in failed],
-            "violations": {o.name: o.violations for o in failed},
-            "checks": [o.to_json() for o in outcomes],
-        },
-        temp_dir(warehouse),
-    )
-    return target
-
-
-def clear_quarantine(warehouse: Path, table_name: str, day: date) -> None:
-    """Remove a day's quarantined partition and report once the day has been published."""
-    directory = quarantine_dir(warehouse, table_name)
-    for suffix in ("parquet", "json"):
-        (directory / f"{day.isoformat()}.{suffix}").unlink(missing_ok=True)
 
 
 def _jsonable(value: Any) -> Any:

@@ -21,17 +21,17 @@ from typing import Final
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from duckdb.func import FunctionNullHandling
 
+from transforms import storage
 from transforms.catalog import DUCKDB_CONFIG
 from transforms.dataset import Dataset
 from transforms.instruments import coin_of
-from transforms.publish import PARTITION_FILE, partition_dir
+from transforms.manifests import quarantined_symbols
+from transforms.publish import PARTITION_FILE, day_bounds, partition_dir
 from transforms.schemas import COT_CATEGORIES, STAGED_SCHEMAS, TIMESTAMP, Kind
 from transforms.sources import DATASETS, cftc
 from transforms.sources.delivery import expiry_of
-from transforms.staging import day_bounds, quarantined_symbols
 
 SQL_ROOT: Final = Path(__file__).resolve().parent.parent / "sql"
 BUILD_WORKERS: Final = min(4, os.cpu_count() or 1)
@@ -523,7 +523,7 @@ def input_partitions(lake_root: Path, model_input: Input, day: date) -> list[tup
         partition_day = day + timedelta(days=offset)
         for table in model_input.tables:
             path = partition_dir(lake_root, table, partition_day) / PARTITION_FILE
-            if path.exists():
+            if storage.exists(path):
                 found.append((partition_day, path))
     return found
 
@@ -539,7 +539,9 @@ def read_input(lake_root: Path, model_input: Input, day: date) -> pa.Table:
     )
     parts = []
     for partition_day, path in input_partitions(lake_root, model_input, day):
-        data = pq.read_table(path, schema=model_input.schema)
+        data = storage.read_table(path, model_input.schema)
+        if data is None:  # removed since it was listed: a missing partition, like any other
+            continue
         dates = pa.array([partition_day] * data.num_rows, pa.date32())
         # <lake>/<table>/date=YYYY-MM-DD/data.parquet
         tables = pa.array([path.parent.parent.name] * data.num_rows, pa.string())

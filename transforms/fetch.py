@@ -32,8 +32,8 @@ from typing import Literal, TypeVar
 import httpx
 import tenacity
 
+from transforms import storage
 from transforms.errors import FetchError
-from transforms.publish import link_atomically, write_bytes_atomically
 from transforms.settings import Limits, Settings
 
 CHECKSUM_SUFFIX = ".CHECKSUM"
@@ -77,14 +77,6 @@ class _TransientError(Exception):
     """A failure worth retrying; carries the message for the final error."""
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 @dataclass(frozen=True)
 class LocalFile:
     """A local file as read: its bytes and its ``fstat`` at the time."""
@@ -103,7 +95,9 @@ class TooLargeError(Exception):
 
 
 def read_local(path: Path, max_bytes: int | None = None) -> LocalFile | None:
-    """A local file's bytes and ``fstat``, from one open; None when it does not exist.
+    """A local mirror's file's bytes and ``fstat``, from one open; None when it does not exist.
+    (The mirror is a source, not the warehouse: landed copies are read through
+    :mod:`transforms.storage`.)
 
     Raises :class:`TooLargeError` when the file is larger than ``max_bytes``.
     """
@@ -255,15 +249,15 @@ class ArchiveClient:
     def _landed_copy(self, relpath: str, target: Path) -> Landed | None:
         """The previously landed file, if it is still the one its CHECKSUM vouches for."""
         checksum_path = target.with_name(target.name + CHECKSUM_SUFFIX)
-        landed = read_local(target)
-        checksum = read_local(checksum_path) if landed is not None else None
+        landed = storage.read_bytes_if_exists(target)
+        checksum = storage.read_bytes_if_exists(checksum_path) if landed is not None else None
         if landed is None or checksum is None:
             return None
-        expected = parse_checksum(checksum.body.decode(), target.name, str(checksum_path))
-        actual = hashlib.sha256(landed.body).hexdigest()
+        expected = parse_checksum(checksum.decode(), target.name, str(checksum_path))
+        actual = hashlib.sha256(landed).hexdigest()
         if actual != expected:
             raise FetchError(str(target), "landed file no longer matches its CHECKSUM")
-        return Landed(relpath, target, actual, "raw_only", body=landed.body)
+        return Landed(relpath, target, actual, "raw_only", body=landed)
 
     def _fetch(self, relpath: str, target: Path) -> FetchOutcome:
         zip_url = self.url(relpath)
@@ -275,12 +269,11 @@ class ArchiveClient:
         checksum_body = checksum[0]
         expected = parse_checksum(checksum_body.decode("ascii", "replace"), target.name, zip_url)
         # One read of the landed file both verifies it and is what gets parsed.
-        previous = read_local(target)
-        if previous is not None and hashlib.sha256(previous.body).hexdigest() == expected:
-            landed_checksum = read_local(checksum_path)
-            if landed_checksum is None or landed_checksum.body != checksum_body:
+        previous = storage.read_bytes_if_exists(target)
+        if previous is not None and hashlib.sha256(previous).hexdigest() == expected:
+            if storage.read_bytes_if_exists(checksum_path) != checksum_body:
                 self._land(checksum_path, *checksum)
-            return Landed(relpath, target, expected, "reused", body=previous.body)
+            return Landed(relpath, target, expected, "reused", body=previous)
         fetched = self._read(zip_url, max_bytes=self.limits.max_download_bytes)
         if fetched is None:
             raise FetchError(zip_url, "CHECKSUM is published but the file itself is 404")
@@ -311,8 +304,8 @@ class ArchiveClient:
         read and verified either way, and the mirror's file is never written through the link
         (files under ``raw/`` are replaced, never rewritten in place).
         """
-        if source is None or not link_atomically(source.path, target, source.stat, self.temp_dir):
-            write_bytes_atomically(target, body, self.temp_dir)
+        if source is None or not storage.link(source.path, target, source.stat, self.temp_dir):
+            storage.write_bytes(target, body, self.temp_dir)
 
     def fetch_many(self, relpaths: Iterable[str]) -> dict[str, FetchOutcome | FetchError]:
         """Fetch many files with bounded concurrency; one failure never stops the others."""

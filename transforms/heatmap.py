@@ -16,8 +16,8 @@ from typing import Final
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
+from transforms import storage
 from transforms.facts import FCT_OPEN_INTEREST, FCT_PRICE_1M, FactModel, Input, build_fact
 from transforms.liquidation import (
     HEATMAP_SCHEMA,
@@ -30,7 +30,6 @@ from transforms.liquidation import (
     heatmap,
     hot_zones,
 )
-from transforms.publish import PARTITION_FILE, partition_dir
 from transforms.schemas import TIMESTAMP
 
 HEATMAP_BARS: Final = FactModel(
@@ -79,10 +78,9 @@ def _with_keys(table: pa.Table, exchange: str, symbol: str, ts: object) -> pa.Ta
 
 
 def _previous_book(lake_root: Path, day: date, exchange: str, symbol: str) -> LevelBook:
-    path = partition_dir(lake_root, LEVELS_TABLE, day - timedelta(days=1)) / PARTITION_FILE
-    if not path.exists():
+    levels = storage.read_partition(lake_root, LEVELS_TABLE, day - timedelta(days=1), LEVELS_SCHEMA)
+    if levels is None:
         return LevelBook.empty()
-    levels = pq.read_table(path, schema=LEVELS_SCHEMA)
     mine = levels.filter(
         pc.and_(pc.equal(levels["exchange"], exchange), pc.equal(levels["symbol"], symbol))
     )

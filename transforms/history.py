@@ -46,6 +46,7 @@ import httpx
 import pyarrow as pa
 import tenacity
 
+from transforms import storage
 from transforms.dataset import Cadence, Dataset, ParsedFile
 from transforms.endpoints import (
     Endpoint,
@@ -56,8 +57,7 @@ from transforms.endpoints import (
     RateLimitedError,
 )
 from transforms.errors import FetchError, ParseError
-from transforms.fetch import FetchOutcome, Landed, NotPublished, fetch_each, sha256_of
-from transforms.publish import write_bytes_atomically, write_json_atomically
+from transforms.fetch import FetchOutcome, Landed, NotPublished, fetch_each
 from transforms.schemas import TIMESTAMP
 from transforms.settings import Limits
 from transforms.sources.rest import ms
@@ -226,12 +226,12 @@ class HistoryClient:
             return self._landed(relpath, folder, reused, "reused")
         pages, fetched = self._page_through(folder, symbol, cursor, closed)
         records = sum(
-            json.loads((folder / name.replace(".json", ".request.json")).read_text())["records"]
+            storage.read_json(folder / name.replace(".json", ".request.json"))["records"]
             for name, _ in pages
         )
         digests = [sha for _, sha in pages]
         chunk = _chunk_digest(digests)
-        write_json_atomically(
+        storage.write_json(
             folder / COMPLETE_FILE,
             {
                 "range": [cursor.start_ms, cursor.end_ms],
@@ -254,16 +254,15 @@ class HistoryClient:
 
     def _reuse_closed(self, folder: Path, cursor: _Cursor) -> list[tuple[str, str]] | None:
         """The pages of a closed chunk landed before, verified; None when it must be fetched."""
-        done = folder / COMPLETE_FILE
-        if not done.exists():
+        info = storage.read_json_if_exists(folder / COMPLETE_FILE)
+        if info is None:
             return None
-        info = json.loads(done.read_text())
         if not info.get("closed") or info.get("range") != [cursor.start_ms, cursor.end_ms]:
             return None
         pages = [(page["file"], page["sha256"]) for page in info["pages"]]
         for name, sha in pages:
             path = folder / name
-            if not path.exists() or sha256_of(path) != sha:
+            if not storage.exists(path) or storage.sha256_of(path) != sha:
                 return None
         return pages
 
@@ -274,28 +273,28 @@ class HistoryClient:
         range settled, a torn page) is removed: the chunk starts over from the first page that
         is not good.
         """
-        if not folder.exists():
+        if not storage.exists(folder):
             return []
-        (folder / COMPLETE_FILE).unlink(missing_ok=True)
+        storage.delete(folder / COMPLETE_FILE)
         kept: list[dict[str, Any]] = []
         for number in range(1, MAX_PAGES + 1):
             page, request = _page_files(folder, number)
-            if not (page.exists() and request.exists()):
+            if not (storage.exists(page) and storage.exists(request)):
                 break
-            info = json.loads(request.read_text())
+            info = storage.read_json(request)
             if info.get("range") != [cursor.start_ms, cursor.end_ms]:
                 break
             # Fetched within SETTLE of the range's end, a page may lack a late row: a closed
             # range never resumes from it.
             if info.get("closed") != closed:
                 break
-            if sha256_of(page) != info.get("sha256"):
+            if storage.sha256_of(page) != info.get("sha256"):
                 break
             kept.append(info)
-        for stale in folder.glob("page-*.json"):
+        for stale in storage.listing(folder, "page-*.json"):
             number = int(stale.name.split(".")[0].split("-")[1])
             if number > len(kept):
-                stale.unlink()
+                storage.delete(stale)
         return kept
 
     def _page_through(
@@ -338,8 +337,8 @@ class HistoryClient:
                 "next": following.__dict__ if following else None,
                 "fetched_at": self.now().isoformat(),
             }
-            write_bytes_atomically(page_path, body, self.temp_dir)
-            write_json_atomically(request_path, request, self.temp_dir)
+            storage.write_bytes(page_path, body, self.temp_dir)
+            storage.write_json(request_path, request, self.temp_dir)
             self._count(pages_fetched=1)
             pages.append((page_path.name, sha))
             previous, state, fetched = request, following, True
@@ -437,7 +436,7 @@ class HistoryClient:
             return None
         relative = folder.relative_to(self.raw_root)
         path = self.rejected_root / relative / f"page-{number:05d}.json"
-        write_bytes_atomically(path, body, self.temp_dir)
+        storage.write_bytes(path, body, self.temp_dir)
         return path
 
     def _count(self, **increments: int) -> None:
@@ -543,10 +542,9 @@ def landed_digest(
         return None
     if end + SETTLE > now:
         return FetchError(relpath, "the range is still open at the venue")
-    done = raw_root / relpath / COMPLETE_FILE
-    if not done.exists():
+    info = storage.read_json_if_exists(raw_root / relpath / COMPLETE_FILE)
+    if info is None:
         return FetchError(relpath, "not landed yet")
-    info = json.loads(done.read_text())
     if not info.get("closed"):
         return FetchError(relpath, "landed while the range was open")
     if info.get("records") == 0:
@@ -573,11 +571,11 @@ def _retry_after(value: str | None) -> float:
 
 def chunk_pages(folder: Path) -> list[tuple[str, bytes, str]]:
     """(page file, body, request URL) of a landed chunk, in page order."""
-    info = json.loads((folder / COMPLETE_FILE).read_text())
+    info = storage.read_json(folder / COMPLETE_FILE)
     pages = []
     for page in info["pages"]:
-        request = json.loads((folder / page["file"].replace(".json", ".request.json")).read_text())
-        pages.append((page["file"], (folder / page["file"]).read_bytes(), request["url"]))
+        request = storage.read_json(folder / page["file"].replace(".json", ".request.json"))
+        pages.append((page["file"], storage.read_bytes(folder / page["file"]), request["url"]))
     return pages
 
 

@@ -16,7 +16,7 @@ resume read them, through the readers here, so the layout is spelled once.
 import hashlib
 import json
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 HOURS_FILE: Final = "hours.json"
 WEEK_FILE: Final = "week.json"
@@ -36,12 +36,17 @@ def hours_digest(landed: LandedHours) -> str:
     return hashlib.sha256(lines.encode()).hexdigest()
 
 
-def read_hours(folder: Path) -> tuple[LandedHours, list[int]]:
-    """The hours landed and the hours missing of a landed day (its ``hours.json``)."""
-    record = json.loads((folder / HOURS_FILE).read_text())
+def hours_of(record: dict[str, Any]) -> tuple[LandedHours, list[int]]:
+    """The hours landed and the hours missing, from a day's ``hours.json`` record."""
     landed: LandedHours = record["hours"]
     missing: list[int] = record["missing"]
     return landed, missing
+
+
+def read_hours(folder: Path) -> tuple[LandedHours, list[int]]:
+    """The hours landed and the hours missing of a day landed in a local folder (a parser's
+    copy: clients read the record through :mod:`transforms.storage`)."""
+    return hours_of(json.loads((folder / HOURS_FILE).read_text()))
 
 
 def missing_hours(folder: Path) -> list[int]:

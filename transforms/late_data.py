@@ -28,10 +28,10 @@ from datetime import date, datetime, timedelta
 from typing import Final
 
 from transforms.dataset import Dataset
+from transforms.manifests import read_manifest
 from transforms.publication import PublicationDelays, due_at, period_end
 from transforms.settings import Settings
 from transforms.sources import DATASETS
-from transforms.staging import read_manifest
 
 AWAITED_STATUSES: Final = frozenset({"not_published", "failed"})
 """Manifest statuses of a file the day was staged without: absent (404), or download failed."""

@@ -35,17 +35,17 @@ import botocore.config
 import botocore.exceptions
 import botocore.session
 
+from transforms import storage
 from transforms.errors import FetchError, ParseError
-from transforms.fetch import ArchiveClient, FetchOutcome, Landed, NotPublished, sha256_of
+from transforms.fetch import ArchiveClient, FetchOutcome, Landed, NotPublished
 from transforms.landed import (
     HOURS_FILE,
     WEEK_FILE,
     hours_digest,
+    hours_of,
     hours_record,
-    read_hours,
     week_record,
 )
-from transforms.publish import write_bytes_atomically, write_json_atomically
 from transforms.settings import Limits
 
 S3: Final = "s3://"
@@ -122,12 +122,12 @@ class ObjectStoreClient(ArchiveClient):
 
     def _fetch_object(self, relpath: str) -> FetchOutcome:
         target = self.landed_path(relpath)
-        if target.exists():
-            return Landed(relpath, target, sha256_of(target), "reused")
+        if storage.exists(target):
+            return Landed(relpath, target, storage.sha256_of(target), "reused")
         body = self._object(relpath)
         if body is None:
             return NotPublished(relpath, self.url(relpath))
-        write_bytes_atomically(target, body, self.temp_dir)
+        storage.write_bytes(target, body, self.temp_dir)
         return Landed(relpath, target, hashlib.sha256(body).hexdigest(), "downloaded")
 
     def _fetch_hours(self, folder: str) -> FetchOutcome:
@@ -148,7 +148,7 @@ class ObjectStoreClient(ArchiveClient):
         if not landed:
             return NotPublished(folder, self.url(folder))
         path = self.landed_path(folder)
-        write_json_atomically(path / HOURS_FILE, hours_record(landed, missing), self.temp_dir)
+        storage.write_json(path / HOURS_FILE, hours_record(landed, missing), self.temp_dir)
         return Landed(folder, path, hours_digest(landed), "downloaded" if downloaded else "reused")
 
     def _fetch_week(self, unit: str, weekly: WeeklyFiles) -> FetchOutcome:
@@ -163,7 +163,7 @@ class ObjectStoreClient(ArchiveClient):
                 held = True  # a bad file: parsing it names the file and quarantines the day
             if held:
                 path = self.landed_path(unit)
-                write_json_atomically(
+                storage.write_json(
                     path / WEEK_FILE, week_record(relpath, landed.sha256), self.temp_dir
                 )
                 return replace(landed, relpath=unit, path=path)
@@ -179,23 +179,23 @@ class ObjectStoreClient(ArchiveClient):
                 return self._current[relpath]
             target = self.landed_path(relpath)
             landed: Landed | None
-            if target.exists() and not self._out_of_date(relpath, target, day, weekly):
-                landed = Landed(relpath, target, sha256_of(target), "reused")
+            if storage.exists(target) and not self._out_of_date(relpath, target, day, weekly):
+                landed = Landed(relpath, target, storage.sha256_of(target), "reused")
             else:
                 problem: str | None = None
                 try:
                     body = self._object(relpath)
                 except FetchError as exc:
-                    if not target.exists():
+                    if not storage.exists(target):
                         raise
                     body, problem = None, str(exc)
                 if body is not None:
-                    write_bytes_atomically(target, body, self.temp_dir)
+                    storage.write_bytes(target, body, self.temp_dir)
                     landed = Landed(relpath, target, hashlib.sha256(body).hexdigest(), "downloaded")
-                elif target.exists():
+                elif storage.exists(target):
                     # Gone from the store, or the store failed: the copy landed before stands.
                     landed = Landed(
-                        relpath, target, sha256_of(target), "landed_copy", problem=problem
+                        relpath, target, storage.sha256_of(target), "landed_copy", problem=problem
                     )
                 else:
                     landed = None
@@ -203,7 +203,7 @@ class ObjectStoreClient(ArchiveClient):
             return landed
 
     def _out_of_date(self, relpath: str, target: Path, day: date, weekly: WeeklyFiles) -> bool:
-        landed_at = datetime.fromtimestamp(target.stat().st_mtime, UTC)
+        landed_at = storage.modified_at(target)
         closed = weekly.closed_at(relpath)
         if closed is not None and landed_at >= closed:
             return False
@@ -241,12 +241,13 @@ def landed_object_digest(
     path = raw_root / relpath
     final = now >= datetime(day.year, day.month, day.day, tzinfo=UTC) + FINAL_AFTER
     if relpath.endswith(".lz4"):
-        if path.exists():
-            return sha256_of(path)
+        if storage.exists(path):
+            return storage.sha256_of(path)
         return None if final else FetchError(relpath, "not landed yet")
-    if not (path / HOURS_FILE).exists():
+    record = storage.read_json_if_exists(path / HOURS_FILE)
+    if record is None:
         return None if final else FetchError(relpath, "not landed yet")
-    landed, missing = read_hours(path)
+    landed, missing = hours_of(record)
     if missing and not final:
         return FetchError(relpath, f"hours {missing} may still be uploaded")
     return hours_digest(landed)

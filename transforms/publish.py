@@ -12,7 +12,7 @@ file under ``tmp/`` only, which no reader looks at and the next writer sweeps aw
 import json
 import os
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, Final
 
@@ -31,22 +31,6 @@ def partition_dir(lake_root: Path, table: str, day: date) -> Path:
 def temp_dir(warehouse: Path) -> Path:
     """``<warehouse>/tmp``: where every file is written before it is renamed into place."""
     return warehouse / TEMP_FOLDER
-
-
-def partition_days(lake_root: Path, table: str) -> list[date]:
-    """The days ``table`` has a published partition for, in order."""
-    root = lake_root / table
-    if not root.is_dir():
-        return []
-    days = []
-    for directory in root.glob("date=*"):
-        try:
-            day = date.fromisoformat(directory.name.removeprefix("date="))
-        except ValueError:
-            continue
-        if (directory / PARTITION_FILE).exists():
-            days.append(day)
-    return sorted(days)
 
 
 def publish_partition(table: pa.Table, lake_root: Path, table_name: str, day: date) -> Path:
@@ -189,3 +173,9 @@ def fsync_dir(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    """The instants a daily partition covers: ``[day 00:00 UTC, next day 00:00 UTC)``."""
+    start = datetime.combine(day, time(), tzinfo=UTC)
+    return start, start + timedelta(days=1)

@@ -9,7 +9,8 @@ file's sha256) changes when another hour closes, so a later run rebuilds it.
 import hashlib
 from pathlib import Path
 
-from transforms.fetch import ArchiveClient, FetchOutcome, Landed, NotPublished, sha256_of
+from transforms import storage
+from transforms.fetch import ArchiveClient, FetchOutcome, Landed, NotPublished
 from transforms.sources.streams import closed_hours
 
 
@@ -32,6 +33,6 @@ def recorded_digest(folder: Path) -> str:
     digest = hashlib.sha256()
     files = [*closed_hours(folder), folder / "gaps.jsonl"]
     for path in files:
-        if path.exists():
-            digest.update(f"{path.name}:{sha256_of(path)}\n".encode())
+        if storage.exists(path):
+            digest.update(f"{path.name}:{storage.sha256_of(path)}\n".encode())
     return digest.hexdigest()

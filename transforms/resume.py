@@ -27,7 +27,6 @@ landed under ``raw/`` are re-used, not downloaded again).
 """
 
 import hashlib
-import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -35,21 +34,17 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Final
 
+from transforms import storage
 from transforms.catalog import lake_tables
-from transforms.dataset import Dataset, Source
+from transforms.clients import ACCESS
+from transforms.dataset import Dataset
 from transforms.facts import FACT_MODELS
 from transforms.features import FEATURE_MODELS
-from transforms.history import landed_digest
-from transforms.objects import landed_object_digest
+from transforms.manifests import read_manifest
 from transforms.publication import due_at
-from transforms.publish import PARTITION_FILE, partition_dir, write_json_atomically
-from transforms.recorded import recorded_digest
 from transforms.settings import Settings, format_universe
 from transforms.sources import DATASETS
-from transforms.sources.streams import RECORDER_FOLDER, closed_hours
-from transforms.staging import read_manifest
 
-RECORD_DIR: Final = Path("state") / "materialized"
 LIBRARIES: Final = ("duckdb", "pyarrow", "polars")
 """Libraries whose version is part of the code version: they compute and write the data."""
 ABSENT, UNSTAGED, FAILED, UNKNOWN = "absent", "unstaged", "failed", "unknown"
@@ -150,7 +145,8 @@ def lake_state(settings: Settings, inputs: Iterable[Input]) -> dict[str, str]:
 
 
 def record_path(settings: Settings, day: date) -> Path:
-    return settings.warehouse / RECORD_DIR / f"date={day.isoformat()}.json"
+    """Where the record of what ``day`` was built from is kept."""
+    return settings.build_record_root / f"date={day.isoformat()}.json"
 
 
 def record_days(
@@ -169,7 +165,7 @@ def record_days(
         entries = _entries(settings, [item for item in inputs if item.day == day])
         path = record_path(settings, day)
         if FAILED in state.values():
-            path.unlink(missing_ok=True)
+            storage.delete(path)
             continue
         dues = [
             due_at(item.dataset, item.day, settings.publication_delays)
@@ -178,11 +174,9 @@ def record_days(
         ]
         refresh_after = min((due for due in dues if due > now), default=None)
         published = [
-            table
-            for table in tables
-            if (partition_dir(settings.lake_root, table, day) / PARTITION_FILE).exists()
+            table for table in tables if storage.partition_exists(settings.lake_root, table, day)
         ]
-        write_json_atomically(
+        storage.write_json(
             path,
             {
                 "date": day.isoformat(),
@@ -250,7 +244,7 @@ def plan_resume(
         i.relpath: i
         for items in inputs.values()
         for i in items
-        if i.day <= last and i.dataset.source is Source.ARCHIVE
+        if i.day <= last and ACCESS[i.dataset.source].local_digest is None
     }
     published = probe([(item.dataset.exchange, relpath) for relpath, item in in_range.items()])
     done: list[date] = []
@@ -260,7 +254,7 @@ def plan_resume(
             if item.day <= last:
                 answer = (
                     published.get(item.relpath)
-                    if item.dataset.source is Source.ARCHIVE
+                    if ACCESS[item.dataset.source].local_digest is None
                     else _local_digest(settings, item, now)
                 )
                 state[item.key] = (
@@ -280,25 +274,16 @@ def plan_resume(
 
 
 def _local_digest(settings: Settings, item: Input, now: datetime) -> str | Exception | None:
-    """What an input that no archive publishes a checksum for holds now, read locally.
-
-    A closed REST chunk and a landed Hyperliquid object never change at their source, so their
-    landed digest stands for them; a recorded day is whatever the recorder has closed so far.
-    """
-    raw_root = settings.raw_root / item.dataset.exchange
-    if item.dataset.source is Source.REST:
-        return landed_digest(item.dataset, raw_root, item.relpath, now)
-    if item.dataset.source is Source.OBJECTS:
-        return landed_object_digest(raw_root, item.relpath, item.day, now)
-    folder = settings.raw_root / RECORDER_FOLDER / item.dataset.exchange / item.relpath
-    return recorded_digest(folder) if closed_hours(folder) else None
+    """What an input that no archive publishes a checksum for holds now, read locally (see
+    :data:`transforms.clients.ACCESS`)."""
+    local_digest = ACCESS[item.dataset.source].local_digest
+    if local_digest is None:
+        raise ValueError(f"{item.dataset.table} publishes checksums: ask the archive")
+    return local_digest(item.dataset, settings, item.relpath, item.day, now)
 
 
 def _read_record(settings: Settings, day: date) -> dict[str, Any] | None:
-    path = record_path(settings, day)
-    if not path.exists():
-        return None
-    record: dict[str, Any] = json.loads(path.read_text())
+    record: dict[str, Any] | None = storage.read_json_if_exists(record_path(settings, day))
     return record
 
 
@@ -316,6 +301,6 @@ def _record_problem(
     if refresh_after and now >= datetime.fromisoformat(refresh_after):
         return f"{day}: a file still absent is now past due, and coverage must say so"
     for table in record["tables"]:
-        if not (partition_dir(settings.lake_root, table, day) / PARTITION_FILE).exists():
+        if not storage.partition_exists(settings.lake_root, table, day):
             return f"{day}: {table} partition is missing from the lake"
     return None

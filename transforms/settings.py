@@ -17,6 +17,17 @@ from transforms.publication import PublicationDelays
 from transforms.publish import temp_dir
 from transforms.sources import EXCHANGES, VENUES
 
+RAW_FOLDER: Final = "raw"
+RECORDER_FOLDER: Final = "recorder"
+LAKE_FOLDER: Final = "lake"
+MANIFESTS_FOLDER: Final = "manifests"
+QUARANTINE_FOLDER: Final = "quarantine"
+REPORTS_FOLDER: Final = "reports"
+STATE_FOLDER: Final = "state"
+CATALOG_FILE: Final = "catalog.duckdb"
+"""The warehouse's layout, spelled here only: every other module asks :class:`Settings` for a
+root (the temporary folder's name belongs to :mod:`transforms.publish`)."""
+
 DEFAULT_BINANCE_URL: Final = "https://data.binance.vision/"
 DEFAULT_UNIVERSE: Final = (
     "binance_um:BTCUSDT,ETHUSDT,SOLUSDT;binance_cm:BTCUSD_PERP;binance_spot:BTCUSDT,ETHUSDT,SOLUSDT"
@@ -235,15 +246,43 @@ class Settings:
 
     @property
     def raw_root(self) -> Path:
-        return self.warehouse / "raw"
+        """Every source file as it was fetched, verbatim: ``raw/<exchange>/<archive path>``."""
+        return self.warehouse / RAW_FOLDER
+
+    @property
+    def recorder_root(self) -> Path:
+        """What ``treadmill record`` wrote: ``<raw>/recorder/<venue>/<YYYY-MM-DD>/HH.jsonl``."""
+        return self.raw_root / RECORDER_FOLDER
 
     @property
     def lake_root(self) -> Path:
-        return self.warehouse / "lake"
+        """The published tables: ``lake/<table>/date=YYYY-MM-DD/data.parquet``."""
+        return self.warehouse / LAKE_FOLDER
 
     @property
     def manifest_root(self) -> Path:
-        return self.warehouse / "manifests"
+        """Each staged partition's record of what happened per symbol (:mod:`~.manifests`)."""
+        return self.warehouse / MANIFESTS_FOLDER
+
+    @property
+    def quarantine_root(self) -> Path:
+        """What failed a gate, with its report (:mod:`transforms.quarantine`)."""
+        return self.warehouse / QUARANTINE_FOLDER
+
+    @property
+    def report_root(self) -> Path:
+        """The charts each run draws: ``reports/<coin>/``."""
+        return self.warehouse / REPORTS_FOLDER
+
+    @property
+    def build_record_root(self) -> Path:
+        """What each completed day was built from, for resume: ``state/materialized/``."""
+        return self.warehouse / STATE_FOLDER / "materialized"
+
+    @property
+    def catalog_path(self) -> Path:
+        """The DuckDB catalog of views over the lake that users and BI tools open read-only."""
+        return self.warehouse / CATALOG_FILE
 
     @property
     def temp_root(self) -> Path:

@@ -7,41 +7,31 @@ with its error recorded, and every other symbol and day goes on. Each partition 
 the basis of coverage reporting and of skipping unchanged inputs.
 """
 
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
-from dataclasses import asdict, dataclass, replace
-from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
+from dataclasses import dataclass, replace
+from datetime import date
 from time import perf_counter
-from typing import Any, Final, Literal
+from typing import Final
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from transforms.dataset import Cadence, Dataset, ParsedFile, Source
-from transforms.endpoints import RateLimit
+from transforms import storage
+from transforms.dataset import Cadence, Dataset, ParsedFile
 from transforms.errors import FetchError, ParseError
 from transforms.fetch import ArchiveClient, FetchOutcome, Landed, NotPublished
-from transforms.history import HistoryClient, Pacer, parse_chunk
-from transforms.objects import ObjectStoreClient, WeeklyFiles
-from transforms.publish import (
-    PARTITION_FILE,
-    partition_dir,
-    publish_file,
-    publish_partition,
-    write_json_atomically,
-)
+from transforms.history import HistoryClient, parse_chunk
+from transforms.manifests import StagedPartition, SymbolDay, read_manifest, write_manifest
+from transforms.publish import day_bounds
 from transforms.quality import ARCHIVE_FAILED, Failure, structural_failures
+from transforms.quarantine import quarantine, quarantine_held
 from transforms.recorded import RecordedClient
 from transforms.schemas import STAGED_SCHEMAS, TIME_COLUMN
 from transforms.settings import Settings
-from transforms.sources import DATASETS, cftc
+from transforms.sources import DATASETS
 from transforms.sources.binance_csv import parse_zip
-from transforms.sources.hyperliquid import fills_hour_key
-from transforms.sources.streams import RECORDER_FOLDER
 from transforms.validation import expectation_failures
 
 FILES_PER_BATCH: Final = 1000
@@ -51,72 +41,9 @@ over many files; bounding it keeps a year's backfill from holding every parsed f
 pandas copy of them all) in memory at once: 1000 kline files are ~0.5 GB, a year of 20
 symbols' 7300 would be ~4 GB."""
 
-Status = Literal["ok", "quarantined", "not_published", "failed", "outside_window", "superseded"]
-"""``ok``: published; ``quarantined``: failed a quality gate, kept out of the partition and
-written to ``quarantine/``; ``not_published``: the archive answered 404; ``failed``: the download
-failed for good (checksum mismatch, bad body, retries exhausted); ``outside_window``: the dataset
-does not exist for that day; ``superseded``: a fallback dataset (REST funding) was not fetched
-because the archive serves the day."""
 
 FALLBACK_WHEN: Final = frozenset({"not_published", "failed"})
 """Statuses of an archive dataset's symbol-day for which its REST fallback is fetched."""
-
-
-@dataclass(frozen=True)
-class SymbolDay:
-    """What happened to one symbol of one staged partition."""
-
-    symbol: str
-    status: Status
-    source_file: str | None = None
-    sha256: str | None = None
-    origin: str | None = None
-    rows: int = 0
-    duplicates_dropped: int = 0
-    label_convention: str | None = None
-    timestamp_unit: str | None = None
-    had_header: bool | None = None
-    error: str | None = None
-    rows_in_day: int = 0
-    """Rows whose instant falls on the partition's day (a metrics file may carry one more)."""
-    checks_failed: tuple[str, ...] = ()
-    """Quality gates that quarantined the file."""
-    warnings: tuple[str, ...] = ()
-    """Quality checks that failed without quarantining (an unknown extra column, say)."""
-    report: tuple[dict[str, Any], ...] = ()
-    """Every failed check with its observed values: unexpected count and a sample."""
-    retryable: bool = False
-    """A ``failed`` download that the archive may not repeat (it kept answering 5xx or timing
-    out): worth another attempt later, unlike a file that arrived wrong."""
-    hours_covered: int | None = None
-    """Sources of hourly files (Hyperliquid's fills, a recorded stream): hours of the day held."""
-    gap_seconds: int | None = None
-    """A recorded stream: seconds of the day the recorder was not connected."""
-    messages: int | None = None
-    """A recorded stream: messages recorded that day (every symbol's, control frames too)."""
-
-
-@dataclass(frozen=True)
-class StagedPartition:
-    """One published (or skipped) partition of a staged table."""
-
-    table: str
-    day: date
-    path: Path | None
-    rows: int
-    symbols: tuple[SymbolDay, ...]
-    min_ts: datetime | None
-    max_ts: datetime | None
-    gate_seconds: float = 0.0
-    """This day's share of the time the quality gates took (measured, for observability)."""
-
-    @property
-    def failures(self) -> tuple[SymbolDay, ...]:
-        return tuple(s for s in self.symbols if s.status == "failed")
-
-    @property
-    def duplicates_dropped(self) -> int:
-        return sum(s.duplicates_dropped for s in self.symbols)
 
 
 @dataclass(frozen=True)
@@ -129,11 +56,6 @@ class _FileResult:
     """The gate a file that did not parse broke; None for a download that failed."""
     transient: bool = False
     """The download failed only because the archive did not answer in time."""
-
-
-def day_bounds(day: date) -> tuple[datetime, datetime]:
-    start = datetime.combine(day, time(), tzinfo=UTC)
-    return start, start + timedelta(days=1)
 
 
 def stage_dataset(
@@ -207,56 +129,6 @@ def archive_served(
             if entry["status"] not in FALLBACK_WHEN:
                 served.add((entry["symbol"], day))
     return served & set(wanted)
-
-
-_PACERS: dict[tuple[str, RateLimit], Pacer] = {}
-CFTC_WEEKLY: Final = WeeklyFiles(
-    files=cftc.files_for,
-    holds=cftc.holds,
-    next_release=cftc.next_release,
-    release_of=cftc.release_of,
-    closed_at=cftc.closed_at,
-)
-"""CFTC's year and current-week files: where a Tuesday's report is and when to re-fetch."""
-
-
-def source_client(
-    dataset: Dataset, settings: Settings
-) -> ArchiveClient | HistoryClient | RecordedClient:
-    """The client that fetches ``dataset``'s files (an archive) or chunks (a REST endpoint).
-
-    REST clients of one venue share one :class:`Pacer` per process, so that the venue's rate
-    limit holds across its datasets.
-    """
-    raw_root = settings.raw_root / dataset.exchange
-    if dataset.source is Source.OBJECTS and dataset.exchange == cftc.EXCHANGE:
-        return ObjectStoreClient(
-            settings.cftc_url, raw_root, settings.limits, settings.temp_root, weekly=CFTC_WEEKLY
-        )
-    if dataset.source is Source.OBJECTS:
-        return ObjectStoreClient(
-            settings.hyperliquid_url,
-            raw_root,
-            settings.limits,
-            settings.temp_root,
-            hour_key=fills_hour_key,
-        )
-    if dataset.source is Source.RECORDER:
-        return RecordedClient(settings.raw_root / RECORDER_FOLDER / dataset.exchange)
-    if dataset.endpoint is None:
-        return ArchiveClient(settings.binance_url, raw_root, settings.limits, settings.temp_root)
-    venue = dataset.endpoint.venue
-    rate = settings.venue_rates[venue.key]
-    pacer = _PACERS.setdefault((venue.key, rate), Pacer(rate))
-    return HistoryClient(
-        dataset,
-        settings.venue_urls[venue.key],
-        raw_root,
-        settings.limits,
-        pacer=pacer,
-        temp_dir=settings.temp_root,
-        rejected_root=settings.warehouse / "quarantine" / dataset.exchange / "rejected_pages",
-    )
 
 
 def day_batches(days: Sequence[date], symbol_count: int) -> Iterator[list[date]]:
@@ -498,7 +370,7 @@ def _publish_day(
     if carried_records:
         records = sorted([*records, *carried_records], key=lambda r: r.symbol)
         table = table.sort_by([("symbol", "ascending"), (TIME_COLUMN[dataset.kind], "ascending")])
-    path = publish_partition(table, settings.lake_root, dataset.table, day)
+    path = storage.publish_partition(table, settings.lake_root, dataset.table, day)
     bounds = pc.min_max(table[TIME_COLUMN[dataset.kind]]) if table.num_rows else None
     partition = StagedPartition(
         dataset.table,
@@ -509,9 +381,7 @@ def _publish_day(
         bounds["min"].as_py() if bounds else None,
         bounds["max"].as_py() if bounds else None,
     )
-    write_json_atomically(
-        manifest_path(settings, dataset, day), manifest_payload(partition), settings.temp_root
-    )
+    write_manifest(settings, dataset, partition)
     return partition
 
 
@@ -524,14 +394,15 @@ def _carried_over(
     replaces those symbols only; it never deletes the others.
     """
     schema = STAGED_SCHEMAS[dataset.kind]
-    path = partition_dir(settings.lake_root, dataset.table, day) / PARTITION_FILE
     manifest = read_manifest(settings.manifest_root, dataset.table, day)
-    if not path.exists() or manifest is None:
+    if manifest is None or not storage.partition_exists(settings.lake_root, dataset.table, day):
         return schema.empty_table(), []
     kept = [entry for entry in manifest["symbols"] if entry["symbol"] not in processed]
     if not kept:
         return schema.empty_table(), []
-    existing = pq.read_table(path, schema=schema)
+    existing = storage.read_partition(settings.lake_root, dataset.table, day, schema)
+    if existing is None:
+        return schema.empty_table(), []
     symbols = pa.array([entry["symbol"] for entry in kept])
     rows = existing.filter(pc.is_in(existing["symbol"], value_set=symbols))
     records = [
@@ -550,108 +421,3 @@ def _carried_over(
 
 def _count_in_day(dataset: Dataset, rows: pa.Table, day: date) -> int:
     return _count(_on_day(rows[TIME_COLUMN[dataset.kind]], day))
-
-
-def quarantine_held(settings: Settings, dataset: Dataset, day: date) -> frozenset[str]:
-    """The names of the files in a day's quarantine folder (none when there is no folder)."""
-    try:
-        return frozenset(path.name for path in quarantine_folder(settings, dataset, day).iterdir())
-    except FileNotFoundError:
-        return frozenset()
-
-
-def quarantine_folder(settings: Settings, dataset: Dataset, day: date) -> Path:
-    """Where a day's quarantined symbols of ``dataset`` go."""
-    return settings.warehouse / "quarantine" / dataset.exchange / dataset.name / day.isoformat()
-
-
-def quarantine_paths(
-    settings: Settings, dataset: Dataset, day: date, symbol: str
-) -> tuple[Path, Path]:
-    """Where a quarantined symbol-day's rows and report go."""
-    folder = quarantine_folder(settings, dataset, day)
-    return folder / f"{symbol}.parquet", folder / f"{symbol}.json"
-
-
-def quarantine(
-    settings: Settings,
-    dataset: Dataset,
-    day: date,
-    record: SymbolDay,
-    rows: pa.Table | None,
-    held: AbstractSet[str],
-) -> None:
-    """Write (or clear) the quarantine of one symbol-day.
-
-    A quarantined symbol-day leaves its rows (when it has any) and a JSON report of the failed
-    checks with what they observed; one that now passes has any old quarantine removed.
-    ``held`` names the files the day's quarantine folder holds (:func:`quarantine_held`): only
-    those are removed (one listing a day instead of two removals per symbol).
-    """
-    data_path, report_path = quarantine_paths(settings, dataset, day, record.symbol)
-    if record.status != "quarantined":
-        for path in (data_path, report_path):
-            if path.name in held:
-                path.unlink(missing_ok=True)
-        return
-    if rows is not None and rows.num_rows:
-        publish_file(rows, data_path, settings.temp_root)
-    elif data_path.name in held:
-        data_path.unlink(missing_ok=True)
-    write_json_atomically(
-        report_path,
-        {
-            "table": dataset.table,
-            "date": day.isoformat(),
-            "symbol": record.symbol,
-            "source_file": record.source_file,
-            "sha256": record.sha256,
-            "checks_failed": list(record.checks_failed),
-            "failures": list(record.report),
-        },
-        settings.temp_root,
-    )
-
-
-def manifest_path(settings: Settings, dataset: Dataset, day: date) -> Path:
-    return settings.manifest_root / dataset.table / f"date={day.isoformat()}.json"
-
-
-def read_manifest(manifest_root: Path, table: str, day: date) -> dict[str, Any] | None:
-    """The manifest of a staged partition, or None when the day was never staged."""
-    path = manifest_root / table / f"date={day.isoformat()}.json"
-    if not path.exists():
-        return None
-    payload: dict[str, Any] = json.loads(path.read_text())
-    return payload
-
-
-def quarantined_symbols(
-    manifest_root: Path, datasets: Iterable[Dataset], day: date
-) -> set[tuple[str, str]]:
-    """(exchange, symbol) pairs quarantined on ``day`` in any of ``datasets``.
-
-    Facts of that symbol and day are not built, in this run or any later one, until a re-run
-    publishes the file.
-    """
-    quarantined = set()
-    for dataset in datasets:
-        manifest = read_manifest(manifest_root, dataset.table, day)
-        if manifest:
-            quarantined |= {
-                (dataset.exchange, entry["symbol"])
-                for entry in manifest["symbols"]
-                if entry["status"] == "quarantined"
-            }
-    return quarantined
-
-
-def manifest_payload(partition: StagedPartition) -> dict[str, object]:
-    return {
-        "table": partition.table,
-        "date": partition.day.isoformat(),
-        "rows": partition.rows,
-        "min_ts": partition.min_ts,
-        "max_ts": partition.max_ts,
-        "symbols": [asdict(s) for s in partition.symbols],
-    }

@@ -9,6 +9,7 @@ import dagster as dg
 from pipelines.defs.partitions import daily_partitions
 from pipelines.defs.resources import TreadmillConfig
 from pipelines.defs.staged import staged_assets
+from transforms import storage
 from transforms.coverage import (
     COVERAGE_TABLE,
     PROBLEM_STATUSES,
@@ -16,7 +17,6 @@ from transforms.coverage import (
     coverage_rows,
     status_counts,
 )
-from transforms.publish import publish_partition
 
 MAX_LISTED_PROBLEMS = 50
 
@@ -47,7 +47,7 @@ def dq_coverage(
     for key in context.partition_keys:
         day = date.fromisoformat(key)
         table = coverage_rows(settings, day, now)
-        publish_partition(table, settings.lake_root, COVERAGE_TABLE, day)
+        storage.publish_partition(table, settings.lake_root, COVERAGE_TABLE, day)
         for row in table.select(["exchange", "dataset", "symbol", "status", "detail"]).to_pylist():
             statuses[row["status"]] += 1
             if row["status"] in PROBLEM_STATUSES:

@@ -18,16 +18,10 @@ import pyarrow as pa
 
 from pipelines.defs.partitions import daily_partitions
 from pipelines.defs.resources import TreadmillConfig
-from transforms.fact_checks import (
-    CheckOutcome,
-    FactCheck,
-    checks_for,
-    clear_quarantine,
-    quarantine_partition,
-    run_fact_checks,
-)
+from transforms import storage
+from transforms.fact_checks import CheckOutcome, FactCheck, checks_for, run_fact_checks
 from transforms.facts import FACT_MODELS, FactModel, build_facts
-from transforms.publish import publish_partition
+from transforms.quarantine import clear_fact_quarantine, quarantine_fact
 
 SEVERITIES = {"error": dg.AssetCheckSeverity.ERROR, "warn": dg.AssetCheckSeverity.WARN}
 MAX_DAYS_LISTED = 50
@@ -94,14 +88,12 @@ def build_fact_asset(
                     log(f"{model.name} {key}: {outcome.name} found {outcome.violations} row(s)")
             failed = [o.name for o in day_outcomes if o.blocks_publication]
             if failed:
-                path = quarantine_partition(
-                    table, day_outcomes, settings.warehouse, model.name, day
-                )
+                path = quarantine_fact(table, day_outcomes, settings, model.name, day)
                 context.log.error(f"{model.name} {key} not published, quarantined at {path}")
                 quarantined[key] = failed
                 continue
-            publish_partition(table, settings.lake_root, model.name, day)
-            clear_quarantine(settings.warehouse, model.name, day)
+            storage.publish_partition(table, settings.lake_root, model.name, day)
+            clear_fact_quarantine(settings, model.name, day)
             rows[key] = table.num_rows
             for name, measure in measures.items():
                 total, count = measure(table, day, settings.lake_root)

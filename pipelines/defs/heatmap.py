@@ -7,8 +7,8 @@ import dagster as dg
 
 from pipelines.defs.partitions import daily_partitions
 from pipelines.defs.resources import TreadmillConfig
+from transforms import storage
 from transforms.heatmap import LEVELS_TABLE, build_heatmap_day
-from transforms.publish import publish_partition
 
 HEATMAP_TABLE = "feat_liquidation_heatmap"
 HOT_ZONES_TABLE = "feat_hot_zones"
@@ -69,7 +69,7 @@ def liquidation_heatmap(
             (HEATMAP_TABLE, heatmap),
             (HOT_ZONES_TABLE, zones),
         ):
-            publish_partition(table, settings.lake_root, name, day)
+            storage.publish_partition(table, settings.lake_root, name, day)
             rows[name] += table.num_rows
     for name, count in rows.items():
         yield dg.MaterializeResult(

@@ -8,10 +8,12 @@ import dagster as dg
 
 from pipelines.defs.partitions import daily_partitions
 from pipelines.defs.resources import TreadmillConfig
+from transforms.clients import source_client
 from transforms.dataset import Dataset
+from transforms.manifests import StagedPartition, SymbolDay
 from transforms.quality import PARSE_CHECKS, STRUCTURAL_CHECKS, check_names
 from transforms.sources import DATASETS
-from transforms.staging import StagedPartition, SymbolDay, source_client, stage_dataset
+from transforms.staging import stage_dataset
 
 SOURCE_FILES_CHECK = "source_files_parse"
 MAX_FILES_LISTED = 200

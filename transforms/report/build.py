@@ -24,8 +24,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
+from transforms import storage
 from transforms.facts import BUILD_WORKERS
-from transforms.publish import write_bytes_atomically
 from transforms.report import render
 from transforms.report.charts import ReportChart, build_charts
 from transforms.report.data import ReportData, ReportDataError, ReportRequest, load_report_data
@@ -139,7 +139,7 @@ def build_reports(
             drawn, pngs, preview = rendering[index]
             directory = out_root / requests[index].name
             paths = {
-                key: write_bytes_atomically(directory / f"{key}.png", png.result())
+                key: storage.write_bytes(directory / f"{key}.png", png.result())
                 for key, png in pngs.items()
             }
             page = write_page(drawn.data, drawn.charts, drawn.specs, directory, stamp)

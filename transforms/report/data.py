@@ -62,9 +62,9 @@ from transforms.facts import (
 from transforms.features import FEAT_FLUSH_EVENTS, FEAT_REGIME_1H, FlushEventRules
 from transforms.heatmap import HEATMAP_TABLE_SCHEMA, HOT_ZONES_TABLE_SCHEMA
 from transforms.instruments import coin_of
-from transforms.publish import partition_days
+from transforms.publish import day_bounds
 from transforms.report.buckets import Resolution, resolution_for
-from transforms.staging import day_bounds
+from transforms.storage import partition_days
 
 REPORT_SQL_ROOT: Final = SQL_ROOT / "report"
 DEFAULT_DAYS: Final = 30

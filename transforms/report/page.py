@@ -24,7 +24,7 @@ import jinja2
 import vl_convert
 from markupsafe import Markup
 
-from transforms.publish import write_bytes_atomically
+from transforms import storage
 from transforms.report import render
 from transforms.report.buckets import BUCKETING_AFTER_DAYS
 from transforms.report.charts import ReportChart
@@ -186,4 +186,4 @@ def write_page(
 ) -> Path:
     """Write ``report.html`` into ``directory``, atomically."""
     html = render_page(data, charts, specs, generated_at)
-    return write_bytes_atomically(directory / PAGE_FILE, html.encode())
+    return storage.write_bytes(directory / PAGE_FILE, html.encode())
