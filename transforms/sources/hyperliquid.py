@@ -47,39 +47,29 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from transforms.errors import ParseError
+from transforms.formats import (
+    HYPERLIQUID_ASSET_CTXS_COLUMNS,
+    HYPERLIQUID_NODE_BUCKET,
+    hyperliquid_asset_ctxs_key,
+    hyperliquid_fills_key,
+)
+from transforms.formats import HYPERLIQUID_HOURLY_FUNDING_FROM as HOURLY_FUNDING_FROM
 from transforms.sources.base import Cadence, Dataset, Kind, Source
 
 EXCHANGE: Final = "hyperliquid"
-ARCHIVE_BUCKET: Final = "hyperliquid-archive"
-NODE_BUCKET: Final = "hl-mainnet-node-data"
 ASSET_CTXS_FIRST_DAY: Final = date(2023, 5, 20)
 FILLS_FIRST_DAY: Final = date(2025, 5, 25)
-BY_BLOCK_CUTOVER: Final = datetime(2025, 7, 27, 8, tzinfo=UTC)
-"""The first hour written in the by-block layout."""
-HOURLY_FUNDING_FROM: Final = datetime(2023, 6, 8, 0, 5, tzinfo=UTC)
-"""Before this instant the archive's ``funding`` is on the 8-hour scale."""
 MAX_INFLATED_BYTES: Final = 4 * 1024**3
-_NUMERIC: Final = (
-    "funding",
-    "open_interest",
-    "prev_day_px",
-    "day_ntl_vlm",
-    "premium",
-    "oracle_px",
-    "mark_px",
-    "mid_px",
-    "impact_bid_px",
-    "impact_ask_px",
-)
+_NUMERIC: Final = HYPERLIQUID_ASSET_CTXS_COLUMNS[2:]
 _PRICES: Final = ("oracle_px", "mark_px", "mid_px")
 _MS = pa.timestamp("ms", tz="UTC")
 
 
 def _asset_ctxs_path(_: str, day: date) -> str:
-    return f"{ARCHIVE_BUCKET}/asset_ctxs/{day:%Y%m%d}.csv.lz4"
+    return hyperliquid_asset_ctxs_key(day)
 
 
-FILLS_DAYS: Final = f"{NODE_BUCKET}/fills_days"
+FILLS_DAYS: Final = f"{HYPERLIQUID_NODE_BUCKET}/fills_days"
 """Where a day's fills are tracked under ``raw/hyperliquid/``: ``hours.json`` lists the hourly
 objects of the day (each landed at its own key) and the hours the archive did not have."""
 
@@ -92,9 +82,7 @@ def fills_path(_: str, day: date) -> str:
 def fills_hour_key(day: date, hour: int) -> str:
     """The object holding an hour's fills, in the layout of that hour: the cutover day
     (2025-07-27) has hours 0–7 in ``node_fills`` and 8–23 in ``node_fills_by_block``."""
-    start = datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
-    layout = "node_fills_by_block" if start >= BY_BLOCK_CUTOVER else "node_fills"
-    return f"{NODE_BUCKET}/{layout}/hourly/{day:%Y%m%d}/{hour}.lz4"
+    return hyperliquid_fills_key(datetime(day.year, day.month, day.day, hour, tzinfo=UTC))
 
 
 def inflate(path: Path, source_file: str, cap: int = MAX_INFLATED_BYTES) -> bytes:
