@@ -8,7 +8,6 @@ seed whatever the number of workers.
 
 import json
 import multiprocessing
-import zlib
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
@@ -30,6 +29,7 @@ from simulator.hyperliquid import (
 )
 from simulator.markets import MarketSpec, contract_size, linear_symbol_for, market_spec
 from simulator.model import BURN_IN_DAYS, MINUTES_PER_DAY, Tape, simulate_market
+from simulator.randomness import market_wide_stream, seeded_stream
 from simulator.scenarios import SCENARIOS, Scenario
 from simulator.venues import VenueTruth, write_coin_venues, write_venue_truth
 from simulator.writer import (
@@ -188,14 +188,10 @@ def _coin_jobs(config: SimConfig) -> list[_CoinJob]:
     ]
 
 
-def _rng(seed: int, name: str) -> np.random.Generator:
-    return np.random.default_rng(np.random.SeedSequence([seed, zlib.crc32(name.encode())]))
-
-
 def _common_factor(config: SimConfig) -> np.ndarray:
     """The market-wide shock shared by every coin: same seed, same shocks, whatever the coins."""
     minutes = (config.days + BURN_IN_DAYS) * MINUTES_PER_DAY
-    return np.random.default_rng(np.random.SeedSequence([config.seed, 0])).standard_normal(minutes)
+    return market_wide_stream(config.seed).standard_normal(minutes)
 
 
 def _with_interval(config: SimConfig, symbol: str) -> MarketSpec:
@@ -224,13 +220,13 @@ def _simulate_coin(job: _CoinJob) -> _CoinResult:
         config.start,
         config.days,
         common,
-        _rng(config.seed, job.leader),
+        seeded_stream(config.seed, job.leader),
     )
     delivery: list[pl.DataFrame] = []
     if job.write_leader:
         _write_perp(writer, "binance_um", leader, None, liquidations, positions, funding)
         if config.delivery and has_quarterlies("binance_um", leader.spec.base_coin):
-            rng = _rng(config.seed, f"delivery:{job.leader}")
+            rng = seeded_stream(config.seed, f"delivery:{job.leader}")
             delivery.append(write_delivery(writer, "binance_um", leader, None, scenario, rng))
     venues = (
         write_coin_venues(config.out, leader, config.seed)
@@ -249,19 +245,19 @@ def _simulate_coin(job: _CoinJob) -> _CoinResult:
             config.start,
             config.days,
             common,
-            _rng(config.seed, symbol),
+            seeded_stream(config.seed, symbol),
             leader=leader,
         )
         _write_perp(
             writer, "binance_cm", tape, contract_size(symbol), liquidations, positions, funding
         )
         if config.delivery and has_quarterlies("binance_cm", tape.spec.base_coin):
-            rng = _rng(config.seed, f"delivery:{symbol}")
+            rng = seeded_stream(config.seed, f"delivery:{symbol}")
             delivery.append(
                 write_delivery(writer, "binance_cm", tape, contract_size(symbol), scenario, rng)
             )
     for symbol in job.spot:
-        _write_spot(writer, symbol, leader, scenario, _rng(config.seed, f"spot:{symbol}"))
+        _write_spot(writer, symbol, leader, scenario, seeded_stream(config.seed, f"spot:{symbol}"))
     return {
         "liquidations": pl.concat(liquidations) if liquidations else _empty_liquidations(),
         "positions": pl.concat(positions) if positions else pl.DataFrame(),

@@ -47,7 +47,6 @@ benchmark and tests that count.
 """
 
 import json
-import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +56,7 @@ import numpy as np
 import polars as pl
 
 from simulator.markets import market_spec
+from simulator.randomness import seeded_stream
 from simulator.venues import VENUE_MODELS, coin_of, okx_contract_value
 
 STREAM_VENUES: Final = ("binance_um", "bybit", "okx")
@@ -225,8 +225,7 @@ def _venue_orders(
     exchange: str, coin: str, rows: pl.DataFrame, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """The venue's size factor (share × noise) and its delay for each leader order."""
-    name = f"stream:{exchange}:{coin}"
-    rng = np.random.default_rng(np.random.SeedSequence([seed, zlib.crc32(name.encode())]))
+    rng = seeded_stream(seed, f"stream:{exchange}:{coin}")
     share = VENUE_MODELS[exchange].oi_share
     factor = share * np.exp(rng.normal(0.0, SIZE_NOISE_SD, rows.height))
     delay = rng.integers(0, MAX_VENUE_DELAY_MS, rows.height)

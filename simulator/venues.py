@@ -67,7 +67,6 @@ settlement instant, Binance's REST rows included) and ``venues_open_interest.par
 which Bybit does not publish). Symbols are the venue's own (``XBTUSD``, ``BTC-USDT-SWAP``).
 """
 
-import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -78,6 +77,7 @@ import numpy as np
 import polars as pl
 
 from simulator.model import MINUTES_PER_DAY, Tape
+from simulator.randomness import ar1_path, seeded_stream
 from simulator.rules import funding_rate
 
 VENUES_DIR: Final = "venues"
@@ -205,7 +205,9 @@ def venue_frames(tape: Tape, seed: int) -> dict[tuple[str, str, str], pl.DataFra
     settle_hours = np.array([f[1] for f in tape.funding], dtype=np.int64)
     settle_minutes = (settle_ms - start_ms) // MS_PER_MINUTE
 
-    bitmex, bybit, okx = (_venue_rng(seed, name, coin) for name in ("bitmex", "bybit", "okx"))
+    bitmex, bybit, okx = (
+        seeded_stream(seed, f"venue:{name}:{coin}") for name in ("bitmex", "bybit", "okx")
+    )
 
     # BitMEX: 04:00, 12:00, 20:00 over its own preceding 8 hours.
     symbol = venue_symbol("bitmex", coin)
@@ -334,24 +336,6 @@ def write_venue_truth(out: Path, truths: Iterable[VenueTruth]) -> None:
 # The model
 
 
-def _venue_rng(seed: int, exchange: str, coin: str) -> np.random.Generator:
-    name = f"venue:{exchange}:{coin}"
-    return np.random.default_rng(np.random.SeedSequence([seed, zlib.crc32(name.encode())]))
-
-
-def _ar1(rng: np.random.Generator, steps: int, persistence: float, sd: float) -> np.ndarray:
-    """A stationary AR(1) path with standard deviation ``sd``, started from its stationary law."""
-    shocks = rng.standard_normal(steps).tolist()
-    scale = sd * (1 - persistence**2) ** 0.5
-    path = np.empty(steps)
-    value = sd * shocks[0] if steps else 0.0
-    for step in range(steps):
-        if step:
-            value = persistence * value + scale * shocks[step]
-        path[step] = value
-    return path
-
-
 def _venue_funding(
     tape: Tape,
     model: VenueModel,
@@ -365,7 +349,7 @@ def _venue_funding(
     (those inside the simulated range); one with none takes the premium at its instant.
     """
     minutes = tape.days * MINUTES_PER_DAY
-    spread = _ar1(rng, minutes // 60, model.spread_persistence, model.spread_sd)
+    spread = ar1_path(rng, minutes // 60, model.spread_persistence, model.spread_sd)
     premium = (
         model.premium_scale * tape.premium_ohlc[:, 3] + model.premium_offset + np.repeat(spread, 60)
     )
@@ -384,7 +368,7 @@ def _venue_open_interest(
 ) -> pl.DataFrame:
     """The venue's 5-minute open interest: a wandering share of Binance's, in base coin."""
     oi, mark = tape.metrics[:, 0], tape.metrics[:, 3]
-    share = np.exp(_ar1(rng, oi.size, model.oi_persistence, model.oi_noise_sd))
+    share = np.exp(ar1_path(rng, oi.size, model.oi_persistence, model.oi_noise_sd))
     base = oi * model.oi_share * share
     ts = _timestamps(_day_ms(tape.start) + np.arange(oi.size, dtype=np.int64) * MS_PER_5_MIN)
     symbol = venue_symbol(exchange, coin)

@@ -25,7 +25,8 @@ import pytest
 
 from simulator.markets import market_spec
 from simulator.model import simulate_market
-from simulator.run import SimConfig, _common_factor, _rng, simulate_archive
+from simulator.randomness import seeded_stream
+from simulator.run import SimConfig, _common_factor, simulate_archive
 from simulator.scenarios import SCENARIOS
 from simulator.venue_server import DEFAULT_RATE_LIMITS, VenueServer, serve_venues
 from simulator.venues import venue_frames
@@ -170,7 +171,7 @@ def test_venues_track_binance_with_their_own_deviations() -> None:
         config.start,
         config.days,
         _common_factor(config),
-        _rng(config.seed, "BTCUSDT"),
+        seeded_stream(config.seed, "BTCUSDT"),
     )
     frames = venue_frames(tape, config.seed)
     binance_oi = tape.metrics[:, 0]

@@ -1,8 +1,8 @@
 """Canonical Arrow schemas of the staged tables, defined once.
 
 Every instant is ``timestamp[us, UTC]``; rates, prices and sizes are float64; quantities are in
-base units (COIN-M contracts are converted, see :mod:`transforms.parse`). Each staged row keeps
-``source_file``, the archive-relative path it came from.
+base units (COIN-M contracts are converted, see :mod:`transforms.sources.binance_csv`). Each
+staged row keeps ``source_file``, the archive-relative path it came from.
 """
 
 import enum

@@ -96,7 +96,7 @@ def hours_live(symbol: str, day: date) -> int:
 
 @dataclass(frozen=True)
 class DeliveryContracts:
-    """The symbol rule of a delivery dataset (:attr:`transforms.sources.base.Dataset.contracts`):
+    """The symbol rule of a delivery dataset (:attr:`transforms.dataset.Dataset.contracts`):
     its symbols on a day are derived from the universe's perpetuals, not taken from it."""
 
     exchange: str

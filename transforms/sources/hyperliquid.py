@@ -48,40 +48,30 @@ import pyarrow.csv as pacsv
 
 from transforms.dataset import Cadence, Dataset, ParsedFile, Source
 from transforms.errors import ParseError
+from transforms.formats import (
+    HYPERLIQUID_ASSET_CTXS_COLUMNS,
+    HYPERLIQUID_HOURLY_FUNDING_FROM,
+    HYPERLIQUID_NODE_BUCKET,
+    hyperliquid_asset_ctxs_key,
+    hyperliquid_fills_key,
+)
 from transforms.landed import landed_hours, missing_hours
 from transforms.schemas import FUNDING_RATE, KLINE, LIQUIDATION, METRICS, Kind
 
 EXCHANGE: Final = "hyperliquid"
-ARCHIVE_BUCKET: Final = "hyperliquid-archive"
-NODE_BUCKET: Final = "hl-mainnet-node-data"
 ASSET_CTXS_FIRST_DAY: Final = date(2023, 5, 20)
 FILLS_FIRST_DAY: Final = date(2025, 5, 25)
-BY_BLOCK_CUTOVER: Final = datetime(2025, 7, 27, 8, tzinfo=UTC)
-"""The first hour written in the by-block layout."""
-HOURLY_FUNDING_FROM: Final = datetime(2023, 6, 8, 0, 5, tzinfo=UTC)
-"""Before this instant the archive's ``funding`` is on the 8-hour scale."""
 MAX_INFLATED_BYTES: Final = 4 * 1024**3
-_NUMERIC: Final = (
-    "funding",
-    "open_interest",
-    "prev_day_px",
-    "day_ntl_vlm",
-    "premium",
-    "oracle_px",
-    "mark_px",
-    "mid_px",
-    "impact_bid_px",
-    "impact_ask_px",
-)
+_NUMERIC: Final = HYPERLIQUID_ASSET_CTXS_COLUMNS[2:]
 _PRICES: Final = ("oracle_px", "mark_px", "mid_px")
 _MS = pa.timestamp("ms", tz="UTC")
 
 
 def _asset_ctxs_path(_: str, day: date) -> str:
-    return f"{ARCHIVE_BUCKET}/asset_ctxs/{day:%Y%m%d}.csv.lz4"
+    return hyperliquid_asset_ctxs_key(day)
 
 
-FILLS_DAYS: Final = f"{NODE_BUCKET}/fills_days"
+FILLS_DAYS: Final = f"{HYPERLIQUID_NODE_BUCKET}/fills_days"
 """Where a day's fills are tracked under ``raw/hyperliquid/``: ``hours.json`` lists the hourly
 objects of the day (each landed at its own key) and the hours the archive did not have."""
 
@@ -94,9 +84,7 @@ def fills_path(_: str, day: date) -> str:
 def fills_hour_key(day: date, hour: int) -> str:
     """The object holding an hour's fills, in the layout of that hour: the cutover day
     (2025-07-27) has hours 0–7 in ``node_fills`` and 8–23 in ``node_fills_by_block``."""
-    start = datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
-    layout = "node_fills_by_block" if start >= BY_BLOCK_CUTOVER else "node_fills"
-    return f"{NODE_BUCKET}/{layout}/hourly/{day:%Y%m%d}/{hour}.lz4"
+    return hyperliquid_fills_key(datetime(day.year, day.month, day.day, hour, tzinfo=UTC))
 
 
 def inflate(path: Path, source_file: str, cap: int = MAX_INFLATED_BYTES) -> bytes:
@@ -185,7 +173,7 @@ def parse_asset_ctxs(
     if dataset.kind is Kind.FUNDING_RATE:
         settles = pc.and_(pc.equal(pc.minute(rows["ts"]), 0), pc.is_valid(rows["funding"]))
         rows, strings = _take(rows, strings, settles)
-        eight_hour = pc.less(rows["ts"], pa.scalar(HOURLY_FUNDING_FROM, _MS))
+        eight_hour = pc.less(rows["ts"], pa.scalar(HYPERLIQUID_HOURLY_FUNDING_FROM, _MS))
         rate = pc.if_else(eight_hour, pc.divide(rows["funding"], 8.0), rows["funding"])
         table = pa.table(
             {
