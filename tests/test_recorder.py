@@ -25,21 +25,18 @@ import pytest
 from simulator.run import SimConfig, simulate_archive
 from simulator.stream_server import StreamServer, serve_streams
 from simulator.streams import StreamSet, simulated_streams, synthetic_messages
+from transforms.hour_files import HOUR_MS
+from transforms.hour_writer import recover_venue
 from transforms.recorder import (
     CRASH_REASON,
-    HOUR_MS,
     STOPPED_REASON,
     Recorder,
     RecorderBusyError,
     RecorderOptions,
     RecorderStats,
-    VenueStream,
-    binance_stream,
-    bybit_stream,
     epoch_ms,
-    okx_stream,
-    recover_venue,
 )
+from transforms.stream_protocols import VenueStream, binance_stream, bybit_stream, okx_stream
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
 ALL_VENUES = ("binance_um", "bybit", "okx")

@@ -10,7 +10,7 @@ import hashlib
 from pathlib import Path
 
 from transforms.fetch import ArchiveClient, FetchOutcome, Landed, NotPublished, sha256_of
-from transforms.sources.streams import closed_hours
+from transforms.hour_files import GAPS_FILE, closed_hours
 
 
 class RecordedClient(ArchiveClient):
@@ -30,7 +30,7 @@ class RecordedClient(ArchiveClient):
 def recorded_digest(folder: Path) -> str:
     """The digest of a recorded day's closed hours and gap records, as it is now."""
     digest = hashlib.sha256()
-    files = [*closed_hours(folder), folder / "gaps.jsonl"]
+    files = [*closed_hours(folder), folder / GAPS_FILE]
     for path in files:
         if path.exists():
             digest.update(f"{path.name}:{sha256_of(path)}\n".encode())

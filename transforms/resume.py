@@ -39,13 +39,14 @@ from transforms.catalog import lake_tables
 from transforms.facts import FACT_MODELS
 from transforms.features import FEATURE_MODELS
 from transforms.history import landed_digest
+from transforms.hour_files import closed_hours
 from transforms.objects import landed_object_digest
 from transforms.publication import due_at
 from transforms.publish import PARTITION_FILE, partition_dir, write_json_atomically
 from transforms.recorded import recorded_digest
 from transforms.settings import Settings, format_universe
 from transforms.sources import DATASETS, Dataset, Source
-from transforms.sources.streams import RECORDER_FOLDER, closed_hours
+from transforms.sources.streams import RECORDER_FOLDER
 from transforms.staging import read_manifest
 
 RECORD_DIR: Final = Path("state") / "materialized"
