@@ -2,7 +2,14 @@
 and the shapes of the frames they send.
 
 Binance USDⓈ-M pushes every market's force orders on ``!forceOrder@arr``; the address is the
-subscription and a frame is the event, ``{"e":"forceOrder","E":…,"o":{…}}``.
+subscription. Since Binance split its futures WebSocket hosts by kind of data (its "Important
+WebSocket Change Notice", legacy addresses retired 2026-04-23), the stream belongs to the routed
+``/market`` endpoint: ``wss://fstream.binance.com/market/ws/!forceOrder@arr``. An unrouted
+``wss://fstream.binance.com/ws/…`` connection is accepted but receives only the ``/public``
+streams (book tickers, depth), so it would sit silent. A frame is the event itself,
+``{"e":"forceOrder","E":…,"o":{…}}``, or, on the combined-stream addresses
+(``/market/stream?streams=!forceOrder@arr``), the same event wrapped as
+``{"stream":"!forceOrder@arr","data":{…}}``; both are liquidation messages.
 
 Bybit has no all-market topic: ``{"op":"subscribe","args":["allLiquidation.BTCUSDT",…]}``, ten
 topics per request, each acknowledged ``{"op":"subscribe","success":true,…}``; it pushes
@@ -29,7 +36,7 @@ WS_URL_ENV: Final = {
     "okx": "TREADMILL_OKX_WS_URL",
 }
 DEFAULT_WS_URLS: Final = {
-    "binance_um": "wss://fstream.binance.com/ws/!forceOrder@arr",
+    "binance_um": "wss://fstream.binance.com/market/ws/!forceOrder@arr",
     "bybit": "wss://stream.bybit.com/v5/public/linear",
     "okx": "wss://ws.okx.com:8443/ws/v5/public",
 }
@@ -68,7 +75,8 @@ _loads = json.loads
 
 
 def classify_binance(text: str) -> Frame:
-    """``{"e":"forceOrder","E":…,"o":{…}}`` is data; ``{"result":…,"id":…}`` answers a request."""
+    """``{"e":"forceOrder","E":…,"o":{…}}`` is data, bare or in the combined-stream wrapper
+    ``{"stream":…,"data":{…}}``; ``{"result":…,"id":…}`` answers a request."""
     try:
         message = _loads(text)
     except ValueError:
@@ -76,6 +84,11 @@ def classify_binance(text: str) -> Frame:
     if type(message) is dict:
         if message.get("e") == "forceOrder" and type(message.get("o")) is dict:
             return Frame.DATA
+        data = message.get("data")
+        if type(data) is dict and type(message.get("stream")) is str:
+            if data.get("e") == "forceOrder" and type(data.get("o")) is dict:
+                return Frame.DATA
+            return Frame.UNKNOWN_SHAPE
         if "result" in message and "id" in message:
             return Frame.CONTROL
     return Frame.UNKNOWN_SHAPE

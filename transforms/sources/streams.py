@@ -11,8 +11,9 @@ Each venue's message, and what a forced order becomes (staged ``side`` in Binanc
 ``SELL`` closed a long):
 
 - Binance ``forceOrder`` (``!forceOrder@arr``): ``o.S`` as is; quantity ``o.z`` (filled, else
-  ``o.q``); price ``o.p``, average ``o.ap``; instant ``o.T``. At most one order per symbol per
-  second is sent: coverage ``sampled``.
+  ``o.q``); price ``o.p``, average ``o.ap``; instant ``o.T``. The event comes bare or, from a
+  combined-stream address, wrapped as ``{"stream": "!forceOrder@arr", "data": {…}}``. At most one
+  order per symbol per second is sent: coverage ``sampled``.
 - Bybit ``allLiquidation.<symbol>``: ``S = Buy`` means a long was liquidated (the inverse of
   Binance, DOMAIN.md §1.3), so it becomes ``SELL``; quantity ``v`` (base coin), price ``p``,
   instant ``T``. Coverage ``sampled`` (pushed every 500 ms, documented as all liquidations, but
@@ -57,6 +58,12 @@ Order = dict[str, Any]
 
 
 def _binance(message: Any, wanted: set[str]) -> list[Order] | None:
+    if (
+        isinstance(message, dict)
+        and isinstance(message.get("stream"), str)
+        and isinstance(message.get("data"), dict)
+    ):
+        message = message["data"]  # the combined-stream form
     if not isinstance(message, dict) or message.get("e") != "forceOrder":
         return None
     order = message.get("o")
