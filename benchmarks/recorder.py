@@ -187,7 +187,8 @@ def run(messages: int = 1_000_000, work: Path | None = None) -> dict[str, Any]:
 
 def _child(raw_root: Path, messages: int, result: Path) -> None:
     """The recorder's process: record until ``messages`` liquidation messages, then report."""
-    from transforms.recorder import Recorder, venue_streams
+    from transforms.recorder import Recorder
+    from transforms.stream_protocols import venue_streams
 
     streams = venue_streams(["binance_um", "bybit", "okx"], ["BTCUSDT", "ETHUSDT", "SOLUSDT"])
     recorder = Recorder(streams, raw_root)

@@ -737,7 +737,9 @@ def record(
     """
     import logging
 
-    from transforms.recorder import RecorderError, run_recorder, venue_streams
+    from transforms.hour_writer import RecorderError
+    from transforms.recorder import run_recorder
+    from transforms.stream_protocols import venue_streams
 
     settings = _settings(warehouse, universe)
     names = [name.strip() for name in venues.split(",") if name.strip()]

@@ -8,9 +8,12 @@ its own path:
 ==============  =========================  =====================================================
 venue           path                       protocol (the issue's spec, section B)
 ==============  =========================  =====================================================
-``binance_um``  ``/ws/!forceOrder@arr``    no subscription: messages flow once connected; a
-                                           ``{"method":…,"id":N}`` request is answered
-                                           ``{"result":null,"id":N}``
+``binance_um``  ``/market/ws/``            no subscription: messages flow once connected; a
+                ``!forceOrder@arr``        ``{"method":…,"id":N}`` request is answered
+                                           ``{"result":null,"id":N}``. The combined-stream
+                                           address ``/market/stream?streams=!forceOrder@arr``
+                                           sends each message wrapped as ``{"stream":
+                                           "!forceOrder@arr","data":<message>}``, as Binance does
 ``bybit``       ``/v5/public/linear``      ``{"op":"subscribe","args":["allLiquidation.X",…]}``
                                            → ``{"success":true,"ret_msg":"","conn_id":"…",
                                            "op":"subscribe"}`` (a topic that is not
@@ -67,11 +70,17 @@ from websockets.protocol import State
 from simulator.streams import STREAM_VENUES, simulated_streams, synthetic_messages
 
 VENUE_PATHS: Final = {
-    "binance_um": "/ws/!forceOrder@arr",
+    "binance_um": "/market/ws/!forceOrder@arr",
     "bybit": "/v5/public/linear",
     "okx": "/ws/v5/public",
 }
-PATH_VENUES: Final = {path: venue for venue, path in VENUE_PATHS.items()}
+BINANCE_STREAM: Final = "!forceOrder@arr"
+BINANCE_COMBINED_PATH: Final = f"/market/stream?streams={BINANCE_STREAM}"
+"""Binance's combined-stream address: the same messages, each wrapped with its stream's name."""
+PATH_VENUES: Final = {
+    **{path: venue for venue, path in VENUE_PATHS.items()},
+    BINANCE_COMBINED_PATH: "binance_um",
+}
 URL_ENV: Final = {
     "binance_um": "TREADMILL_BINANCE_WS_URL",
     "bybit": "TREADMILL_BYBIT_WS_URL",
@@ -115,6 +124,8 @@ class _Connection:
     topics: set[str] = field(default_factory=set)
     subscribed: asyncio.Event = field(default_factory=asyncio.Event)
     frozen: bool = False
+    combined: bool = False
+    """Connected at Binance's combined-stream address: messages go out wrapped."""
 
 
 class StreamServer:
@@ -180,8 +191,13 @@ class StreamServer:
     def base_url(self) -> str:
         return f"ws://{self.host}:{self.port}"
 
-    def url(self, venue: str) -> str:
-        """``ws://127.0.0.1:PORT`` + the venue's path."""
+    def url(self, venue: str, *, combined: bool = False) -> str:
+        """``ws://127.0.0.1:PORT`` + the venue's path; ``combined``: Binance's combined-stream
+        address, whose messages come wrapped as ``{"stream":…,"data":…}``."""
+        if combined:
+            if venue != "binance_um":
+                raise ValueError(f"only Binance has a combined-stream address, not {venue}")
+            return self.base_url + BINANCE_COMBINED_PATH
         return self.base_url + VENUE_PATHS[venue]
 
     def recorder_env(self) -> dict[str, str]:
@@ -286,8 +302,11 @@ class StreamServer:
         return None
 
     async def _handle(self, ws: ServerConnection) -> None:
-        venue = PATH_VENUES[ws.request.path if ws.request else ""]
-        connection = _Connection(ws, venue, secrets.token_hex(4))
+        path = ws.request.path if ws.request else ""
+        venue = PATH_VENUES[path]
+        connection = _Connection(
+            ws, venue, secrets.token_hex(4), combined=path == BINANCE_COMBINED_PATH
+        )
         self.connections[venue] += 1
         if venue == "binance_um":
             connection.subscribed.set()
@@ -441,6 +460,7 @@ class StreamServer:
         next_at = loop.time()
         topics = connection.topics
         bybit = venue == "bybit"
+        wrap = f'{{"stream":"{BINANCE_STREAM}","data":' if connection.combined else None
         send = ws.send
         while True:
             while feed.faults and feed.sent >= feed.faults[0].after:
@@ -475,6 +495,8 @@ class StreamServer:
             if ws.protocol.state is not State.OPEN:
                 await ws.wait_closed()
                 return
+            if wrap is not None:
+                text = wrap + text + "}"
             # broadcast() writes the frame at once, without send()'s per-message coroutine and
             # locking (it triples the server's rate, so a benchmark measures the recorder, not
             # the server); drain() then holds the feed while the client is behind.
@@ -524,6 +546,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rate", type=float, default=None, help="messages per second per venue")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument(
+        "--binance-combined",
+        action="store_true",
+        help="print Binance's combined-stream address (messages wrapped with the stream's name)",
+    )
     args = parser.parse_args(argv)
     venues = [v for v in args.venues.split(",") if v]
     feeds: dict[str, Iterable[str]]
@@ -547,7 +574,10 @@ def main(argv: list[str] | None = None) -> None:
             loop.add_signal_handler(signum, task.cancel)
 
         def ready() -> None:
-            urls = {venue: server.url(venue) for venue in venues}
+            urls = {
+                venue: server.url(venue, combined=args.binance_combined and venue == "binance_um")
+                for venue in venues
+            }
             print(json.dumps({"port": server.port, "urls": urls}), flush=True)
 
         with contextlib.suppress(asyncio.CancelledError):

@@ -25,20 +25,25 @@ import pytest
 from simulator.run import SimConfig, simulate_archive
 from simulator.stream_server import StreamServer, serve_streams
 from simulator.streams import StreamSet, simulated_streams, synthetic_messages
+from transforms.hour_files import HOUR_MS
+from transforms.hour_writer import recover_venue
 from transforms.recorder import (
     CRASH_REASON,
-    HOUR_MS,
     STOPPED_REASON,
     Recorder,
     RecorderBusyError,
     RecorderOptions,
     RecorderStats,
+    epoch_ms,
+)
+from transforms.stream_protocols import (
+    Frame,
     VenueStream,
     binance_stream,
     bybit_stream,
-    epoch_ms,
+    classify_binance,
     okx_stream,
-    recover_venue,
+    venue_streams,
 )
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
@@ -171,6 +176,26 @@ def test_messages_are_recorded_verbatim_with_their_receive_time_in_their_hour_fi
     assert _lines(tmp_path, "binance_um")[7]["raw"] == odd
     # Stopped mid-hour: the hour stays open (a restart within it appends), nothing is closed.
     assert all(p.name.endswith(".jsonl.open") for v in ALL_VENUES for p in _hour_files(tmp_path, v))
+
+
+def test_binance_force_orders_are_data_bare_or_in_the_combined_stream_wrapper() -> None:
+    (bare,) = synthetic_messages("binance_um", 1)
+    assert classify_binance(bare) is Frame.DATA
+    # What Binance's /stream?streams=… addresses send: the same event, wrapped.
+    assert classify_binance(f'{{"stream":"!forceOrder@arr","data":{bare}}}') is Frame.DATA
+    wrapped_other = '{"stream":"btcusdt@markPrice","data":{"e":"markPriceUpdate","p":"1"}}'
+    assert classify_binance(wrapped_other) is Frame.UNKNOWN_SHAPE
+    assert classify_binance('{"stream":"!forceOrder@arr","data":[]}') is Frame.UNKNOWN_SHAPE
+    assert classify_binance('{"result":null,"id":1}') is Frame.CONTROL
+    assert classify_binance("{not json") is Frame.NOT_JSON
+
+
+def test_binance_is_reached_at_its_routed_market_address_by_default() -> None:
+    # Binance's unrouted /ws/ addresses only carry /public streams since 2026-04-23.
+    (stream,) = venue_streams(["binance_um"], environ={})
+    assert stream.url == "wss://fstream.binance.com/market/ws/!forceOrder@arr"
+    (override,) = venue_streams(["binance_um"], environ={"TREADMILL_BINANCE_WS_URL": "ws://h/x"})
+    assert override.url == "ws://h/x"
 
 
 def test_the_hour_file_is_closed_by_an_atomic_rename_when_the_hour_ends(tmp_path: Path) -> None:

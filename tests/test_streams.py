@@ -1,5 +1,6 @@
 """Recorded liquidation streams: a recorder's raw day, hand-written, staged and made facts."""
 
+import asyncio
 import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -8,14 +9,18 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
+from simulator.stream_server import serve_streams
+from simulator.streams import synthetic_messages
 from tests.conftest import FAST_LIMITS
 from transforms.clients import source_client
 from transforms.coverage import coverage_rows
 from transforms.facts import FCT_LIQUIDATIONS, build_fact
 from transforms.publish import publish_partition
+from transforms.recorder import Recorder, RecorderOptions, RecorderStats
 from transforms.settings import Settings, parse_universe
 from transforms.sources import dataset
 from transforms.staging import stage_dataset
+from transforms.stream_protocols import binance_stream
 
 DAY = date(2025, 3, 1)
 
@@ -220,3 +225,74 @@ def test_a_gap_filed_days_earlier_still_counts_for_the_days_it_covers(settings: 
     record(root, "bybit", DAY, 7, [{"op": "pong", "success": True, "ret_msg": "pong"}])
     (partition,) = [stage(settings, "bybit")]
     assert {r.gap_seconds for r in partition.symbols} == {6 * 3600}
+
+
+def combined(event: dict[str, Any]) -> dict[str, Any]:
+    """A Binance event as its combined-stream addresses (``/stream?streams=…``) send it."""
+    return {"stream": "!forceOrder@arr", "data": event}
+
+
+def test_binance_combined_stream_frames_are_staged_like_bare_ones(settings: Settings) -> None:
+    record(
+        settings.warehouse,
+        "binance_um",
+        DAY,
+        3,
+        [
+            combined(binance("BTCUSDT", "SELL", "0.5", "84000", ms(DAY, 3, 0, 1))),
+            binance("ETHUSDT", "BUY", "2", "3000", ms(DAY, 3, 0, 2)),
+            combined({"e": "markPriceUpdate", "s": "BTCUSDT"}),  # wrapped, but not an order
+        ],
+    )
+    partition = stage(settings, "binance_um")
+    rows = staged_rows(settings, "binance_um")
+    assert [(r["symbol"], r["side"], r["filled_qty_base"]) for r in rows] == [
+        ("BTCUSDT", "SELL", 0.5),
+        ("ETHUSDT", "BUY", 2.0),
+    ]
+    btc = {r.symbol: r for r in partition.symbols}["BTCUSDT"]
+    assert btc.messages == 3
+    repaired = next(f for f in btc.report if f["check"] == "values_repaired")
+    assert repaired["unexpected_count"] == 1
+    assert "03.jsonl line 3" in repaired["sample"][0]
+
+
+def test_combined_frames_from_the_stream_server_are_recorded_and_staged(settings: Settings) -> None:
+    """Binance's combined-stream address on 127.0.0.1, through the recorder, into the lake."""
+    raw_root = settings.recorder_root
+    closed = raw_root / "binance_um" / DAY.isoformat() / "23.jsonl"
+    feed = list(synthetic_messages("binance_um", 60, start_ms=ms(DAY, 23, 30)))
+    now = [ms(DAY, 23, 59, 59)]
+
+    async def record_until_the_hour_closes(url: str) -> RecorderStats:
+        options = RecorderOptions(flush_seconds=0.05, open_timeout=2.0, close_timeout=0.5)
+        recorder = Recorder([binance_stream(url)], raw_root, clock=lambda: now[0], options=options)
+        run = asyncio.create_task(recorder.run())
+        while recorder.stats.venues["binance_um"].data < len(feed) and not run.done():
+            await asyncio.sleep(0.02)
+        now[0] = ms(DAY + timedelta(days=1), 0, 0, 0, 100)  # the hour ends: the file closes
+        while not closed.exists() and not run.done():
+            await asyncio.sleep(0.02)
+        recorder.stop()
+        return await run
+
+    with serve_streams({"binance_um": feed}) as server:
+        url = server.url("binance_um", combined=True)
+        stats = asyncio.run(asyncio.wait_for(record_until_the_hour_closes(url), timeout=15))
+    venue = stats.venues["binance_um"]
+    assert (venue.data, venue.garbage, venue.gaps, venue.reconnects) == (60, 0, 0, 0)
+    raws = [json.loads(line)["raw"] for line in closed.read_text().splitlines()]
+    assert raws == [f'{{"stream":"!forceOrder@arr","data":{text}}}' for text in feed]
+
+    partition = stage(settings, "binance_um")
+    orders = [json.loads(text)["o"] for text in feed]
+    # The universe lists BTCUSDT and ETHUSDT; the feed's SOLUSDT orders are left out.
+    expected = sorted(
+        (o["s"], o["T"], o["S"], float(o["z"])) for o in orders if o["s"] != "SOLUSDT"
+    )
+    rows = staged_rows(settings, "binance_um")
+    assert [(r["symbol"], int(r["ts"].timestamp() * 1000), r["side"], r["filled_qty_base"])
+            for r in rows] == expected  # fmt: skip
+    assert len(rows) == 40
+    btc = {r.symbol: r for r in partition.symbols}["BTCUSDT"]
+    assert (btc.status, btc.messages, btc.hours_covered, btc.gap_seconds) == ("ok", 60, 1, 0)

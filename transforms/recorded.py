@@ -11,7 +11,7 @@ from pathlib import Path
 
 from transforms import storage
 from transforms.fetch import ArchiveClient, FetchOutcome, Landed, NotPublished
-from transforms.sources.streams import closed_hours
+from transforms.hour_files import GAPS_FILE, closed_hours
 
 
 class RecordedClient(ArchiveClient):
@@ -31,7 +31,7 @@ class RecordedClient(ArchiveClient):
 def recorded_digest(folder: Path) -> str:
     """The digest of a recorded day's closed hours and gap records, as it is now."""
     digest = hashlib.sha256()
-    files = [*closed_hours(folder), folder / "gaps.jsonl"]
+    files = [*closed_hours(folder), folder / GAPS_FILE]
     for path in files:
         if storage.exists(path):
             digest.update(f"{path.name}:{storage.sha256_of(path)}\n".encode())

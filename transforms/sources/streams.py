@@ -4,15 +4,16 @@ Binance stopped publishing liquidation snapshots in 2024; the venues' public Web
 are what remains, and only for the moment they are sent, so the warehouse records them itself
 (:mod:`transforms.recorder`). The recorder writes every message verbatim, with its receive time,
 into hourly files ``raw/recorder/<exchange>/<YYYY-MM-DD>/HH.jsonl`` and the intervals it was not
-connected into ``gaps.jsonl`` beside them. A daily asset per venue reads the closed hours of the
-day (:func:`parse_recorded`).
+connected into ``gaps.jsonl`` beside them (the format: :mod:`transforms.hour_files`). A daily
+asset per venue reads the closed hours of the day (:func:`parse_recorded`).
 
 Each venue's message, and what a forced order becomes (staged ``side`` in Binance's convention:
 ``SELL`` closed a long):
 
 - Binance ``forceOrder`` (``!forceOrder@arr``): ``o.S`` as is; quantity ``o.z`` (filled, else
-  ``o.q``); price ``o.p``, average ``o.ap``; instant ``o.T``. At most one order per symbol per
-  second is sent: coverage ``sampled``.
+  ``o.q``); price ``o.p``, average ``o.ap``; instant ``o.T``. The event comes bare or, from a
+  combined-stream address, wrapped as ``{"stream": "!forceOrder@arr", "data": {…}}``. At most one
+  order per symbol per second is sent: coverage ``sampled``.
 - Bybit ``allLiquidation.<symbol>``: ``S = Buy`` means a long was liquidated (the inverse of
   Binance, DOMAIN.md §1.3), so it becomes ``SELL``; quantity ``v`` (base coin), price ``p``,
   instant ``T``. Coverage ``sampled`` (pushed every 500 ms, documented as all liquidations, but
@@ -28,7 +29,7 @@ instrument the universe does not list is skipped.
 """
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
@@ -36,6 +37,7 @@ from typing import Any, Final
 import pyarrow as pa
 
 from transforms.dataset import Cadence, Dataset, ParsedFile, Source
+from transforms.hour_files import closed_hours, frame_text, gap_intervals, numbered_lines
 from transforms.schemas import LIQUIDATION, Kind
 
 STREAM_FIRST_DAY: Final = date(2024, 1, 1)
@@ -51,12 +53,17 @@ OKX_CONTRACT_VALUES: Final = {
 by instrument: the channel also carries inverse swaps (``BTC-USD-SWAP``, 100 USD a contract), so
 a value is never taken from the coin alone. A universe instrument not listed here is counted as a
 message of unknown shape, not guessed."""
-RECORDER_FOLDER: Final = "recorder"
 
 Order = dict[str, Any]
 
 
 def _binance(message: Any, wanted: set[str]) -> list[Order] | None:
+    if (
+        isinstance(message, dict)
+        and isinstance(message.get("stream"), str)
+        and isinstance(message.get("data"), dict)
+    ):
+        message = message["data"]  # the combined-stream form
     if not isinstance(message, dict) or message.get("e") != "forceOrder":
         return None
     order = message.get("o")
@@ -157,11 +164,6 @@ READERS: Final[dict[str, Callable[[Any, set[str]], list[Order] | None]]] = {
 None for an unknown shape); the caller keeps the universe's orders."""
 
 
-def closed_hours(folder: Path) -> list[Path]:
-    """A recorded day's closed hourly files (``HH.jsonl``), in hour order."""
-    return sorted(folder.glob("[0-2][0-9].jsonl"))
-
-
 def gap_seconds(folder: Path, day: date) -> int:
     """Seconds of ``day`` the recorder was not connected, from the gap records of the day and of
     every earlier day (a gap is written in the folder of the day it starts, when it ends, so an
@@ -170,16 +172,10 @@ def gap_seconds(folder: Path, day: date) -> int:
     end = start + timedelta(days=1)
     start_ms, end_ms = int(start.timestamp() * 1000), int(end.timestamp() * 1000)
     covered: list[tuple[int, int]] = []
-    files = [f for f in folder.parent.glob("*/gaps.jsonl") if f.parent.name <= day.isoformat()]
-    for gaps in files:
-        for line in gaps.read_text().splitlines():
-            try:
-                gap = json.loads(line)
-                low, high = max(int(gap["from_ms"]), start_ms), min(int(gap["to_ms"]), end_ms)
-            except (ValueError, KeyError, TypeError):
-                continue
-            if high > low:
-                covered.append((low, high))
+    for from_ms, to_ms in gap_intervals(folder.parent, day):
+        low, high = max(from_ms, start_ms), min(to_ms, end_ms)
+        if high > low:
+            covered.append((low, high))
     total, reach = 0, start_ms
     for low, high in sorted(covered):
         low = max(low, reach)
@@ -187,12 +183,6 @@ def gap_seconds(folder: Path, day: date) -> int:
             total += high - low
             reach = high
     return total // 1000
-
-
-def _messages(folder: Path) -> Iterator[tuple[str, int, Any]]:
-    for hour in closed_hours(folder):
-        for number, line in enumerate(hour.read_text().splitlines(), start=1):
-            yield f"{hour.name} line {number}", number, line
 
 
 def parse_recorded(
@@ -206,13 +196,12 @@ def parse_recorded(
     unknown = 0
     example = ""
     messages = 0
-    for where, _, line in _messages(folder):
+    for where, line in numbered_lines(folder):
         if not line.strip():
             continue
         messages += 1
         try:
-            envelope = json.loads(line)
-            text = envelope["raw"]
+            text = frame_text(line)
             message = json.loads(text) if text != "pong" else text
             found = read(message, wanted)
         except (ValueError, KeyError, TypeError) as exc:
