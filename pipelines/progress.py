@@ -16,11 +16,12 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import dagster as dg
 
+from transforms import storage
 from transforms.publish import PARTITION_FILE, partition_dir
 
 
@@ -87,7 +88,7 @@ class RunProgress:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="run-progress", daemon=True)
         self._started = time.monotonic()
-        self._began_ns = time.time_ns()
+        self._began = datetime.now(UTC)
 
     @property
     def total(self) -> int:
@@ -139,7 +140,7 @@ class RunProgress:
 
     def _count_files(self) -> None:
         for asset in self.assets:
-            if not (self.lake_root / asset).is_dir():
+            if not storage.exists(self.lake_root / asset):
                 continue
             for day in self.days:
                 key = (asset, day.isoformat())
@@ -147,7 +148,7 @@ class RunProgress:
                     continue
                 path = partition_dir(self.lake_root, asset, day) / PARTITION_FILE
                 try:
-                    if path.stat().st_mtime_ns >= self._began_ns:
+                    if storage.modified_at(path) >= self._began:
                         self.done.add(key)
                 except FileNotFoundError:
                     continue

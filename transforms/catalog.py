@@ -10,7 +10,6 @@ absolute path, so the catalog belongs to the warehouse it was built for. The fil
 """
 
 import re
-import uuid
 from pathlib import Path
 
 import duckdb
@@ -57,17 +56,12 @@ def create_views(connection: duckdb.DuckDBPyConnection, lake_root: Path) -> list
 def build_catalog(warehouse: Path) -> tuple[Path, list[str]]:
     """Rebuild ``<warehouse>/catalog.duckdb`` and swap it in; return its path and views."""
     target = warehouse / CATALOG_FILE
-    # Scratch: DuckDB builds the file on local disk, then it is published in one step.
-    temp = temp_dir(warehouse) / f".{CATALOG_FILE}.{uuid.uuid4().hex}.tmp"
-    temp.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with duckdb.connect(str(temp), config=DUCKDB_CONFIG) as connection:
+    # DuckDB builds the file on local disk, then it is published in one step.
+    with storage.scratch_file(temp_dir(warehouse), CATALOG_FILE) as scratch:
+        with duckdb.connect(str(scratch), config=DUCKDB_CONFIG) as connection:
             tables = create_views(connection, warehouse / LAKE_FOLDER)
             connection.execute("checkpoint")
-        storage.put_file(temp, target)
-    finally:
-        temp.unlink(missing_ok=True)
-        temp.with_name(temp.name + ".wal").unlink(missing_ok=True)
+        storage.put_file(scratch, target)
     return target, tables
 
 

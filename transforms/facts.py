@@ -30,6 +30,7 @@ from transforms.instruments import coin_of
 from transforms.manifests import quarantined_symbols
 from transforms.publish import PARTITION_FILE, day_bounds, partition_dir
 from transforms.schemas import COT_CATEGORIES, STAGED_SCHEMAS, TIMESTAMP, Kind
+from transforms.settings import MANIFESTS_FOLDER
 from transforms.sources import DATASETS, cftc
 from transforms.sources.delivery import expiry_of
 
@@ -613,7 +614,7 @@ def build_fact(
             connection.register(model_input.role, read_input(lake_root, model_input, day))
         result = connection.sql(sql, params=params).to_arrow_table()
     quarantined = quarantined_symbols(
-        manifest_root or lake_root.parent / "manifests", model.staged_inputs, day
+        manifest_root or lake_root.parent / MANIFESTS_FOLDER, model.staged_inputs, day
     )
     # A coin-level table has no instrument to drop: the facts it sums already left it out.
     keyed = "exchange" in result.column_names and "symbol" in result.column_names

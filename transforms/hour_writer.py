@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from transforms import storage
 from transforms.hour_files import (
     HOUR_MS,
     binary_line,
@@ -27,7 +28,6 @@ from transforms.hour_files import (
     line_recv_ms,
     text_line,
 )
-from transforms.publish import fsync_dir
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def _last_recv_ms(path: Path, *, repair: bool) -> tuple[int | None, int]:
     truncated away and the file fsynced, so the ingest only ever reads whole lines.
     """
     dropped = 0
-    with path.open("r+b" if repair else "rb") as handle:
+    with storage.open_stream(path, "r+b" if repair else "rb") as handle:
         size = handle.seek(0, os.SEEK_END)
         keep = _last_newline(handle, size) + 1
         if keep < size:
@@ -104,13 +104,13 @@ def recover_venue(venue_dir: Path, now_ms: int) -> Recovery:
     finds the last ``recv_ms`` any run recorded, where the not-running gap starts.
     """
     recovery = Recovery()
-    if not venue_dir.is_dir():
+    if not storage.exists(venue_dir):
         return recovery
     now_hour = now_ms // HOUR_MS
     open_files: list[tuple[int, Path]] = []
     newest_closed: tuple[int, Path] | None = None
-    for day in day_folders(venue_dir):
-        for path in day.iterdir():
+    for day in day_folders(storage.local_path(venue_dir)):
+        for path in storage.listing(day):
             hour = hour_of(path)
             if hour is None:
                 continue
@@ -146,17 +146,16 @@ def recover_venue(venue_dir: Path, now_ms: int) -> Recovery:
 def _finalize(path: Path, hour: int, venue_dir: Path) -> Path:
     """fsync ``HH.jsonl.open`` and rename it ``HH.jsonl``; never overwrite a closed hour."""
     target = hour_path(venue_dir, hour, closed=True)
-    with path.open("rb") as handle:
+    with storage.open_stream(path, "rb") as handle:
         os.fsync(handle.fileno())
-    if target.exists():
+    if storage.exists(target):
         # Only an outside hand (or two recorders without the lock) can get here: keep both
         # rather than overwrite an hour the ingest may have read.
         conflict = path.with_name(f"{path.name}.conflict-{os.getpid()}")
         logger.error("%s: %s already exists; left the open file as %s", path, target, conflict)
-        path.rename(conflict)
+        storage.rename(path, conflict)
         return conflict
-    path.rename(target)
-    fsync_dir(target.parent)
+    storage.rename(path, target)
     return target
 
 
@@ -184,8 +183,8 @@ class HourFiles:
 
     def _open(self, path: Path) -> IO[str]:
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            return path.open("a", encoding="ascii", newline="", buffering=WRITE_BUFFER_BYTES)
+            # Lines are ASCII (json.dumps escapes the rest), so UTF-8 writes the same bytes.
+            return storage.open_stream(path, "a", buffering=WRITE_BUFFER_BYTES)
         except OSError as exc:
             raise RecorderError(f"cannot open {path}: {exc}") from exc
 
@@ -250,8 +249,7 @@ class HourFiles:
         """One not-recorded interval, in the folder of the day it starts, fsynced at once."""
         path = gaps_path(self.venue_dir, from_ms)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with path.open("a", encoding="utf-8") as handle:
+            with storage.open_stream(path, "a") as handle:
                 handle.write(gap_line(from_ms, to_ms, reason))
                 handle.flush()
                 os.fsync(handle.fileno())

@@ -14,7 +14,6 @@ anything left there was being written by a writer that died, and is removed.
 
 import fcntl
 import os
-import shutil
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
+from transforms import storage
 from transforms.publish import temp_dir
 
 LOCK_FILE: Final = "writer.lock"
@@ -46,8 +46,7 @@ def writer_lock(warehouse: Path, on_wait: Callable[[str], None] | None = None) -
         if depth:
             yield
             return
-        warehouse.mkdir(parents=True, exist_ok=True)
-        with (warehouse / LOCK_FILE).open("a+") as handle:
+        with storage.open_stream(warehouse / LOCK_FILE, "a+") as handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -77,14 +76,7 @@ def writer_lock(warehouse: Path, on_wait: Callable[[str], None] | None = None) -
 
 def sweep_temp(warehouse: Path) -> list[Path]:
     """Remove what dead writers left in ``<warehouse>/tmp``; only the lock holder may call it."""
-    folder = temp_dir(warehouse)
-    if not folder.is_dir():
-        return []
-    removed = []
-    for entry in folder.iterdir():
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry)
-        else:
-            entry.unlink(missing_ok=True)
-        removed.append(entry)
+    removed = storage.listing(temp_dir(warehouse))
+    for entry in removed:
+        storage.delete_tree(entry)
     return removed

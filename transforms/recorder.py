@@ -62,7 +62,6 @@ batch by frame batch: with 64 frames the benchmark ran at less than half the rat
 import asyncio
 import contextlib
 import fcntl
-import json
 import logging
 import os
 import random
@@ -76,6 +75,7 @@ from typing import IO, Final
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
+from transforms import storage
 from transforms.hour_files import HOUR_MS, STATE_DIR
 from transforms.hour_writer import HourFiles, RecorderError, recover_venue
 from transforms.stream_protocols import GARBAGE_KINDS, VENUES, Frame, VenueStream
@@ -291,10 +291,6 @@ class Recorder:
         self.stats.started_ms = now
         state_dir = self.raw_root / STATE_DIR
         try:
-            state_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise RecorderError(f"cannot create {state_dir}: {exc}") from exc
-        try:
             for stream in self.venues:
                 self._lock(state_dir, stream.venue)
             for stream in self.venues:
@@ -307,7 +303,10 @@ class Recorder:
             raise
 
     def _lock(self, state_dir: Path, venue: str) -> None:
-        handle = (state_dir / f"{venue}.lock").open("a+", encoding="utf-8")
+        try:
+            handle = storage.open_stream(state_dir / f"{venue}.lock", "a+")
+        except OSError as exc:
+            raise RecorderError(f"cannot create {state_dir}: {exc}") from exc
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
@@ -350,9 +349,8 @@ class Recorder:
         state = _VenueState(stream, files, self.stats.venues[stream.venue], now)
         marker = state_dir / f"{stream.venue}.json"
         stopped: int | None = None
-        if marker.exists():
-            with contextlib.suppress(ValueError, KeyError, TypeError, OSError):
-                stopped = int(json.loads(marker.read_text())["stopped_ms"])
+        with contextlib.suppress(ValueError, KeyError, TypeError, OSError):
+            stopped = int(storage.read_json(marker)["stopped_ms"])
         if stopped is not None:
             start, reason = stopped, STOPPED_REASON
         else:
@@ -360,7 +358,7 @@ class Recorder:
         if start < now:
             files.append_gap(start, now, reason)
             state.stats.gaps += 1
-        marker.unlink(missing_ok=True)
+        storage.delete(marker)
         if recovery.finalized:
             logger.info("%s: finalised %d open file(s)", stream.venue, len(recovery.finalized))
         return state
@@ -381,9 +379,7 @@ class Recorder:
                     state.stats.gaps += 1
                 state.files.close(now)
                 marker = self.raw_root / STATE_DIR / f"{venue}.json"
-                temporary = marker.with_suffix(".json.tmp")
-                temporary.write_text(json.dumps({"stopped_ms": now}) + "\n")
-                os.replace(temporary, marker)
+                storage.write_json(marker, {"stopped_ms": now})
             except (RecorderError, OSError) as exc:
                 errors.append(f"{venue}: {exc}")
         self._unlock()

@@ -27,6 +27,7 @@ import hashlib
 import json
 import os
 import shutil
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -62,7 +63,7 @@ class Backend(Protocol):
     def uri(self, path: Path) -> str: ...
     def delete(self, path: Path) -> None: ...
     def delete_tree(self, folder: Path) -> None: ...
-    def open_append(self, path: Path) -> IO[bytes]: ...
+    def open_stream(self, path: Path, mode: str, buffering: int) -> IO[Any]: ...
     def local_path(self, path: Path) -> Path: ...
     def modified_at(self, path: Path) -> datetime: ...
 
@@ -125,11 +126,17 @@ class LocalFolder:
         path.unlink(missing_ok=True)
 
     def delete_tree(self, folder: Path) -> None:
-        shutil.rmtree(folder, ignore_errors=True)
+        if folder.is_dir() and not folder.is_symlink():
+            shutil.rmtree(folder)
+        else:
+            folder.unlink(missing_ok=True)
 
-    def open_append(self, path: Path) -> IO[bytes]:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return path.open("ab")
+    def open_stream(self, path: Path, mode: str, buffering: int) -> IO[Any]:
+        if "r" not in mode:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        if "b" in mode:
+            return path.open(mode, buffering=buffering)
+        return path.open(mode, buffering=buffering, encoding="utf-8", newline="")
 
     def local_path(self, path: Path) -> Path:
         return path
@@ -293,14 +300,32 @@ def delete(path: Path) -> None:
 
 
 def delete_tree(folder: Path) -> None:
-    """Remove a warehouse folder and everything in it; nothing happens when there is none."""
+    """Remove a warehouse folder and everything in it (or the file of that name); nothing
+    happens when there is none."""
     backend_for(folder).delete_tree(folder)
 
 
-def open_append(path: Path) -> IO[bytes]:
-    """A warehouse file open for appending bytes (made, with its folder, when missing): the
-    recorder's open hour, which only ever grows until it is renamed closed."""
-    return backend_for(path).open_append(path)
+def open_stream(path: Path, mode: str, buffering: int = -1) -> IO[Any]:
+    """A warehouse file open as a stream, for the files that grow in place: the recorder's open
+    hour and gap log (appended, fsynced through the handle, repaired after a crash) and its
+    venue locks. ``mode`` is :func:`open`'s; text is UTF-8 with newlines as written. Writing
+    makes the folder when missing. (A backend without files that grow keeps these on local
+    disk and publishes a closed hour with :func:`put_file`.)"""
+    return backend_for(path).open_stream(path, mode, buffering)
+
+
+@contextmanager
+def scratch_file(temp_root: Path, name: str) -> Iterator[Path]:
+    """A fresh local file path under ``temp_root`` for a tool that builds a file by name
+    (DuckDB's catalog); whatever is left under that name, or beside it with a suffix such as
+    ``.wal``, is removed when the block ends."""
+    scratch = temp_root / f".{name}.{uuid.uuid4().hex}.tmp"
+    scratch.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        yield scratch
+    finally:
+        for leftover in scratch.parent.glob(f"{scratch.name}*"):
+            leftover.unlink(missing_ok=True)
 
 
 @contextmanager

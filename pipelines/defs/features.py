@@ -4,20 +4,19 @@ from datetime import date
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from pipelines.defs.facts import build_fact_asset
+from transforms import storage
 from transforms.facts import FCT_FUNDING
 from transforms.features import FEAT_REGIME_1H, FEATURE_MODELS, funding_estimate_errors
-from transforms.publish import PARTITION_FILE, partition_dir
 
 
 def funding_estimate_mae(features: pa.Table, day: date, lake_root: Path) -> tuple[float, int]:
     """The premium-based funding estimate against the rates settled that day, once they exist."""
-    path = partition_dir(lake_root, FCT_FUNDING.name, day) / PARTITION_FILE
-    if not path.exists():
+    funding = storage.read_partition(lake_root, FCT_FUNDING.name, day)
+    if funding is None:
         return 0.0, 0
-    return funding_estimate_errors(features, pq.read_table(path))
+    return funding_estimate_errors(features, funding)
 
 
 feature_assets = [

@@ -39,6 +39,7 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
+from transforms import storage
 from transforms.catalog import DUCKDB_CONFIG
 from transforms.coverage import COVERAGE_SCHEMA, COVERAGE_TABLE
 from transforms.errors import ConfigError, TreadmillError
@@ -350,7 +351,7 @@ def _register_lazily(
     Each query then reads only its columns, and its perpetual's rows where the files allow:
     a year of every symbol's minutes read whole held 4.6 GB for one coin's report.
     """
-    files = [str(path) for _, path in input_partitions(lake_root, window, day)]
+    files = [storage.uri(path) for _, path in input_partitions(lake_root, window, day)]
     if files:
         # By name: a table that gains a column keeps older partitions in the old layout until
         # they are rebuilt, and those read with the new column null.
