@@ -33,7 +33,7 @@ import pandas as pd
 import pyarrow.csv as pacsv
 
 from benchmarks.common import UM_DATASETS, simulate_um, symbols, timed, um_settings
-from transforms import staging
+from transforms import staging, storage
 from transforms.fetch import ArchiveClient
 
 START = date(2024, 2, 1)
@@ -44,8 +44,8 @@ STAGES: dict[str, tuple[Any, str]] = {
     "parse": (staging, "parse_zip"),
     "structural gates": (staging, "structural_failures"),
     "great expectations": (staging, "expectation_failures"),
-    "publish": (staging, "publish_partition"),
-    "manifest": (staging, "write_json_atomically"),
+    "publish": (storage, "publish_partition"),
+    "manifest": (staging, "write_manifest"),
 }
 """The functions ``stage_dataset`` spends its time in, by the stage they are."""
 
