@@ -4,8 +4,8 @@
 file is re-used while the published checksum still matches it and fetched again when the
 archive re-publishes it (Binance does regenerate files). A 404 means "not published"; it is an
 answer, not an error. Transient failures (5xx, 429, timeouts, resets) are retried with
-exponential backoff and full jitter. Every other problem raises :class:`FetchError` naming the
-URL, and nothing partial is ever visible under ``raw/``.
+exponential backoff and full jitter (:mod:`transforms.transport`). Every other problem raises
+:class:`FetchError` naming the URL, and nothing partial is ever visible under ``raw/``.
 
 Each file is read once: the bytes verified against the CHECKSUM travel with the outcome
 (:attr:`Landed.body`) and are what staging parses. A ``file://`` mirror on the warehouse's
@@ -30,9 +30,8 @@ from pathlib import Path, PurePosixPath
 from typing import Literal, TypeVar
 
 import httpx
-import tenacity
 
-from transforms import storage
+from transforms import storage, transport
 from transforms.errors import FetchError
 from transforms.settings import Limits, Settings
 
@@ -71,10 +70,6 @@ class NotPublished:
 
 FetchOutcome = Landed | NotPublished
 T = TypeVar("T")
-
-
-class _TransientError(Exception):
-    """A failure worth retrying; carries the message for the final error."""
 
 
 @dataclass(frozen=True)
@@ -202,13 +197,8 @@ class ArchiveClient:
         """Where files are written before they are renamed into ``raw/`` (default: beside)."""
         self._http: httpx.Client | None = None
         if self.base_url.startswith(("http://", "https://")):
-            self._http = httpx.Client(
-                timeout=self.limits.timeout_seconds,
-                follow_redirects=True,
-                limits=httpx.Limits(max_connections=self.limits.concurrency),
-                # Content-Length must describe the bytes we verify, so no transfer compression.
-                headers={"User-Agent": "treadmill", "Accept-Encoding": "identity"},
-            )
+            # Content-Length must describe the bytes we verify, so no transfer compression.
+            self._http = transport.http_client(self.limits, verbatim=True)
 
     def __enter__(self) -> "ArchiveClient":
         return self
@@ -364,51 +354,30 @@ class ArchiveClient:
         if self._http is None:
             local = self._read_local_url(url, max_bytes)
             return None if local is None else local.body
-        retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(self.limits.max_attempts),
-            wait=tenacity.wait_random_exponential(
-                multiplier=self.limits.backoff_initial_seconds,
-                max=self.limits.backoff_max_seconds,
-            ),
-            retry=tenacity.retry_if_exception_type(_TransientError),
-            reraise=True,
-        )
-        try:
-            return retrying(self._http_get_once, url, max_bytes)
-        except _TransientError as exc:
-            raise FetchError(
-                url, f"gave up after {self.limits.max_attempts} attempts: {exc}", transient=True
-            ) from exc
+        return transport.with_retries(self.limits, url, lambda: self._http_get_once(url, max_bytes))
 
     def _http_get_once(self, url: str, max_bytes: int) -> bytes | None:
         assert self._http is not None
-        try:
-            with self._http.stream("GET", url) as response:
-                if response.status_code == 404:
-                    return None
-                if response.status_code == 429 or response.status_code >= 500:
-                    raise _TransientError(f"HTTP {response.status_code}")
-                if response.status_code != 200:
-                    raise FetchError(url, f"unexpected HTTP {response.status_code}")
-                declared = int(response.headers.get("content-length") or 0)
-                if declared > max_bytes:
-                    raise FetchError(url, f"size {declared} bytes exceeds the cap of {max_bytes}")
-                chunks: list[bytes] = []
-                received = 0
-                for chunk in response.iter_bytes():
-                    received += len(chunk)
-                    if received > max_bytes:
-                        raise FetchError(url, f"body exceeds the cap of {max_bytes} bytes")
-                    chunks.append(chunk)
+        with transport.http_errors(url), self._http.stream("GET", url) as response:
+            if response.status_code == 404:
+                return None
+            transport.raise_if_transient(response)
+            if response.status_code != 200:
+                raise FetchError(url, f"unexpected HTTP {response.status_code}")
+            declared = int(response.headers.get("content-length") or 0)
+            if declared > max_bytes:
+                raise FetchError(url, f"size {declared} bytes exceeds the cap of {max_bytes}")
+            chunks: list[bytes] = []
+            received = 0
+            for chunk in response.iter_bytes():
+                received += len(chunk)
+                if received > max_bytes:
+                    raise FetchError(url, f"body exceeds the cap of {max_bytes} bytes")
+                chunks.append(chunk)
             downloaded = response.num_bytes_downloaded
-        except httpx.TransportError as exc:
-            raise _TransientError(f"{type(exc).__name__}: {exc}") from exc
-        except httpx.HTTPError as exc:
-            raise FetchError(url, f"{type(exc).__name__}: {exc}") from exc
         if declared and downloaded != declared:
-            raise _TransientError(f"short body: {downloaded} of {declared} bytes")
-        body = b"".join(chunks)
-        return body
+            raise transport.TransientError(f"short body: {downloaded} of {declared} bytes")
+        return b"".join(chunks)
 
     @staticmethod
     def _read_local_url(url: str, max_bytes: int) -> LocalFile | None:

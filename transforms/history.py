@@ -22,7 +22,7 @@ last one instead of starting over.
 **Pace and retries.** Each venue's requests are spread evenly to its rate limit
 (:class:`Pacer`). A 429 (or a venue's in-body "too many requests") waits the ``Retry-After`` it
 names, then is retried; 5xx, timeouts and resets are retried with exponential backoff and full
-jitter. The seconds spent waiting on the limit are counted.
+jitter (:mod:`transforms.transport`). The seconds spent waiting on the limit are counted.
 
 **Bad pages.** A body that is not the endpoint's JSON, an empty page in the middle of the range,
 a page that repeats the previous one, or an instant outside the requested range raises
@@ -42,11 +42,9 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
-import httpx
 import pyarrow as pa
-import tenacity
 
-from transforms import storage
+from transforms import storage, transport
 from transforms.dataset import Cadence, Dataset, ParsedFile
 from transforms.endpoints import (
     Endpoint,
@@ -63,9 +61,9 @@ from transforms.settings import Limits
 from transforms.sources.rest import ms
 
 SETTLE: Final = timedelta(hours=1)
+"""How long after a period ends its rows are taken as final at the venue."""
 IN_BODY_RETRY_AFTER: Final = 1.0
 """Seconds to hold a venue back after it said "too many requests" in a body: it names none."""
-"""How long after a period ends its rows are taken as final at the venue."""
 COMPLETE_FILE: Final = "complete.json"
 PAGE_CHECK: Final = "pages_valid"
 """The gate a chunk with a bad page fails (its symbol-day is quarantined)."""
@@ -79,14 +77,6 @@ class PageError(FetchError):
     """A page that is not what the endpoint promises; quarantines its chunk."""
 
     check = PAGE_CHECK
-
-
-class _TransientError(Exception):
-    """Worth retrying; ``retry_after`` is the wait the venue asked for, if it did."""
-
-    def __init__(self, problem: str, retry_after: float | None = None) -> None:
-        super().__init__(problem)
-        self.retry_after = retry_after
 
 
 class Pacer:
@@ -190,12 +180,7 @@ class HistoryClient:
         self.now = now
         self.stats = HistoryStats()
         self._stats_lock = threading.Lock()
-        self._http = httpx.Client(
-            timeout=self.limits.timeout_seconds,
-            follow_redirects=True,
-            limits=httpx.Limits(max_connections=self.limits.concurrency),
-            headers={"User-Agent": "treadmill", "Accept": "application/json"},
-        )
+        self._http = transport.http_client(self.limits, accept="application/json")
 
     def __enter__(self) -> "HistoryClient":
         return self
@@ -445,46 +430,22 @@ class HistoryClient:
                 setattr(self.stats, name, getattr(self.stats, name) + value)
 
     def _get(self, url: str) -> bytes:
-        """GET ``url`` at the venue's pace; retries 429 (after its Retry-After), 5xx, resets."""
-        backoff = tenacity.wait_random_exponential(
-            multiplier=self.limits.backoff_initial_seconds, max=self.limits.backoff_max_seconds
-        )
+        """GET ``url`` at the venue's pace; retries 429 (after its Retry-After), 5xx, resets.
 
-        def wait(state: tenacity.RetryCallState) -> float:
-            error = state.outcome.exception() if state.outcome else None
-            if isinstance(error, _TransientError) and error.retry_after is not None:
-                # The venue said how long; the pacer holds every other request back too.
-                self.pacer.hold(error.retry_after)
-                return 0.0
-            return float(backoff(state))
-
-        retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(self.limits.max_attempts),
-            wait=wait,
-            retry=tenacity.retry_if_exception_type(_TransientError),
-            reraise=True,
+        The wait a venue names goes to the pacer, so that its every other request waits too.
+        """
+        return transport.with_retries(
+            self.limits, url, lambda: self._get_once(url), hold=self.pacer.hold
         )
-        try:
-            return retrying(self._get_once, url)
-        except _TransientError as exc:
-            raise FetchError(
-                url, f"gave up after {self.limits.max_attempts} attempts: {exc}", transient=True
-            ) from exc
 
     def _get_once(self, url: str) -> bytes:
         self.pacer.wait()
         self._count(requests=1)
-        try:
+        with transport.http_errors(url):
             response = self._http.get(url)
-        except httpx.TransportError as exc:
-            raise _TransientError(f"{type(exc).__name__}: {exc}") from exc
-        except httpx.HTTPError as exc:
-            raise FetchError(url, f"{type(exc).__name__}: {exc}") from exc
         if response.status_code == 429:
             self._count(rate_limited=1)
-            raise _TransientError("HTTP 429", _retry_after(response.headers.get("retry-after")))
-        if response.status_code >= 500:
-            raise _TransientError(f"HTTP {response.status_code}")
+        transport.raise_if_transient(response)
         if response.status_code != 200:
             raise FetchError(
                 url, f"unexpected HTTP {response.status_code}: {response.text[:200]!r}"
@@ -493,7 +454,7 @@ class HistoryClient:
             raise FetchError(url, f"page of {len(response.content)} bytes exceeds the cap")
         if self._rate_limited_body(response.content):
             self._count(rate_limited=1)
-            raise _TransientError("rate limited in the body", IN_BODY_RETRY_AFTER)
+            raise transport.TransientError("rate limited in the body", IN_BODY_RETRY_AFTER)
         return response.content
 
     def _rate_limited_body(self, body: bytes) -> bool:
@@ -559,14 +520,6 @@ def _page_files(folder: Path, number: int) -> tuple[Path, Path]:
 
 def _chunk_digest(page_digests: Iterable[str]) -> str:
     return hashlib.sha256("".join(f"{sha}\n" for sha in page_digests).encode()).hexdigest()
-
-
-def _retry_after(value: str | None) -> float:
-    """Seconds from a ``Retry-After`` header (seconds; an HTTP date is not used by venues)."""
-    try:
-        return max(0.0, float(value)) if value else 1.0
-    except ValueError:
-        return 1.0
 
 
 def chunk_pages(folder: Path) -> list[tuple[str, bytes, str]]:
