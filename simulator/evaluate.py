@@ -26,7 +26,9 @@ import typer
 
 from transforms.facts import FCT_PRICE_1M, build_fact
 from transforms.heatmap import HEATMAP_BARS
-from transforms.liquidation import Bars, HeatmapConfig, LevelBook, advance, hot_zones
+from transforms.liquidation.assumptions import HeatmapConfig
+from transforms.liquidation.book import Bars, LevelBook, advance
+from transforms.liquidation.zones import hot_zones
 from transforms.publish import PARTITION_FILE, partition_dir
 from transforms.storage import partition_days
 
@@ -150,7 +152,7 @@ def captured_share(
 ) -> float | None:
     """The share of the at-risk notional of ``positions`` inside ``book``'s top hot zones.
 
-    The zones are :func:`~transforms.liquidation.hot_zones` of the book's levels within the
+    The zones are :func:`~transforms.liquidation.zones.hot_zones` of the book's levels within the
     band, so the score ranks bins exactly as ``feat_hot_zones`` does.
     """
     truth_price = positions["level"].to_numpy()

@@ -33,7 +33,7 @@ from transforms.facts import (
 )
 from transforms.publish import PARTITION_FILE, partition_dir, publish_partition
 from transforms.report.build import build_report
-from transforms.report.charts import has_delivery_volume, volume_share_chart
+from transforms.report.charts.volume_shares import has_delivery_volume, volume_share_chart
 from transforms.report.data import ReportRequest, load_report_data
 from transforms.report.page import chart_spec
 

@@ -15,26 +15,20 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from transforms.liquidation import (
+from transforms.liquidation.assumptions import HeatmapConfig, LeverageTier
+from transforms.liquidation.book import Bars, LevelBook, advance
+from transforms.liquidation.prices import (
     BRACKETS_PATH,
-    HEATMAP_SCHEMA,
-    HOT_ZONES_SCHEMA,
-    Bars,
     FloatArray,
-    HeatmapConfig,
-    LevelBook,
-    LeverageTier,
     Side,
-    advance,
     bracket_for,
-    heatmap,
-    hot_zones,
     liquidation_price,
     liquidation_prices,
     load_bracket_snapshot,
     load_brackets,
     naive_liquidation_price,
 )
+from transforms.liquidation.zones import HEATMAP_SCHEMA, HOT_ZONES_SCHEMA, heatmap, hot_zones
 
 
 @pytest.mark.parametrize(

@@ -38,7 +38,7 @@ from transforms.facts import (
 from transforms.features import FEAT_REGIME_1H, RegimeThresholds
 from transforms.instruments import coin_of
 from transforms.publish import PARTITION_FILE, partition_dir, publish_partition
-from transforms.report.charts import daily_liquidations_chart
+from transforms.report.charts.daily_liquidations import daily_liquidations_chart
 from transforms.report.data import ReportRequest, load_report_data
 from transforms.report.page import chart_spec, render_png
 

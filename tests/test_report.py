@@ -30,7 +30,8 @@ from typer.testing import CliRunner
 from pipelines.cli import app
 from tests.runs import run_daily, simulate_mirror
 from transforms.report.build import REPORTS_FOLDER
-from transforms.report.charts import CHART_BUILDERS, REGIME_COLOURS
+from transforms.report.charts import CHART_BUILDERS
+from transforms.report.charts.regimes import REGIME_COLOURS
 from transforms.report.data import ReportData, ReportRequest, coin_of, load_report_data
 from transforms.report.page import PAGE_FILE, chart_spec, render_png
 

@@ -37,11 +37,9 @@ from transforms.features import FEAT_REGIME_1H
 from transforms.publish import PARTITION_FILE, partition_dir
 from transforms.report.buckets import DAILY, FOUR_HOURLY, HOURLY, resolution_for
 from transforms.report.build import REPORTS_FOLDER, Report, build_report, build_reports
-from transforms.report.charts import (
-    funding_chart,
-    open_interest_chart,
-    regime_chart,
-)
+from transforms.report.charts.funding import funding_chart
+from transforms.report.charts.open_interest import open_interest_chart
+from transforms.report.charts.regimes import regime_chart
 from transforms.report.data import (
     REPORT_COINS_ENV,
     ReportDataError,

@@ -25,7 +25,7 @@ from transforms.facts import (
 )
 from transforms.publish import PARTITION_FILE, partition_dir
 from transforms.report.build import build_report
-from transforms.report.charts import cme_open_interest_chart
+from transforms.report.charts.cme_open_interest import cme_open_interest_chart
 from transforms.report.data import ReportRequest, load_report_data
 from transforms.report.page import chart_spec
 

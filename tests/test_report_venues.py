@@ -30,12 +30,8 @@ from transforms.facts import (
 )
 from transforms.publish import PARTITION_FILE, partition_dir
 from transforms.report.build import build_report
-from transforms.report.charts import (
-    CROSS_VENUE,
-    CROSS_VENUE_LABEL,
-    funding_chart,
-    open_interest_chart,
-)
+from transforms.report.charts.funding import CROSS_VENUE, CROSS_VENUE_LABEL, funding_chart
+from transforms.report.charts.open_interest import open_interest_chart
 from transforms.report.data import ReportRequest, load_report_data
 from transforms.report.page import chart_spec, render_png
 

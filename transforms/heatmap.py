@@ -19,17 +19,9 @@ import pyarrow.compute as pc
 
 from transforms import storage
 from transforms.facts import FCT_OPEN_INTEREST, FCT_PRICE_1M, FactModel, Input, build_fact
-from transforms.liquidation import (
-    HEATMAP_SCHEMA,
-    HOT_ZONES_SCHEMA,
-    LEVEL_BOOK_SCHEMA,
-    Bars,
-    HeatmapConfig,
-    LevelBook,
-    advance,
-    heatmap,
-    hot_zones,
-)
+from transforms.liquidation.assumptions import HeatmapConfig
+from transforms.liquidation.book import LEVEL_BOOK_SCHEMA, Bars, LevelBook, advance
+from transforms.liquidation.zones import HEATMAP_SCHEMA, HOT_ZONES_SCHEMA, heatmap, hot_zones
 from transforms.schemas import TIMESTAMP
 
 HEATMAP_BARS: Final = FactModel(
