@@ -136,7 +136,9 @@ def test_no_room_is_over_800_lines() -> None:
     assert {name: lines for name, lines in sizes.items() if lines > MAX_LINES} == {}
 
 
-@pytest.mark.parametrize("dataset", [d for d in DATASETS if d.parse is not None], ids=str)
+@pytest.mark.parametrize(
+    "dataset", [d for d in DATASETS if d.parse is not None], ids=lambda d: d.table
+)
 def test_every_shared_file_parser_returns_a_parsed_file(dataset: object) -> None:
     parse = getattr(dataset, "parse", None)
     assert typing.get_type_hints(parse)["return"] is ParsedFile
