@@ -1,21 +1,13 @@
 """Paged REST history: the helpers the venue plug-ins share to declare and read endpoints.
 
-A venue that publishes no dump files still answers history requests page by page. An
-:class:`Endpoint` declares everything the paging client (:mod:`transforms.history`) needs and
-nothing it must guess:
-
-- where: the path under the venue's base URL (configuration, ``TREADMILL_<VENUE>_URL``, so a
-  ``http://127.0.0.1:PORT/`` mirror goes through the same code);
-- how it pages: forward by time (oldest rows first, the next page starts after the last row),
-  backward by time (newest rows first, the next page ends before the oldest row) or by an opaque
-  page token; and the most rows a page may hold;
-- how fast: the venue's documented rate limit, which the client paces itself to;
-- how to read a page: the records, the instant of each, and the next page token;
-- how to turn the records of a range into the dataset's canonical Arrow table.
+Each REST venue's plug-in declares its :class:`~transforms.endpoints.Endpoint` (where, how it
+pages, how fast, how to read a page) and turns a range's records into the canonical table with
+the helpers here: reading numbers and instants the way venues send them, the staged funding and
+open-interest tables, and the settlement interval of venues whose history does not carry it.
 
 A dataset backed by an endpoint fetches one **chunk** per symbol and period (a month for funding,
 a day for 5-minute open interest): every page covering ``[period start, period end)``, landed
-verbatim under ``raw/<exchange>/<endpoint>/<symbol>/<period>/``.
+verbatim under ``raw/<exchange>/<endpoint>/<symbol>/<period>/`` (:func:`rest_dataset`).
 """
 
 from collections.abc import Callable, Sequence
