@@ -23,7 +23,7 @@ from typing import Any
 import dagster as dg
 
 from benchmarks.common import simulate, timed
-from pipelines.cli import DEMO_ARCHIVE_UNIVERSE
+from pipelines.cli.demo import DEMO_ARCHIVE_UNIVERSE
 from pipelines.runner import RunSummary, materialize_range, open_instance
 from simulator.run import SimConfig
 from transforms.settings import Settings, parse_universe

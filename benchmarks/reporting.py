@@ -44,9 +44,9 @@ from benchmarks.common import load_average, simulate, simulate_um, symbols, time
 from pipelines.runner import materialize_range, open_instance
 from simulator.run import SimConfig
 from transforms.publish import PARTITION_FILE, partition_dir
-from transforms.report.build import REPORTS_FOLDER, build_report
+from transforms.report.build import build_report
 from transforms.report.data import REPORT_INPUTS, ReportRequest, load_report_data
-from transforms.settings import Settings, parse_universe
+from transforms.settings import REPORTS_FOLDER, Settings, parse_universe
 
 END = date(2024, 3, 31)
 """The timed day, and the year's last: the last day of Binance's USDⓈ-M liquidation snapshots."""

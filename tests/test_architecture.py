@@ -79,6 +79,12 @@ NOT_THE_WAREHOUSE: dict[str, dict[str, str]] = {
     },
     "transforms/fetch.py": {".open": "a file:// mirror is a source, not the warehouse"},
     "transforms/liquidation.py": {".read_text": "the bracket snapshot shipped in the package"},
+    "pipelines/cli/demo.py": {
+        ".exists": "the demo's simulated mirror is a source (file://), not the warehouse",
+        ".read_text": "the demo's simulated mirror is a source (file://), not the warehouse",
+        ".write_text": "the demo's simulated mirror is a source (file://), not the warehouse",
+    },
+    "pipelines/cli/sql.py": {"pq.write_table": "the file the user named with --out"},
     "pipelines/runner.py": {
         ".mkdir": "Dagster's instance folder, which Dagster itself writes",
         ".exists": "Dagster's instance folder, which Dagster itself writes",

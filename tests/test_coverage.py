@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
@@ -22,6 +23,8 @@ from transforms import formats
 from transforms.coverage import (
     COVERAGE_SCHEMA,
     COVERAGE_TABLE,
+    CoverageCell,
+    coverage_grid,
     coverage_rows,
     expected_rows,
 )
@@ -528,3 +531,85 @@ def test_cli_without_coverage_says_so(tmp_path: Path, mirror: Path, runner: CliR
     assert result.exit_code == 1
     assert "no dq_coverage partitions" in result.output
     assert "treadmill materialize" in result.output
+
+
+def coverage_table(rows: list[tuple[str, str, str, str, str | None]]) -> pa.Table:
+    return pa.Table.from_pylist(
+        [
+            {"exchange": e, "dataset": d, "symbol": s, "status": status, "detail": detail}
+            for e, d, s, status, detail in rows
+        ]
+    )
+
+
+def test_the_grid_has_a_line_per_symbol_and_a_cell_per_day() -> None:
+    days = [date(2024, 3, 28), date(2024, 3, 29), date(2024, 3, 30)]
+    tables = {
+        days[0]: coverage_table(
+            [
+                ("binance_um", "metrics", "BTCUSDT", "ok", None),
+                ("binance_um", "klines", "ETHUSDT", "ok", None),
+                ("binance_um", "klines", "BTCUSDT", "ok", None),
+                ("binance_cm", "klines", "BTCUSD_PERP", "pending", "due later"),
+                ("binance_um", "retired", "BTCUSDT", "ok", None),
+            ]
+        ),
+        # The 29th was never checked.
+        days[2]: coverage_table(
+            [
+                ("binance_um", "klines", "BTCUSDT", "missing", "not staged"),
+                ("binance_um", "metrics", "BTCUSDT", "quarantined", "failed csv_values"),
+            ]
+        ),
+    }
+    ok = CoverageCell("ok", None)
+
+    grid = coverage_grid(tables, days)
+
+    # Registry order of the datasets (um's klines before its metrics, then cm), an unknown
+    # dataset last; symbols in order within a dataset.
+    assert [(line.exchange, line.dataset, line.symbol) for line in grid] == [
+        ("binance_um", "klines", "BTCUSDT"),
+        ("binance_um", "klines", "ETHUSDT"),
+        ("binance_um", "metrics", "BTCUSDT"),
+        ("binance_cm", "klines", "BTCUSD_PERP"),
+        ("binance_um", "retired", "BTCUSDT"),
+    ]
+    klines, eth, metrics, coin_margined, _ = grid
+    assert klines.cells == (ok, None, CoverageCell("missing", "not staged"))
+    assert eth.cells == (ok, None, None)
+    assert metrics.cells == (ok, None, CoverageCell("quarantined", "failed csv_values"))
+    assert coin_margined.cells == (CoverageCell("pending", "due later"), None, None)
+    assert metrics.counts == {
+        "ok": 1,
+        "partial": 0,
+        "pending": 0,
+        "missing": 0,
+        "quarantined": 1,
+        "not_published": 0,
+    }
+
+    # A universe keeps its own symbols, those never checked included, across all the days:
+    # the delivery contracts are the coin's live quarterlies of each day.
+    only_eth = coverage_grid(tables, days, {"binance_um": ("ETHUSDT",)})
+
+    assert [(line.dataset, line.symbol) for line in only_eth] == [
+        ("klines", "ETHUSDT"),
+        ("mark_price_klines", "ETHUSDT"),
+        ("index_price_klines", "ETHUSDT"),
+        ("premium_index_klines", "ETHUSDT"),
+        ("metrics", "ETHUSDT"),
+        ("funding_rate", "ETHUSDT"),
+        ("liquidation_snapshot", "ETHUSDT"),
+        ("delivery_klines", "ETHUSDT_240329"),
+        ("delivery_klines", "ETHUSDT_240628"),
+        ("delivery_klines", "ETHUSDT_240927"),
+        ("delivery_metrics", "ETHUSDT_240329"),
+        ("delivery_metrics", "ETHUSDT_240628"),
+        ("delivery_metrics", "ETHUSDT_240927"),
+        ("funding_rate_rest", "ETHUSDT"),
+        ("liquidation_stream", "ETHUSDT"),
+    ]
+    assert only_eth[0].cells == (ok, None, None)
+    assert all(cell is None for line in only_eth[1:] for cell in line.cells)
+    assert coverage_grid({}, days) == []

@@ -29,11 +29,11 @@ from typer.testing import CliRunner
 
 from pipelines.cli import app
 from tests.runs import run_daily, simulate_mirror
-from transforms.report.build import REPORTS_FOLDER
 from transforms.report.charts import CHART_BUILDERS
 from transforms.report.charts.regimes import REGIME_COLOURS
 from transforms.report.data import ReportData, ReportRequest, coin_of, load_report_data
 from transforms.report.page import PAGE_FILE, chart_spec, render_png
+from transforms.settings import REPORTS_FOLDER
 
 START, END = date(2024, 2, 1), date(2024, 2, 10)
 DAYS = (END - START).days + 1

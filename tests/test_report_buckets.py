@@ -36,7 +36,7 @@ from transforms.facts import (
 from transforms.features import FEAT_REGIME_1H
 from transforms.publish import PARTITION_FILE, partition_dir
 from transforms.report.buckets import DAILY, FOUR_HOURLY, HOURLY, resolution_for
-from transforms.report.build import REPORTS_FOLDER, Report, build_report, build_reports
+from transforms.report.build import Report, build_report, build_reports
 from transforms.report.charts.funding import funding_chart
 from transforms.report.charts.open_interest import open_interest_chart
 from transforms.report.charts.regimes import regime_chart
@@ -49,7 +49,7 @@ from transforms.report.data import (
     report_perpetuals,
 )
 from transforms.report.page import PAGE_FILE, chart_spec
-from transforms.settings import Settings
+from transforms.settings import REPORTS_FOLDER, Settings
 
 FIRST = date(2024, 1, 1)
 DAYS = 90

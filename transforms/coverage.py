@@ -38,7 +38,8 @@ check finds it still absent past its due time.
 
 from calendar import day_name
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Final, Literal, get_args
@@ -360,3 +361,57 @@ def read_coverage(lake_root: Path, days: Iterable[date]) -> dict[date, pa.Table]
         if table is not None:
             tables[day] = table
     return tables
+
+
+@dataclass(frozen=True)
+class CoverageCell:
+    """One symbol's day as ``dq_coverage`` recorded it."""
+
+    status: str
+    detail: str | None
+
+
+@dataclass(frozen=True)
+class CoverageLine:
+    """One exchange × dataset × symbol of the coverage grid: its cell on each day of the grid,
+    ``None`` on a day whose ``dq_coverage`` has no row for it (not checked)."""
+
+    exchange: str
+    dataset: str
+    symbol: str
+    cells: tuple[CoverageCell | None, ...]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """How many of the line's checked days have each status."""
+        return status_counts(cell.status for cell in self.cells if cell is not None)
+
+
+def coverage_grid(
+    tables: Mapping[date, pa.Table],
+    days: Sequence[date],
+    universe: Mapping[str, Sequence[str]] | None = None,
+) -> list[CoverageLine]:
+    """The grid ``treadmill coverage`` draws from the ``dq_coverage`` partitions of ``days``
+    (``tables``, by day): one line per exchange × dataset × symbol, datasets in registry order,
+    then exchange, dataset and symbol.
+
+    Without ``universe`` the lines are every symbol the partitions hold. With it they are
+    exactly that universe's symbols on those days, those never checked included (all ``None``).
+    """
+    by_key: dict[tuple[str, str, str], dict[date, CoverageCell]] = {}
+    for day, table in tables.items():
+        for row in table.select(["exchange", "dataset", "symbol", "status", "detail"]).to_pylist():
+            key = (row["exchange"], row["dataset"], row["symbol"])
+            by_key.setdefault(key, {})[day] = CoverageCell(row["status"], row["detail"])
+    if universe is not None:
+        wanted = {
+            (d.exchange, d.name, symbol)
+            for d in DATASETS
+            for day in days
+            for symbol in d.symbols_on(universe.get(d.exchange, ()), day)
+        }
+        by_key = {key: by_key.get(key, {}) for key in wanted}
+    order = {(d.exchange, d.name): index for index, d in enumerate(DATASETS)}
+    keys = sorted(by_key, key=lambda k: (order.get(k[:2], len(order)), k[0], k[1], k[2]))
+    return [CoverageLine(*key, tuple(by_key[key].get(day) for day in days)) for key in keys]

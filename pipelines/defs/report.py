@@ -60,14 +60,14 @@ def report(
     """
     from base64 import b64encode
 
-    from transforms.report.build import REPORTS_FOLDER, build_reports
+    from transforms.report.build import build_reports
 
     settings = treadmill.settings()
     coins = report_coins_from_env() if config.coins is None else check_report_coins(config.coins)
     # An unknown coin fails the step here, naming it, before anything is drawn.
     perpetuals = report_perpetuals(settings.universe, coins)
     last = max(date.fromisoformat(key) for key in context.partition_keys)
-    out_root = settings.warehouse / REPORTS_FOLDER
+    out_root = settings.report_root
     metadata: dict[str, Any] = {"path": dg.MetadataValue.path(str(out_root))}
     previews: list[str] = []
     written = 0

@@ -38,8 +38,6 @@ from transforms.report.page import (
     write_page,
 )
 
-REPORTS_FOLDER: Final = "reports"
-"""``<warehouse>/reports/``: where reports go unless told otherwise."""
 RENDER_WORKERS: Final = BUILD_WORKERS
 """Reports drawn and PNGs rendered at once: one per core, at most four."""
 
