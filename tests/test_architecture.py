@@ -78,7 +78,9 @@ NOT_THE_WAREHOUSE: dict[str, dict[str, str]] = {
         ".write_text": "contracts/ is in the repository",
     },
     "transforms/fetch.py": {".open": "a file:// mirror is a source, not the warehouse"},
-    "transforms/liquidation.py": {".read_text": "the bracket snapshot shipped in the package"},
+    "transforms/liquidation/prices.py": {
+        ".read_text": "the bracket snapshot shipped in the package"
+    },
     "pipelines/cli/demo.py": {
         ".exists": "the demo's simulated mirror is a source (file://), not the warehouse",
         ".read_text": "the demo's simulated mirror is a source (file://), not the warehouse",
