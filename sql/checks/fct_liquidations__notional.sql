@@ -24,15 +24,7 @@ with expected as (
 )
 
 select
-    exchange,
-    symbol,
-    ts,
-    liquidated_side,
-    price,
-    avg_price,
-    qty_base,
-    notional_usd,
-    expected_notional_usd,
+    *,
     notional_usd - expected_notional_usd as difference
 from expected
 where coalesce(
