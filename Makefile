@@ -22,6 +22,7 @@ demo: $(VENV)/.synced
 test: $(VENV)/.synced
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/sqlfluff lint --processes 2 sql/
 	$(VENV)/bin/mypy
 	scratch=$$(mktemp -d) && TREADMILL_WAREHOUSE=$$scratch $(VENV)/bin/dagster definitions validate; \
 		status=$$?; rm -rf $$scratch; exit $$status
@@ -30,6 +31,7 @@ test: $(VENV)/.synced
 format: $(VENV)/.synced
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/sqlfluff fix --processes 2 sql/
 
 # The Dagster UI on http://127.0.0.1:3000, with run history under the warehouse (dagster.yaml).
 ui: $(VENV)/.synced
