@@ -22,6 +22,7 @@ demo: $(VENV)/.synced
 test: $(VENV)/.synced
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/sqlfluff lint --processes 2 sql/
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports --no-cache
 	scratch=$$(mktemp -d) && TREADMILL_WAREHOUSE=$$scratch $(VENV)/bin/dagster definitions validate; \
@@ -31,6 +32,7 @@ test: $(VENV)/.synced
 format: $(VENV)/.synced
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/sqlfluff fix --processes 2 sql/
 
 # The Dagster UI on http://127.0.0.1:3000, with run history under the warehouse (dagster.yaml).
 ui: $(VENV)/.synced

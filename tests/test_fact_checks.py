@@ -448,6 +448,18 @@ def test_an_inconsistent_notional_fails(tmp_path: Path) -> None:
         -17_970_000.0,
         None,
     ]
+    assert list(outcome.sample[0]) == [
+        "exchange",
+        "symbol",
+        "ts",
+        "liquidated_side",
+        "price",
+        "avg_price",
+        "qty_base",
+        "notional_usd",
+        "expected_notional_usd",
+        "difference",
+    ]
 
 
 # The quarantine files

@@ -21,6 +21,7 @@ from transforms.facts import (
     FCT_FUNDING,
     FCT_LIQUIDATIONS,
     FCT_LIQUIDATIONS_5M,
+    FCT_LIQUIDATIONS_COIN_1H,
     FCT_MARKET_1H,
     FCT_OPEN_INTEREST,
     FCT_PRICE_1M,
@@ -830,6 +831,7 @@ def populate(lake: Path) -> None:
         FCT_OPEN_INTEREST,
         FCT_FUNDING,
         FCT_LIQUIDATIONS_5M,
+        FCT_LIQUIDATIONS_COIN_1H,
     ):
         publish_partition(build_fact(model, D, lake), lake, model.name, D)
 

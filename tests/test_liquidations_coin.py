@@ -10,6 +10,8 @@ liquidation chart draws them and says which venues and coverage kinds it stands 
 
 import io
 import json
+import math
+import random
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -21,6 +23,7 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
+from pipelines.defs.facts import fact_assets
 from transforms.fact_checks import CheckOutcome, run_fact_checks
 from transforms.facts import (
     FACT_MODELS,
@@ -32,6 +35,7 @@ from transforms.facts import (
     FCT_MARKET_1H,
     FCT_OPEN_INTEREST_CROSS_VENUE,
     FCT_PRICE_1M,
+    LIQUIDATION_COVERAGES,
     FactModel,
     build_fact,
 )
@@ -104,6 +108,15 @@ def lake(tmp_path: Path) -> Path:
     return root
 
 
+def built(model: FactModel, lake: Path, day: date = D) -> pa.Table:
+    """``model``'s ``day`` as the pipeline builds it from the lake's forced orders: the daily
+    table sums the hourly one, which is built and published first."""
+    if model is FCT_LIQUIDATIONS_COIN_1D:
+        hourly = built(FCT_LIQUIDATIONS_COIN_1H, lake, day)
+        publish_partition(hourly, lake, FCT_LIQUIDATIONS_COIN_1H.name, day)
+    return build_fact(model, day, lake)
+
+
 def by_hour(table: pa.Table, coin: str) -> dict[int, Row]:
     return {row["ts"].hour: row for row in table.to_pylist() if row["coin"] == coin}
 
@@ -170,7 +183,7 @@ def test_hourly_totals_sum_every_venue_of_the_coin_on_a_complete_grid(lake: Path
 
 def test_the_daily_table_is_the_hourly_day_in_one_row(lake: Path) -> None:
     hourly = pl.from_arrow(build_fact(FCT_LIQUIDATIONS_COIN_1H, D, lake))
-    daily = build_fact(FCT_LIQUIDATIONS_COIN_1D, D, lake)
+    daily = built(FCT_LIQUIDATIONS_COIN_1D, lake)
     assert isinstance(hourly, pl.DataFrame)
 
     assert daily.schema == FCT_LIQUIDATIONS_COIN_1D.schema
@@ -200,10 +213,58 @@ def test_the_daily_table_is_the_hourly_day_in_one_row(lake: Path) -> None:
         )
 
 
+def test_the_daily_table_is_the_days_orders_summed(tmp_path: Path) -> None:
+    # What the daily table held when it summed the forced orders itself: summing the hourly
+    # table instead must give the same coins, counts, venue lists and (within rounding) USD.
+    draw = random.Random(21)
+    instruments = [
+        ("binance_um", "BTCUSDT", "sampled"),
+        ("binance_cm", "BTCUSD_PERP", "sampled"),
+        ("hyperliquid", "BTC", "complete"),
+        ("bybit", "ETHUSDT", "estimated"),
+        ("hyperliquid", "ETH", "complete"),
+        ("okx", "SOL-USDT-SWAP", "sampled"),
+    ]
+    orders = []
+    for _ in range(500):
+        exchange, symbol, coverage = draw.choice(instruments)
+        ts = at(D) + timedelta(seconds=draw.uniform(0, 86_400))
+        side = draw.choice(("long", "short"))
+        orders.append(order(exchange, symbol, ts, side, draw.lognormvariate(0, 2),
+                            draw.uniform(1.0, 70_000.0), coverage))  # fmt: skip
+    publish(FCT_LIQUIDATIONS, orders, tmp_path, D)
+    daily = built(FCT_LIQUIDATIONS_COIN_1D, tmp_path).to_pylist()
+
+    assert [row["coin"] for row in daily] == ["BTC", "ETH", "SOL"]
+    for row in daily:
+        mine = [o for o in orders if coin_of(o["symbol"]) == row["coin"]]
+        assert row["ts"] == at(D)
+        for side in ("long", "short"):
+            sided = [o for o in mine if o["liquidated_side"] == side]
+            assert row[f"{side}_liq_count"] == len(sided)
+            assert row[f"{side}_liq_usd"] == pytest.approx(
+                math.fsum(o["notional_usd"] for o in sided), rel=1e-12
+            )
+            assert row[f"{side}_liq_base"] == pytest.approx(
+                math.fsum(o["qty_base"] for o in sided), rel=1e-12
+            )
+            for coverage in LIQUIDATION_COVERAGES:
+                assert row[f"{side}_liq_usd_{coverage}"] == pytest.approx(
+                    math.fsum(o["notional_usd"] for o in sided if o["coverage"] == coverage),
+                    rel=1e-12,
+                )
+        assert row["venues"] == ",".join(sorted({o["exchange"] for o in mine}))
+        assert row["venue_count"] == len({o["exchange"] for o in mine})
+        assert row["coverages"] == ",".join(sorted({o["coverage"] for o in mine}))
+        assert row["venue_coverage"] == ",".join(
+            sorted({f"{o['exchange']}:{o['coverage']}" for o in mine})
+        )
+
+
 def test_a_day_without_liquidations_has_no_rows(tmp_path: Path) -> None:
     publish(FCT_LIQUIDATIONS, [], tmp_path, D)
     for model in COIN_TABLES:
-        assert build_fact(model, D, tmp_path).num_rows == 0, model.name
+        assert built(model, tmp_path).num_rows == 0, model.name
 
 
 def test_a_quarantined_symbol_does_not_break_a_coin_level_build(lake: Path) -> None:
@@ -219,9 +280,16 @@ def test_the_coin_tables_come_after_the_liquidations_they_sum() -> None:
     names = [model.name for model in FACT_MODELS]
     hourly, daily = names.index("fct_liquidations_coin_1h"), names.index("fct_liquidations_coin_1d")
     assert names.index(FCT_LIQUIDATIONS.name) < hourly < daily
+    assert FCT_LIQUIDATIONS_COIN_1H.upstream_tables == (FCT_LIQUIDATIONS.name,)
+    assert FCT_LIQUIDATIONS_COIN_1D.upstream_tables == (FCT_LIQUIDATIONS_COIN_1H.name,)
     for model in COIN_TABLES:
-        assert model.upstream_tables == (FCT_LIQUIDATIONS.name,)
+        assert model.staged_inputs == FCT_LIQUIDATIONS.staged_inputs
         assert model.schema.field("coin").nullable is False
+    # Dagster runs the daily table after the hourly one of the same day.
+    assets = {asset.key.to_user_string(): asset for asset in fact_assets}
+    assert {
+        key.to_user_string() for key in assets[FCT_LIQUIDATIONS_COIN_1D.name].dependency_keys
+    } == {FCT_LIQUIDATIONS_COIN_1H.name}
 
 
 # The checks
@@ -233,14 +301,14 @@ def outcomes(model: FactModel, table: pa.Table, lake: Path) -> dict[str, CheckOu
 
 @pytest.mark.parametrize("model", COIN_TABLES, ids=lambda m: m.name)
 def test_what_the_models_build_passes_every_check(model: FactModel, lake: Path) -> None:
-    checked = outcomes(model, build_fact(model, D, lake), lake)
+    checked = outcomes(model, built(model, lake), lake)
     assert sorted(checked) == ["coverage_split", "unique_keys", "venues_counted"]
     assert all(o.passed for o in checked.values()), checked
 
 
 @pytest.mark.parametrize("model", COIN_TABLES, ids=lambda m: m.name)
 def test_a_repeated_key_or_a_miscounted_venue_list_fails(model: FactModel, lake: Path) -> None:
-    rows = build_fact(model, D, lake).to_pylist()
+    rows = built(model, lake).to_pylist()
     first = rows[0]
     broken = [*rows, first, {**rows[-1], "venues": "hyperliquid,okx", "venue_count": 1}]
     checked = outcomes(model, pa.Table.from_pylist(broken, schema=model.schema), lake)
@@ -255,7 +323,7 @@ def test_a_repeated_key_or_a_miscounted_venue_list_fails(model: FactModel, lake:
 
 @pytest.mark.parametrize("model", COIN_TABLES, ids=lambda m: m.name)
 def test_a_total_that_is_not_its_coverage_split_fails(model: FactModel, lake: Path) -> None:
-    rows = build_fact(model, D, lake).to_pylist()
+    rows = built(model, lake).to_pylist()
     busiest = max(range(len(rows)), key=lambda i: rows[i]["long_liq_usd"])
     rows[busiest] = {**rows[busiest], "long_liq_usd_complete": 0.0}
     checked = outcomes(model, pa.Table.from_pylist(rows, schema=model.schema), lake)
@@ -292,7 +360,7 @@ def test_a_total_that_is_not_its_coverage_split_fails(model: FactModel, lake: Pa
 def test_coverage_that_misstates_its_kinds_fails(
     change: Row, problem: str, lake: Path, tmp_path: Path
 ) -> None:
-    table = build_fact(FCT_LIQUIDATIONS_COIN_1D, D, lake)
+    table = built(FCT_LIQUIDATIONS_COIN_1D, lake)
     rows = [{**row, **change} if row["coin"] == "BTC" else row for row in table.to_pylist()]
     checked = outcomes(FCT_LIQUIDATIONS_COIN_1D, pa.Table.from_pylist(rows, schema=table.schema),
                        tmp_path)  # fmt: skip
@@ -309,9 +377,9 @@ def test_an_order_of_no_known_coverage_is_quarantined_not_counted_silently(
     # A new source that left its coverage null: the totals count the order, no kind holds it.
     rows = [*orders_of(D), order("bybit", "BTCUSDT", at(D, 2), "long", 1.0, 60_000.0, None)]
     publish(FCT_LIQUIDATIONS, rows, tmp_path, D)
-    daily = outcomes(
-        FCT_LIQUIDATIONS_COIN_1D, build_fact(FCT_LIQUIDATIONS_COIN_1D, D, tmp_path), tmp_path
-    )["coverage_split"]
+    daily = outcomes(FCT_LIQUIDATIONS_COIN_1D, built(FCT_LIQUIDATIONS_COIN_1D, tmp_path), tmp_path)[
+        "coverage_split"
+    ]
     assert (daily.passed, daily.violations) == (False, 1)
     (row,) = daily.sample
     assert row["problem"] == "long_liq_usd is not the sum of its coverage split"
@@ -482,7 +550,7 @@ def report_lake(root: Path, orders: dict[date, list[Row]], coin_days: tuple[date
         publish_partition(build_fact(FCT_LIQUIDATIONS_5M, day, root), root,
                           FCT_LIQUIDATIONS_5M.name, day)  # fmt: skip
         if day in coin_days:
-            publish_partition(build_fact(FCT_LIQUIDATIONS_COIN_1D, day, root), root,
+            publish_partition(built(FCT_LIQUIDATIONS_COIN_1D, root, day), root,
                               FCT_LIQUIDATIONS_COIN_1D.name, day)  # fmt: skip
     return root
 

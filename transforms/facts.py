@@ -70,6 +70,15 @@ class Input:
     days_before: int = 0
     days_after: int = 0
 
+    @classmethod
+    def of(
+        cls, model: "FactModel", days_before: int = 0, schema: pa.Schema | None = None
+    ) -> "Input":
+        """The published table of ``model``, read under its own name from ``days_before`` days
+        before the partition's day to that day, with ``model``'s schema unless ``schema`` says
+        otherwise (a reader that binds columns the table may not carry yet)."""
+        return cls(model.name, (model.name,), schema or model.schema, days_before)
+
 
 @dataclass(frozen=True)
 class FactModel:
@@ -176,7 +185,7 @@ FCT_OPEN_INTEREST = FactModel(
     "fct_open_interest",
     (
         staged_kind_role("stg_metrics", Kind.METRICS, days_before=1, days_after=1),
-        Input(FCT_PRICE_1M.name, (FCT_PRICE_1M.name,), FCT_PRICE_1M.schema),
+        Input.of(FCT_PRICE_1M),
     ),
     _schema(
         ("ts", TIMESTAMP),
@@ -247,7 +256,7 @@ FCT_LIQUIDATIONS = FactModel(
 
 FCT_LIQUIDATIONS_5M = FactModel(
     "fct_liquidations_5m",
-    (Input("fct_liquidations", ("fct_liquidations",), FCT_LIQUIDATIONS.schema),),
+    (Input.of(FCT_LIQUIDATIONS),),
     _schema(
         ("ts", TIMESTAMP),
         ("long_liq_usd", F64),
@@ -266,9 +275,9 @@ FCT_LIQUIDATIONS_5M = FactModel(
 FCT_MARKET_1H = FactModel(
     "fct_market_1h",
     (
-        Input(FCT_PRICE_1M.name, (FCT_PRICE_1M.name,), FCT_PRICE_1M.schema, days_before=1),
-        Input(FCT_OPEN_INTEREST.name, (FCT_OPEN_INTEREST.name,), FCT_OPEN_INTEREST.schema),
-        Input(FCT_LIQUIDATIONS_5M.name, (FCT_LIQUIDATIONS_5M.name,), FCT_LIQUIDATIONS_5M.schema),
+        Input.of(FCT_PRICE_1M, days_before=1),
+        Input.of(FCT_OPEN_INTEREST),
+        Input.of(FCT_LIQUIDATIONS_5M),
     ),
     _schema(
         ("ts", TIMESTAMP),
@@ -301,8 +310,8 @@ FCT_MARKET_1H = FactModel(
 FCT_FUNDING_CROSS_VENUE = FactModel(
     "fct_funding_cross_venue",
     (
-        Input(FCT_FUNDING.name, (FCT_FUNDING.name,), FCT_FUNDING.schema, days_before=1),
-        Input(FCT_OPEN_INTEREST.name, (FCT_OPEN_INTEREST.name,), FCT_OPEN_INTEREST.schema),
+        Input.of(FCT_FUNDING, days_before=1),
+        Input.of(FCT_OPEN_INTEREST),
     ),
     _coin_schema(
         ("ts", TIMESTAMP),
@@ -326,7 +335,7 @@ FCT_FUNDING_CROSS_VENUE = FactModel(
 
 FCT_OPEN_INTEREST_CROSS_VENUE = FactModel(
     "fct_open_interest_cross_venue",
-    (Input(FCT_OPEN_INTEREST.name, (FCT_OPEN_INTEREST.name,), FCT_OPEN_INTEREST.schema),),
+    (Input.of(FCT_OPEN_INTEREST),),
     _coin_schema(
         ("ts", TIMESTAMP),
         ("oi_base", F64),
@@ -365,7 +374,7 @@ _COIN_LIQUIDATION_COLUMNS: Final = (
 
 FCT_LIQUIDATIONS_COIN_1H = FactModel(
     "fct_liquidations_coin_1h",
-    (Input(FCT_LIQUIDATIONS.name, (FCT_LIQUIDATIONS.name,), FCT_LIQUIDATIONS.schema),),
+    (Input.of(FCT_LIQUIDATIONS),),
     _coin_schema(*_COIN_LIQUIDATION_COLUMNS),
     description=(
         "Each coin's long and short liquidations per hour summed over every venue and "
@@ -377,7 +386,7 @@ FCT_LIQUIDATIONS_COIN_1H = FactModel(
 
 FCT_LIQUIDATIONS_COIN_1D = FactModel(
     "fct_liquidations_coin_1d",
-    (Input(FCT_LIQUIDATIONS.name, (FCT_LIQUIDATIONS.name,), FCT_LIQUIDATIONS.schema),),
+    (Input.of(FCT_LIQUIDATIONS_COIN_1H),),
     _coin_schema(*_COIN_LIQUIDATION_COLUMNS),
     description=(
         "Each coin's long and short liquidations per UTC day summed over every venue and "
@@ -439,13 +448,9 @@ def with_contract_columns(schema: pa.Schema) -> pa.Schema:
 FCT_BASIS_1H = FactModel(
     "fct_basis_1h",
     (
-        Input(FCT_PRICE_1M.name, (FCT_PRICE_1M.name,), with_contract_columns(FCT_PRICE_1M.schema)),
-        Input(FCT_FUNDING.name, (FCT_FUNDING.name,), FCT_FUNDING.schema, days_before=1),
-        Input(
-            FCT_FUNDING_CROSS_VENUE.name,
-            (FCT_FUNDING_CROSS_VENUE.name,),
-            FCT_FUNDING_CROSS_VENUE.schema,
-        ),
+        Input.of(FCT_PRICE_1M, schema=with_contract_columns(FCT_PRICE_1M.schema)),
+        Input.of(FCT_FUNDING, days_before=1),
+        Input.of(FCT_FUNDING_CROSS_VENUE),
     ),
     _schema(
         ("ts", TIMESTAMP),
@@ -473,7 +478,7 @@ FCT_BASIS_1H = FactModel(
 
 FCT_VOLUME_SHARES_1D = FactModel(
     "fct_volume_shares_1d",
-    (Input(FCT_PRICE_1M.name, (FCT_PRICE_1M.name,), with_contract_columns(FCT_PRICE_1M.schema)),),
+    (Input.of(FCT_PRICE_1M, schema=with_contract_columns(FCT_PRICE_1M.schema)),),
     _coin_schema(
         ("ts", TIMESTAMP),
         ("venue", STR),

@@ -58,7 +58,8 @@ judged as (
                 then 'sampled USD without sampled coverage'
             when estimated_usd != 0 and not list_contains(kinds, 'estimated')
                 then 'estimated USD without estimated coverage'
-            when paired_venues != list_sort(string_split(coalesce(venues, ''), ','))
+            when
+                paired_venues != list_sort(string_split(coalesce(venues, ''), ','))
                 or paired_kinds != list_sort(kinds)
                 then 'venue_coverage disagrees with venues or coverages'
         end as problem

@@ -31,8 +31,10 @@ select
     long_total,
     short_total
 from sides
-where coalesce(
-    abs(open_interest - long_total) > $tolerance or abs(open_interest - short_total) > $tolerance,
-    true
-)
+where
+    coalesce(
+        abs(open_interest - long_total) > $tolerance
+        or abs(open_interest - short_total) > $tolerance,
+        true
+    )
 order by exchange, symbol, as_of

@@ -1,4 +1,5 @@
--- fct_funding_cross_venue__unique_keys: at most one row per coin × hour (ts), and no row with a null key.
+-- fct_funding_cross_venue__unique_keys: at most one row per coin × hour (ts), and no row with
+-- a null key.
 -- severity: error. A second row for a coin's hour would be counted twice by every sum; the
 --           model groups by the key, so a duplicate is a bug. The partition is quarantined.
 -- returns: one row per duplicated or null key, with the number of rows sharing it

@@ -24,19 +24,12 @@ with expected as (
 )
 
 select
-    exchange,
-    symbol,
-    ts,
-    liquidated_side,
-    price,
-    avg_price,
-    qty_base,
-    notional_usd,
-    expected_notional_usd,
+    *,
     notional_usd - expected_notional_usd as difference
 from expected
-where coalesce(
-    abs(notional_usd - expected_notional_usd) > $rel_tol * abs(notional_usd) + $abs_tol,
-    notional_usd is distinct from expected_notional_usd
-)
+where
+    coalesce(
+        abs(notional_usd - expected_notional_usd) > $rel_tol * abs(notional_usd) + $abs_tol,
+        notional_usd is distinct from expected_notional_usd
+    )
 order by exchange, symbol, ts, liquidated_side, avg_price, qty_base

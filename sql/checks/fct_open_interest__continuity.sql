@@ -12,14 +12,22 @@
 --         fct_open_interest_previous (the previous day's published partition; empty when
 --         none was published, and then nothing is compared)
 with previous_last as (
-    select exchange, symbol, ts as previous_ts, oi_base as previous_oi_base
+    select
+        exchange,
+        symbol,
+        ts as previous_ts,
+        oi_base as previous_oi_base
     from fct_open_interest_previous
     where ts < $day_start and oi_base is not null
     qualify row_number() over (partition by exchange, symbol order by ts desc) = 1
 ),
 
 day_first as (
-    select exchange, symbol, ts, oi_base
+    select
+        exchange,
+        symbol,
+        ts,
+        oi_base
     from fct_open_interest
     where ts >= $day_start and ts < $day_end and oi_base is not null
     qualify row_number() over (partition by exchange, symbol order by ts) = 1
@@ -36,8 +44,9 @@ compared as (
         abs(day_first.oi_base - previous_last.previous_oi_base) as absolute_jump
     from day_first
     inner join previous_last
-        on previous_last.exchange = day_first.exchange
-        and previous_last.symbol = day_first.symbol
+        on
+            previous_last.exchange = day_first.exchange
+            and previous_last.symbol = day_first.symbol
 )
 
 select

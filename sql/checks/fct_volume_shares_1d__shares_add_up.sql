@@ -24,21 +24,23 @@ with source as (
 
 select *
 from source
-where coalesce(
-    spot_volume_usd < 0
-    or perpetual_volume_usd < 0
-    or delivery_volume_usd < 0
-    or abs(total_volume_usd - (spot_volume_usd + perpetual_volume_usd + delivery_volume_usd))
-    > $tolerance * greatest(total_volume_usd, 1.0)
-    or case
-        when total_volume_usd > 0
-            then abs(share_sum - 1.0) > $tolerance
-            or abs(spot_share - spot_volume_usd / total_volume_usd) > $tolerance
-            or abs(perpetual_share - perpetual_volume_usd / total_volume_usd) > $tolerance
-            or abs(delivery_share - delivery_volume_usd / total_volume_usd) > $tolerance
-        else
-            spot_share is not null or perpetual_share is not null or delivery_share is not null
-    end,
-    true
-)
+where
+    coalesce(
+        spot_volume_usd < 0
+        or perpetual_volume_usd < 0
+        or delivery_volume_usd < 0
+        or abs(total_volume_usd - (spot_volume_usd + perpetual_volume_usd + delivery_volume_usd))
+        > $tolerance * greatest(total_volume_usd, 1.0)
+        or case
+            when total_volume_usd > 0
+                then
+                    abs(share_sum - 1.0) > $tolerance
+                    or abs(spot_share - spot_volume_usd / total_volume_usd) > $tolerance
+                    or abs(perpetual_share - perpetual_volume_usd / total_volume_usd) > $tolerance
+                    or abs(delivery_share - delivery_volume_usd / total_volume_usd) > $tolerance
+            else
+                spot_share is not null or perpetual_share is not null or delivery_share is not null
+        end,
+        true
+    )
 order by coin, ts, venue

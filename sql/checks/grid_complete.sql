@@ -11,7 +11,9 @@
 -- inputs: fact (the day's table as built, before it is published, under a generic name: the
 --         check is shared by the tables registered with it in transforms.fact_checks)
 with symbols as (
-    select distinct exchange, symbol
+    select distinct
+        exchange,
+        symbol
     from fact
 ),
 
@@ -26,13 +28,19 @@ grid as (
 ),
 
 expected as (
-    select symbols.exchange, symbols.symbol, grid.ts
+    select
+        symbols.exchange,
+        symbols.symbol,
+        grid.ts
     from symbols
     cross join grid
 ),
 
 present as (
-    select distinct exchange, symbol, ts
+    select distinct
+        exchange,
+        symbol,
+        ts
     from fact
 ),
 
@@ -46,9 +54,10 @@ counted as (
         max(expected.ts) filter (where present.ts is null) as last_missing
     from expected
     left join present
-        on present.exchange = expected.exchange
-        and present.symbol = expected.symbol
-        and present.ts = expected.ts
+        on
+            present.exchange = expected.exchange
+            and present.symbol = expected.symbol
+            and present.ts = expected.ts
     group by expected.exchange, expected.symbol
 )
 

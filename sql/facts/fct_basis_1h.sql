@@ -17,7 +17,14 @@
 --         perpetual's latest settlement at or before the hour's start while at most one
 --         interval old, annualised from its own interval (funding_source says which).
 with source as (
-    select exchange, symbol, ts, close, index_close, contract_type, expiry
+    select
+        exchange,
+        symbol,
+        ts,
+        close,
+        index_close,
+        contract_type,
+        expiry
     from fct_price_1m
     where ts >= $day_start and ts < $day_end
 ),
@@ -35,7 +42,11 @@ closes as (
 ),
 
 perpetual_index as (
-    select exchange, symbol, ts, index_close
+    select
+        exchange,
+        symbol,
+        ts,
+        index_close
     from source
     where contract_type = 'perpetual' and index_close is not null
 ),
@@ -57,22 +68,27 @@ renamed as (
         split_part(closes.symbol, '_', 1) as prefix
     from closes
     inner join source as contract
-        on contract.exchange = closes.exchange
-        and contract.symbol = closes.symbol
-        and contract.ts = closes.close_ts
+        on
+            contract.exchange = closes.exchange
+            and contract.symbol = closes.symbol
+            and contract.ts = closes.close_ts
     left join perpetual_index as perpetual
-        on perpetual.exchange = closes.exchange
-        and perpetual.ts = closes.close_ts
-        and perpetual.symbol in (
-            split_part(closes.symbol, '_', 1), split_part(closes.symbol, '_', 1) || '_PERP'
-        )
+        on
+            perpetual.exchange = closes.exchange
+            and perpetual.ts = closes.close_ts
+            and perpetual.symbol in (
+                split_part(closes.symbol, '_', 1), split_part(closes.symbol, '_', 1) || '_PERP'
+            )
     qualify row_number() over (
         partition by closes.exchange, closes.symbol, closes.ts order by perpetual.symbol
     ) = 1
 ),
 
 cross_venue as (
-    select coin, ts, funding_rate_apr_oi_weighted
+    select
+        coin,
+        ts,
+        funding_rate_apr_oi_weighted
     from fct_funding_cross_venue
     where ts >= $day_start and ts < $day_end and funding_rate_apr_oi_weighted is not null
 ),
@@ -86,15 +102,16 @@ perpetual_funding as (
         settlements.funding_rate_apr
     from renamed
     inner join fct_funding as settlements
-        on settlements.exchange = renamed.exchange
-        and settlements.symbol in (renamed.prefix, renamed.prefix || '_PERP')
-        and settlements.funding_time <= renamed.ts
-        and settlements.funding_time
-        > renamed.ts - to_hours(settlements.funding_interval_hours::bigint)
+        on
+            settlements.exchange = renamed.exchange
+            and settlements.symbol in (renamed.prefix, renamed.prefix || '_PERP')
+            and settlements.funding_time <= renamed.ts
+            and settlements.funding_time
+            > renamed.ts - to_hours(settlements.funding_interval_hours::bigint)
     where settlements.funding_rate_apr is not null
     qualify row_number() over (
         partition by renamed.exchange, renamed.symbol, renamed.ts
-        order by settlements.funding_time desc, settlements.symbol
+        order by settlements.funding_time desc, settlements.symbol asc
     ) = 1
 ),
 
@@ -120,12 +137,14 @@ final as (
         end as funding_source
     from renamed
     left join cross_venue
-        on cross_venue.coin = renamed.coin
-        and cross_venue.ts = renamed.ts
+        on
+            cross_venue.coin = renamed.coin
+            and cross_venue.ts = renamed.ts
     left join perpetual_funding
-        on perpetual_funding.exchange = renamed.exchange
-        and perpetual_funding.symbol = renamed.symbol
-        and perpetual_funding.ts = renamed.ts
+        on
+            perpetual_funding.exchange = renamed.exchange
+            and perpetual_funding.symbol = renamed.symbol
+            and perpetual_funding.ts = renamed.ts
 )
 
 select

@@ -32,9 +32,10 @@ rates as (
         settlements.funding_rate_8h
     from hours
     inner join settlements
-        on settlements.funding_time <= hours.ts
-        and settlements.funding_time
-        > hours.ts - to_hours(settlements.funding_interval_hours::bigint)
+        on
+            settlements.funding_time <= hours.ts
+            and settlements.funding_time
+            > hours.ts - to_hours(settlements.funding_interval_hours::bigint)
     qualify row_number() over (
         partition by hours.ts, settlements.exchange, settlements.symbol
         order by settlements.funding_time desc
@@ -61,9 +62,10 @@ weighted as (
         case when open_interest.oi_usd > 0 then open_interest.oi_usd end as weight
     from rates
     left join open_interest
-        on open_interest.exchange = rates.exchange
-        and open_interest.symbol = rates.symbol
-        and open_interest.ts = rates.ts
+        on
+            open_interest.exchange = rates.exchange
+            and open_interest.symbol = rates.symbol
+            and open_interest.ts = rates.ts
 ),
 
 aggregated as (

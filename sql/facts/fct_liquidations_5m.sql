@@ -10,16 +10,24 @@ with source as (
 ),
 
 symbols as (
-    select distinct exchange, symbol from source
+    select distinct
+        exchange,
+        symbol
+    from source
 ),
 
 grid as (
-    select symbols.exchange, symbols.symbol, buckets.ts
+    select
+        symbols.exchange,
+        symbols.symbol,
+        buckets.ts
     from symbols
     cross join (
         select unnest(
             generate_series(
-                $day_start::timestamptz, $day_end::timestamptz - interval 5 minute, interval 5 minute
+                $day_start::timestamptz,
+                $day_end::timestamptz - interval 5 minute,
+                interval 5 minute
             )
         ) as ts
     ) as buckets

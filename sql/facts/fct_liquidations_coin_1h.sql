@@ -16,19 +16,36 @@
 --           totals by kind, so a reader can tell a full count from a lower bound. A kind other
 --           than these three fails the coverage_split check.
 with source as (
-    select exchange, symbol, ts, liquidated_side, qty_base, notional_usd, coverage
+    select
+        exchange,
+        symbol,
+        ts,
+        liquidated_side,
+        qty_base,
+        notional_usd,
+        coverage
     from fct_liquidations
     where ts >= $day_start and ts < $day_end
 ),
 
 coins as (
     -- the coin of each instrument, asked once per symbol rather than once per order
-    select exchange, symbol, coin_of(symbol) as coin
-    from (select distinct exchange, symbol from source)
+    select
+        exchange,
+        symbol,
+        coin_of(symbol) as coin
+    from (
+        select distinct
+            exchange,
+            symbol
+        from source
+    ) as listed
 ),
 
 orders as (
-    select coins.coin, source.*
+    select
+        coins.coin,
+        source.*
     from source
     inner join coins using (exchange, symbol)
 ),
@@ -47,7 +64,9 @@ covered as (
 ),
 
 grid as (
-    select covered.*, hours.ts
+    select
+        covered.*,
+        hours.ts
     from covered
     cross join (
         select unnest(

@@ -22,7 +22,8 @@ with minutes as (
 ),
 
 day_minutes as (
-    select * from minutes where ts >= $day_start
+    select * from minutes
+    where ts >= $day_start
 ),
 
 perp_hours as (
@@ -91,8 +92,9 @@ final as (
     left join liquidation_hours using (exchange, symbol, ts)
     -- the spot pair of the same coin: BTCUSDT for BTCUSDT and for the coin-margined BTCUSD_PERP
     left join spot_hours
-        on spot_hours.ts = perp_hours.ts
-        and spot_hours.spot_symbol = regexp_replace(perp_hours.symbol, 'USD_PERP$', 'USDT')
+        on
+            spot_hours.ts = perp_hours.ts
+            and spot_hours.spot_symbol = regexp_replace(perp_hours.symbol, 'USD_PERP$', 'USDT')
 )
 
 select

@@ -14,12 +14,22 @@
 --         settlement (08:00 UTC of that date; no row at or after it), else 'perpetual'.
 with contracts as (
     -- each symbol's expiry, asked once per symbol rather than once per row
-    select exchange, symbol, expiry_of(symbol) as expiry
-    from (select distinct exchange, symbol from stg_metrics)
+    select
+        exchange,
+        symbol,
+        expiry_of(symbol) as expiry
+    from (
+        select distinct
+            exchange,
+            symbol
+        from stg_metrics
+    ) as listed
 ),
 
 source as (
-    select stg_metrics.*, contracts.expiry
+    select
+        stg_metrics.*,
+        contracts.expiry
     from stg_metrics
     inner join contracts using (exchange, symbol)
     where
@@ -33,7 +43,7 @@ deduplicated as (
     from source
     qualify row_number() over (
         partition by exchange, symbol, ts
-        order by (date = $day) desc, date, source_file
+        order by (date = $day) desc, date, source_file asc
     ) = 1
 ),
 

@@ -20,8 +20,8 @@ last_of_hour as (
         exchange,
         symbol,
         date_trunc('hour', ts) as ts,
-        arg_max({'oi_base': oi_base, 'oi_usd': oi_usd}, ts).oi_base as oi_base,
-        arg_max({'oi_base': oi_base, 'oi_usd': oi_usd}, ts).oi_usd as oi_usd
+        arg_max({ 'oi_base': oi_base, 'oi_usd': oi_usd }, ts).oi_base as oi_base,
+        arg_max({ 'oi_base': oi_base, 'oi_usd': oi_usd }, ts).oi_usd as oi_usd
     from source
     group by 1, 2, 3, 4
 ),

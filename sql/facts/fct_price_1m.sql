@@ -18,12 +18,22 @@ with traded as (
 
 contracts as (
     -- each symbol's expiry, asked once per symbol rather than once per minute
-    select exchange, symbol, expiry_of(symbol) as expiry
-    from (select distinct exchange, symbol from traded)
+    select
+        exchange,
+        symbol,
+        expiry_of(symbol) as expiry
+    from (
+        select distinct
+            exchange,
+            symbol
+        from traded
+    ) as listed
 ),
 
 source as (
-    select traded.*, contracts.expiry
+    select
+        traded.*,
+        contracts.expiry
     from traded
     inner join contracts using (exchange, symbol)
     where
@@ -49,14 +59,22 @@ mark as (
 ),
 
 index_price as (
-    select exchange, symbol, ts, any_value(close order by source_file) as index_close
+    select
+        exchange,
+        symbol,
+        ts,
+        any_value(close order by source_file) as index_close
     from stg_index_price_klines
     where ts >= $day_start and ts < $day_end
     group by all
 ),
 
 premium as (
-    select exchange, symbol, ts, any_value(close order by source_file) as premium_close
+    select
+        exchange,
+        symbol,
+        ts,
+        any_value(close order by source_file) as premium_close
     from stg_premium_index_klines
     where ts >= $day_start and ts < $day_end
     group by all

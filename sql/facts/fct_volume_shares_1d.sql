@@ -67,7 +67,7 @@ final as (
         select * from by_venue
         union all by name
         select * from all_venues
-    )
+    ) as venue_rows
 )
 
 select

@@ -9,8 +9,16 @@
 -- inputs: feat_regime_1h for the 30 days ending with the partition ($window_start = day − 29).
 -- rules: bound from transforms.features.FlushEventRules, the trend window from RegimeThresholds.
 with source as (
-    select exchange, symbol, ts, close, oi_base, long_liq_usd, short_liq_usd, funding_estimate_8h,
-           regime
+    select
+        exchange,
+        symbol,
+        ts,
+        close,
+        oi_base,
+        long_liq_usd,
+        short_liq_usd,
+        funding_estimate_8h,
+        regime
     from feat_regime_1h
     where ts >= $window_start and ts < $day_end
 ),
@@ -23,7 +31,7 @@ flush_hours as (
         -- a cascade pauses between waves: flush hours this close together are one event
         coalesce(
             ts - lag(ts) over (partition by exchange, symbol order by ts)
-                > to_hours(cast($merge_hours as bigint)),
+            > to_hours(cast($merge_hours as bigint)),
             true
         ) as starts_event
     from source
@@ -42,7 +50,7 @@ events as (
             *,
             sum(starts_event::int) over (partition by exchange, symbol order by ts) as event_number
         from flush_hours
-    )
+    ) as numbered
     group by exchange, symbol, event_number
 ),
 
@@ -71,11 +79,12 @@ around as (
         sum(source.long_liq_usd) filter (where source.ts >= events.start_ts) as long_liq_usd,
         sum(source.short_liq_usd) filter (where source.ts >= events.start_ts) as short_liq_usd
     from sequenced as events
-    join source
-        on source.exchange = events.exchange
-        and source.symbol = events.symbol
-        and source.ts >= events.start_ts - to_hours(cast($trend_hours as bigint))
-        and source.ts < events.end_ts
+    inner join source
+        on
+            source.exchange = events.exchange
+            and source.symbol = events.symbol
+            and source.ts >= events.start_ts - to_hours(cast($trend_hours as bigint))
+            and source.ts < events.end_ts
     group by all
 ),
 
@@ -85,13 +94,14 @@ measured as (
         around.* exclude (exchange, symbol, start_ts),
         after_hour.funding_estimate_8h as funding_after_8h,
         around.oi_trough_base
-            + $relever_share * (around.oi_peak_base - around.oi_trough_base) as oi_relever_base
+        + $relever_share * (around.oi_peak_base - around.oi_trough_base) as oi_relever_base
     from sequenced
-    join around using (exchange, symbol, start_ts)
+    inner join around using (exchange, symbol, start_ts)
     left join source as after_hour
-        on after_hour.exchange = sequenced.exchange
-        and after_hour.symbol = sequenced.symbol
-        and after_hour.ts = sequenced.end_ts
+        on
+            after_hour.exchange = sequenced.exchange
+            and after_hour.symbol = sequenced.symbol
+            and after_hour.ts = sequenced.end_ts
 ),
 
 relevered as (
@@ -102,12 +112,13 @@ relevered as (
         measured.start_ts,
         min(source.ts) as relever_ts
     from measured
-    join source
-        on source.exchange = measured.exchange
-        and source.symbol = measured.symbol
-        and source.ts >= measured.end_ts
-        and source.ts < measured.end_ts + to_hours(cast($relever_horizon_hours as bigint))
-        and source.oi_base >= measured.oi_relever_base
+    inner join source
+        on
+            source.exchange = measured.exchange
+            and source.symbol = measured.symbol
+            and source.ts >= measured.end_ts
+            and source.ts < measured.end_ts + to_hours(cast($relever_horizon_hours as bigint))
+            and source.oi_base >= measured.oi_relever_base
     group by all
 ),
 
@@ -116,18 +127,19 @@ resolved as (
         measured.*,
         relevered.relever_ts,
         measured.next_start_ts < measured.end_ts
-            + to_hours(cast($treadmill_window_hours as bigint)) as next_within_window,
+        + to_hours(cast($treadmill_window_hours as bigint)) as next_within_window,
         greatest(
             -- the last hour in which another flush hour would still have joined the event
             measured.end_ts - interval 1 hour + to_hours(cast($merge_hours as bigint)),
             coalesce(
                 relevered.relever_ts,
                 measured.end_ts - interval 1 hour
-                    + to_hours(cast($relever_horizon_hours as bigint))
+                + to_hours(cast($relever_horizon_hours as bigint))
             ),
             case
                 when next_within_window then measured.next_start_ts
-                else measured.end_ts - interval 1 hour
+                else
+                    measured.end_ts - interval 1 hour
                     + to_hours(cast($treadmill_window_hours as bigint))
             end
         ) as resolved_ts
@@ -149,7 +161,8 @@ final as (
     from resolved
     -- an event resolves only in hours the data has reached: a missing day delays it, never
     -- settles it on absent hours
-    where resolved_ts >= $day_start
+    where
+        resolved_ts >= $day_start
         and resolved_ts < $day_end
         and resolved_ts <= (
             select max(source.ts) from source

@@ -20,7 +20,7 @@ daily as (
         arg_max(oi_base, ts) as oi_base,
         arg_max(oi_usd, ts) as oi_usd,
         arg_max(oi_base, ts) / nullif(arg_min(oi_base, ts) / (1 + arg_min(oi_change_pct_1h, ts)), 0)
-            - 1 as oi_change_pct_1d,
+        - 1 as oi_change_pct_1d,
         arg_max(funding_last_8h, ts) as funding_last_8h,
         avg(funding_estimate_8h) as funding_estimate_8h_mean,
         sum(long_liq_usd) as long_liq_usd,
@@ -41,9 +41,11 @@ daily as (
             end
         ) as regime
     from (
-        select *, count(*) over (partition by exchange, symbol, regime) as count_in_day
+        select
+            *,
+            count(*) over (partition by exchange, symbol, regime) as count_in_day
         from source
-    )
+    ) as counted
     group by exchange, symbol
 )
 

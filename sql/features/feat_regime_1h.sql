@@ -23,8 +23,16 @@ with market as (
 
 instruments as (
     -- the coin of each perpetual, asked once per symbol rather than once per hour
-    select exchange, symbol, coin_of(symbol) as coin
-    from (select distinct exchange, symbol from market)
+    select
+        exchange,
+        symbol,
+        coin_of(symbol) as coin
+    from (
+        select distinct
+            exchange,
+            symbol
+        from market
+    ) as listed
 ),
 
 coin_liquidations as (
@@ -40,7 +48,10 @@ coin_liquidations as (
 ),
 
 coin_open_interest as (
-    select coin, ts, oi_usd as coin_oi_usd
+    select
+        coin,
+        ts,
+        oi_usd as coin_oi_usd
     from fct_open_interest_cross_venue
     where ts >= $window_start and ts < $day_end
 ),
@@ -54,16 +65,19 @@ hours as (
         coin_liquidations.coin_liq_venues,
         coin_liquidations.coin_liq_coverages,
         -- the liquidations the burst logic reads, per RegimeThresholds.coin_level_liquidations
-        case when $coin_level_liquidations
-            then coalesce(coin_liquidations.coin_long_liq_usd, market.long_liq_usd)
+        case
+            when $coin_level_liquidations
+                then coalesce(coin_liquidations.coin_long_liq_usd, market.long_liq_usd)
             else market.long_liq_usd
         end as burst_long_liq_usd,
-        case when $coin_level_liquidations
-            then coalesce(coin_liquidations.coin_short_liq_usd, market.short_liq_usd)
+        case
+            when $coin_level_liquidations
+                then coalesce(coin_liquidations.coin_short_liq_usd, market.short_liq_usd)
             else market.short_liq_usd
         end as burst_short_liq_usd,
-        case when $coin_level_liquidations
-            then coalesce(coin_open_interest.coin_oi_usd, market.oi_usd)
+        case
+            when $coin_level_liquidations
+                then coalesce(coin_open_interest.coin_oi_usd, market.oi_usd)
             else market.oi_usd
         end as burst_oi_usd
     from market
@@ -75,7 +89,13 @@ hours as (
 ),
 
 settlements as (
-    select exchange, symbol, funding_time, funding_rate, funding_interval_hours, funding_rate_8h
+    select
+        exchange,
+        symbol,
+        funding_time,
+        funding_rate,
+        funding_interval_hours,
+        funding_rate_8h
     from fct_funding
     where funding_time < $day_end
 ),
@@ -89,9 +109,10 @@ with_funding as (
         settlements.funding_interval_hours
     from hours
     asof left join settlements
-        on hours.exchange = settlements.exchange
-        and hours.symbol = settlements.symbol
-        and hours.ts >= settlements.funding_time
+        on
+            hours.exchange = settlements.exchange
+            and hours.symbol = settlements.symbol
+            and hours.ts >= settlements.funding_time
 ),
 
 with_trends as (
@@ -119,21 +140,29 @@ with_trends as (
 scored as (
     select
         *,
-        (premium_interval_mean + least(greatest(
-            $funding_anchor * coalesce(funding_interval_hours, 8) / 8 - premium_interval_mean,
-            -$funding_clamp), $funding_clamp))
-            * 8 / coalesce(funding_interval_hours, 8) as funding_estimate_8h,
+        (
+            premium_interval_mean
+            + least(
+                greatest(
+                    $funding_anchor * coalesce(funding_interval_hours, 8) / 8
+                    - premium_interval_mean,
+                    -$funding_clamp
+                ),
+                $funding_clamp
+            )
+        )
+        * 8 / coalesce(funding_interval_hours, 8) as funding_estimate_8h,
         premium_interval_mean * 8 / coalesce(funding_interval_hours, 8) as premium_8h,
         (oi_base - avg(oi_base) over month) / nullif(stddev_samp(oi_base) over month, 0)
             as oi_zscore_30d,
         (funding_last_8h - avg(funding_last_8h) over month)
-            / nullif(stddev_samp(funding_last_8h) over month, 0) as funding_zscore_30d,
+        / nullif(stddev_samp(funding_last_8h) over month, 0) as funding_zscore_30d,
         (long_liq_intensity - avg(long_liq_intensity) over month)
-            / nullif(stddev_samp(long_liq_intensity) over month, 0) as long_liq_zscore,
+        / nullif(stddev_samp(long_liq_intensity) over month, 0) as long_liq_zscore,
         (short_liq_intensity - avg(short_liq_intensity) over month)
-            / nullif(stddev_samp(short_liq_intensity) over month, 0) as short_liq_zscore,
+        / nullif(stddev_samp(short_liq_intensity) over month, 0) as short_liq_zscore,
         (liq_intensity - avg(liq_intensity) over month)
-            / nullif(stddev_samp(liq_intensity) over month, 0) as liq_intensity_zscore
+        / nullif(stddev_samp(liq_intensity) over month, 0) as liq_intensity_zscore
     from with_trends
     window month as (
         partition by exchange, symbol order by ts rows between 719 preceding and current row
@@ -176,7 +205,8 @@ flagged as (
 ),
 
 day_hours as (
-    select * from flagged where ts >= $day_start and ts < $day_end
+    select * from flagged
+    where ts >= $day_start and ts < $day_end
 ),
 
 -- Percentiles and medians over the 720 hours up to each of the day's hours, found by joining
@@ -194,10 +224,11 @@ month_ranks as (
         median(history.oi_base) as oi_median_30d,
         median(history.liq_intensity) as liq_intensity_median_30d
     from day_hours
-    join flagged as history
-        on history.exchange = day_hours.exchange
-        and history.symbol = day_hours.symbol
-        and history.hour_number between day_hours.hour_number - 719 and day_hours.hour_number
+    inner join flagged as history
+        on
+            history.exchange = day_hours.exchange
+            and history.symbol = day_hours.symbol
+            and history.hour_number between day_hours.hour_number - 719 and day_hours.hour_number
     group by all
 ),
 
@@ -205,25 +236,32 @@ labelled as (
     select
         *,
         case
-            when least(return_trend, return_build) < -$price_move
+            when
+                least(return_trend, return_build) < -$price_move
                 and oi_change_pct_trend < -$oi_move
                 and long_burst_recent and longs_liquidated_most then 'flush'
-            when return_trend > $price_move and oi_change_pct_trend < -$oi_move
+            when
+                return_trend > $price_move and oi_change_pct_trend < -$oi_move
                 and short_burst_recent and not longs_liquidated_most then 'squeeze'
-            when return_build > $price_move and oi_change_pct_build > $oi_move
+            when
+                return_build > $price_move and oi_change_pct_build > $oi_move
                 and longs_crowded then 'leverage_build'
-            when return_build < -$price_move and oi_change_pct_build >= -$oi_move
+            when
+                return_build < -$price_move and oi_change_pct_build >= -$oi_move
                 and longs_crowded then 'latent_fragility'
-            when return_build < -$price_move and oi_change_pct_build > $oi_move
+            when
+                return_build < -$price_move and oi_change_pct_build > $oi_move
                 and shorts_crowded then 'short_build'
-            when return_trend >= -$price_move and perp_taker_imbalance < -$flow_imbalance
+            when
+                return_trend >= -$price_move and perp_taker_imbalance < -$flow_imbalance
                 and spot_taker_imbalance > $flow_imbalance then 'spot_absorption'
-            when oi_base < oi_median_30d and not longs_crowded
+            when
+                oi_base < oi_median_30d and not longs_crowded
                 and liq_intensity_recent <= liq_intensity_median_30d then 'reset'
             else 'neutral'
         end as regime
     from day_hours
-    join month_ranks using (exchange, symbol, ts)
+    inner join month_ranks using (exchange, symbol, ts)
 )
 
 select

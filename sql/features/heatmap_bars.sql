@@ -11,7 +11,8 @@
 with minutes as (
     select *
     from fct_price_1m
-    where ts >= $day_start and ts < $day_end and exchange <> 'binance_spot'
+    where
+        ts >= $day_start and ts < $day_end and exchange <> 'binance_spot'
         and contract_type is distinct from 'delivery'
 ),
 
@@ -36,7 +37,8 @@ open_interest as (
         oi_base,
         oi_base - lag(oi_base) over (partition by exchange, symbol order by ts) as delta_oi_base
     from fct_open_interest
-    where ts < $day_end and exchange <> 'binance_spot'
+    where
+        ts < $day_end and exchange <> 'binance_spot'
         and contract_type is distinct from 'delivery'
 )
 

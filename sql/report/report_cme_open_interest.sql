@@ -12,7 +12,12 @@
 --         days; $coin, $instruments ('exchange:symbol' of the coin's venues, for older
 --         fct_open_interest partitions whose coin reads null)
 with source as (
-    select as_of, report_date, symbol, open_interest, open_interest_btc
+    select
+        as_of,
+        report_date,
+        symbol,
+        open_interest,
+        open_interest_btc
     from fct_cot_weekly
     where $coin = 'BTC' and symbol in ('133741', '133742') and as_of is not null
 ),
@@ -27,7 +32,7 @@ cross_venue as (
         weeks.as_of,
         max(hourly.ts) as hour,
         arg_max(
-            {'oi_base': hourly.oi_base, 'venues': hourly.venues},
+            { 'oi_base': hourly.oi_base, 'venues': hourly.venues },
             hourly.ts
         ) as reading
     from weeks
@@ -38,7 +43,8 @@ cross_venue as (
 ),
 
 weeks_without_aggregate as (
-    select as_of from weeks where as_of not in (select as_of from cross_venue)
+    select as_of from weeks
+    where as_of not in (select as_of from cross_venue)
 ),
 
 instrument_hours as (
@@ -53,16 +59,18 @@ instrument_hours as (
         arg_max(readings.oi_base, readings.ts) as oi_base
     from weeks_without_aggregate as weeks
     inner join fct_open_interest as readings
-        on cast(readings.ts as date) = cast(weeks.as_of as date)
-        and readings.ts >= weeks.as_of
-        and readings.ts < weeks.as_of + interval 1 day
-    where (
-        readings.coin = $coin
-        or (
-            readings.coin is null
-            and list_contains($instruments, readings.exchange || ':' || readings.symbol)
+        on
+            cast(readings.ts as date) = cast(weeks.as_of as date)
+            and readings.ts >= weeks.as_of
+            and readings.ts < weeks.as_of + interval 1 day
+    where
+        (
+            readings.coin = $coin
+            or (
+                readings.coin is null
+                and list_contains($instruments, readings.exchange || ':' || readings.symbol)
+            )
         )
-    )
         and readings.oi_base is not null
     group by 1, 2, 3, 4
 ),
@@ -81,7 +89,7 @@ summed as (
     select
         as_of,
         max(hour) as hour,
-        arg_max({'oi_base': oi_base, 'venues': venues}, hour) as reading
+        arg_max({ 'oi_base': oi_base, 'venues': venues }, hour) as reading
     from summed_hours
     group by as_of
 ),

@@ -4,22 +4,42 @@
 -- grain: exchange × dataset × symbol × day
 -- inputs: dq_coverage of the report's days; $instruments, $first_day, $last_day
 with source as (
-    select exchange, dataset, symbol, date, status, rows, expected_rows, detail
+    select
+        exchange,
+        dataset,
+        symbol,
+        date,
+        status,
+        rows,
+        expected_rows,
+        detail
     from dq_coverage
     where list_contains($instruments, exchange || ':' || symbol)
 ),
 
 series as (
-    select distinct exchange, dataset, symbol from source
+    select distinct
+        exchange,
+        dataset,
+        symbol
+    from source
 ),
 
 days as (
-    select cast(unnest(generate_series(cast($first_day as date), cast($last_day as date),
-        interval 1 day)) as date) as date
+    select
+        cast(
+            unnest(
+                generate_series(cast($first_day as date), cast($last_day as date), interval 1 day)
+            ) as date
+        ) as date
 ),
 
 grid as (
-    select series.exchange, series.dataset, series.symbol, days.date
+    select
+        series.exchange,
+        series.dataset,
+        series.symbol,
+        days.date
     from series
     cross join days
 )

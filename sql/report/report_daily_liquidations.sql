@@ -42,7 +42,8 @@ perpetual_daily as (
         null::double as short_estimated,
         null::varchar as venue_coverage
     from fct_liquidations_5m
-    where exchange = $exchange and symbol = $symbol
+    where
+        exchange = $exchange and symbol = $symbol
         and date not in (select date from coin_daily)
     group by date
 ),
@@ -55,27 +56,39 @@ daily as (
 
 sides as (
     select
-        date, scope, venue_coverage, 'longs liquidated' as side, long_usd as usd,
-        long_count as orders, long_complete as usd_complete, long_sampled as usd_sampled,
+        date,
+        scope,
+        venue_coverage,
+        'longs liquidated' as side,
+        long_usd as usd,
+        long_count as orders,
+        long_complete as usd_complete,
+        long_sampled as usd_sampled,
         long_estimated as usd_estimated
     from daily
     union all
     select
-        date, scope, venue_coverage, 'shorts liquidated' as side, short_usd as usd,
-        short_count as orders, short_complete as usd_complete, short_sampled as usd_sampled,
+        date,
+        scope,
+        venue_coverage,
+        'shorts liquidated' as side,
+        short_usd as usd,
+        short_count as orders,
+        short_complete as usd_complete,
+        short_sampled as usd_sampled,
         short_estimated as usd_estimated
     from daily
 )
 
 select
     strftime(date, '%Y-%m-%d') as day,
-    cast(side as varchar) as side,
-    cast(usd as double) as usd,
-    cast(orders as bigint) as orders,
-    cast(scope as varchar) as scope,
-    cast(usd_complete as double) as usd_complete,
-    cast(usd_sampled as double) as usd_sampled,
-    cast(usd_estimated as double) as usd_estimated,
-    cast(venue_coverage as varchar) as venue_coverage
+    side::varchar as side,
+    usd::double as usd,
+    orders::bigint as orders,
+    scope::varchar as scope,
+    usd_complete::double as usd_complete,
+    usd_sampled::double as usd_sampled,
+    usd_estimated::double as usd_estimated,
+    venue_coverage::varchar as venue_coverage
 from sides
 order by day, side

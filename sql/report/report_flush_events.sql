@@ -19,7 +19,8 @@ select
     cast(relever_hours as bigint) as relever_hours,
     cast(coalesce(treadmill, false) as boolean) as treadmill
 from feat_flush_events
-where exchange = $exchange
+where
+    exchange = $exchange
     and symbol = $symbol
     and start_ts < $range_end
     and end_ts > $range_start

@@ -7,10 +7,17 @@
 --         it), $instruments ('exchange:symbol' of the coin's venues, for older partitions whose
 --         coin reads null)
 with source as (
-    select exchange, symbol, funding_time, funding_rate, funding_interval_hours, funding_rate_8h,
+    select
+        exchange,
+        symbol,
+        funding_time,
+        funding_rate,
+        funding_interval_hours,
+        funding_rate_8h,
         funding_rate_apr
     from fct_funding
-    where coin = $coin
+    where
+        coin = $coin
         or (coin is null and list_contains($instruments, exchange || ':' || symbol))
 )
 

@@ -5,8 +5,15 @@
 -- grain: hour (ts = hour start)
 -- inputs: fct_funding_cross_venue of the report's days; $coin
 with source as (
-    select ts, venues, venue_count, funding_rate_8h_mean, funding_rate_8h_oi_weighted,
-        funding_rate_apr_oi_weighted, oi_weighted_venue_count, oi_usd_weight
+    select
+        ts,
+        venues,
+        venue_count,
+        funding_rate_8h_mean,
+        funding_rate_8h_oi_weighted,
+        funding_rate_apr_oi_weighted,
+        oi_weighted_venue_count,
+        oi_usd_weight
     from fct_funding_cross_venue
     where coin = $coin and funding_rate_8h_oi_weighted is not null
 )

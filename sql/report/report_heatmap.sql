@@ -4,7 +4,15 @@
 -- grain: price bin × side, at the latest heatmap instant of the range
 -- inputs: feat_liquidation_heatmap and fct_price_1m of the report's days; $exchange, $symbol
 with source as (
-    select ts, bin, price_low, price_high, side, est_notional_usd, share, method
+    select
+        ts,
+        bin,
+        price_low,
+        price_high,
+        side,
+        est_notional_usd,
+        share,
+        method
     from feat_liquidation_heatmap
     where exchange = $exchange and symbol = $symbol
 ),
@@ -17,7 +25,8 @@ latest as (
 close_at as (
     select arg_max(close, ts) as close
     from fct_price_1m
-    where exchange = $exchange and symbol = $symbol
+    where
+        exchange = $exchange and symbol = $symbol
         and ts < (select ts from latest) + interval 5 minute
 )
 

@@ -4,7 +4,10 @@
 -- grain: exchange × symbol
 -- inputs: fct_funding of the report's days
 with source as (
-    select exchange, symbol, coin
+    select
+        exchange,
+        symbol,
+        coin
     from fct_funding
     where coin is not null
 )

@@ -16,7 +16,9 @@ with open_interest as (
 ),
 
 price as (
-    select date_trunc('hour', ts) as hour, arg_max(close, ts) as close
+    select
+        date_trunc('hour', ts) as hour,
+        arg_max(close, ts) as close
     from fct_price_1m
     where exchange = $exchange and symbol = $symbol
     group by 1

@@ -18,7 +18,7 @@ with source as (
         coin = $coin
         or (coin is null and list_contains($instruments, exchange || ':' || symbol))
     )
-        and oi_usd is not null
+    and oi_usd is not null
 ),
 
 last_of_hour as (
@@ -51,4 +51,4 @@ select
     cast(instruments as integer) as instruments,
     cast(symbols as varchar) as symbols
 from final
-order by hour, contract_type desc
+order by hour asc, contract_type desc
