@@ -182,6 +182,19 @@ def test_definitions_load_with_one_asset_per_table() -> None:
     assert definitions.resolve_job_def(DAILY_JOB).partitions_def is not None
 
 
+def test_a_staged_asset_is_described_by_its_dataset() -> None:
+    open_interest = dataset("okx", "open_interest")
+    (asset,) = [a for a in staged_assets if a.key.to_user_string() == open_interest.table]
+    assert asset.descriptions_by_key[asset.key] == (
+        f"{open_interest.description}\n\n"
+        "`okx` `open_interest`, paged REST history "
+        "(`api/v5/rubik/stat/contracts/open-interest-history`, one chunk of pages per symbol and "
+        f"day), published for {open_interest.available_from}…today. One row per source row, "
+        "exact duplicates dropped and counted. Each file is validated before publishing; a file "
+        "that fails a gate is quarantined alone."
+    )
+
+
 def test_rematerialising_a_range_gives_identical_rows_and_no_stale_files(
     tmp_path: Path, mirror: Path, write_file: WriteFile
 ) -> None:

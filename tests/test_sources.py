@@ -517,6 +517,49 @@ def test_dataset_kinds_and_cadences() -> None:
         assert d.cadence is expected_cadence
 
 
+@pytest.mark.parametrize("ds", DATASETS, ids=lambda d: d.table)
+def test_every_dataset_says_what_it_means_and_where_it_comes_from(ds: Dataset) -> None:
+    # The description opens the staged table's documentation: whole sentences.
+    assert ds.description.strip()
+    assert ds.description.endswith(".")
+    # The origin is one clause of "`<exchange>` `<name>`, <origin>, published for …".
+    assert ds.origin.strip()
+    assert "\n" not in ds.origin
+    assert not ds.origin.endswith((".", ","))
+
+
+@pytest.mark.parametrize(
+    ("exchange", "name", "origin"),
+    [
+        ("binance_um", "klines", "daily archive files"),
+        ("binance_cm", "funding_rate", "monthly archive files"),
+        (
+            "bitmex",
+            "funding_rate",
+            "paged REST history (`api/v1/funding`, one chunk of pages per symbol and month)",
+        ),
+        (
+            "bybit",
+            "open_interest",
+            "paged REST history (`v5/market/open-interest`, one chunk of pages per symbol and day)",
+        ),
+        ("binance_spot", "klines", "daily archive files"),
+        ("okx", "liquidation_stream", "the recorder's closed hourly files of the day"),
+    ],
+)
+def test_origin_follows_the_archive_cadence_or_the_rest_path(
+    exchange: str, name: str, origin: str
+) -> None:
+    assert dataset(exchange, name).origin == origin
+
+
+def test_a_name_several_venues_publish_is_described_alike() -> None:
+    by_name: dict[str, set[str]] = {}
+    for d in DATASETS:
+        by_name.setdefault(d.name, set()).add(d.description)
+    assert {name: len(texts) for name, texts in by_name.items() if len(texts) > 1} == {}
+
+
 def test_unknown_dataset_is_a_key_error() -> None:
     with pytest.raises(KeyError, match="binance_spot/metrics"):
         dataset("binance_spot", "metrics")

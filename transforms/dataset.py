@@ -102,6 +102,12 @@ class Dataset:
     archive_path: Callable[[str, date], str]
     """Archive-relative path of the file that holds ``day`` for ``symbol``; for a REST dataset,
     the folder of the chunk of pages that holds it."""
+    description: str
+    """What the dataset's rows mean to the business, in the words of the plug-in declaring it:
+    the first paragraph of its staged table's description."""
+    origin: str
+    """Where its files come from, in words that complete "`<exchange>` `<name>`, …, published
+    for …": ``daily archive files``, the REST path and its chunks, the recorder's hourly files."""
     endpoint: Endpoint | None = None
     """The paged REST endpoint the dataset comes from; None for an archive of files."""
     fallback_for: str | None = None

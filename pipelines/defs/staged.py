@@ -37,81 +37,14 @@ class ArchiveUnavailableError(Exception):
     """The archive kept failing for some files; the step's retry policy will try again."""
 
 
-DESCRIPTIONS = {
-    "klines": "Traded 1-minute OHLCV bars with taker-buy volume: the price and flow of the market.",
-    "mark_price_klines": "1-minute mark price, the price liquidations are triggered against.",
-    "index_price_klines": "1-minute spot index price the perpetual is anchored to by funding.",
-    "premium_index_klines": (
-        "1-minute premium index (perp vs index), the input of the next funding rate."
-    ),
-    "metrics": (
-        "5-minute open interest in base units and USD, with top-trader and all-account long/short "
-        "ratios and the taker buy/sell ratio: how much leverage is open and who holds it."
-    ),
-    "delivery_klines": (
-        "Traded 1-minute bars of the quarterly delivery contracts live on the day (the two "
-        "nearest expiries of each universe coin that has quarterlies, derived from the "
-        "calendar): the dated futures beside the perpetual; the expiring one stops at 08:00."
-    ),
-    "delivery_metrics": (
-        "5-minute open interest and ratios of the quarterly delivery contracts live on the day "
-        "(derived from the universe's coins and the calendar), up to a contract's expiry."
-    ),
-    "funding_rate": (
-        "Every funding settlement with its interval: what longs paid shorts (or the reverse), "
-        "the price of holding leverage."
-    ),
-    "liquidation_snapshot": (
-        "Forced orders (liquidations) as the exchange published them: SELL liquidated a long, "
-        "BUY a short. A sampled stream, so a lower bound."
-    ),
-    "funding_rate_rest": (
-        "Funding settlements from the REST history for days whose monthly archive file is not "
-        "published yet (the current month): fetched only for those days; the archive is the "
-        "source of record once it exists."
-    ),
-    "liquidations": (
-        "Every liquidation fill of Hyperliquid's archive, once per forced order (each appears "
-        "from both sides of the trade): complete coverage, not a sample."
-    ),
-    "liquidation_stream": (
-        "Forced orders recorded from the venue's public liquidation stream by `treadmill "
-        "record`, one day of closed hourly files: a sample where the venue samples."
-    ),
-    "cot_tff": (
-        "CFTC's weekly Commitments of Traders (Traders in Financial Futures, futures only) per "
-        "contract market: open interest and the long, short and spreading positions of "
-        "dealers, asset managers, leveraged funds, other reportables and non-reportables, as of "
-        "each Tuesday (staged on that Tuesday's partition)."
-    ),
-    "open_interest": (
-        "5-minute open interest in base units (and USD where the venue reports it) from the "
-        "venue's REST history: how much leverage is open on that venue."
-    ),
-}
-
-
 def build_staged_asset(
     dataset: Dataset, retry_policy: dg.RetryPolicy = FETCH_RETRY
 ) -> dg.AssetsDefinition:
     """The staged asset of one dataset: a thin wrapper over :func:`stage_dataset`."""
     window = f"{dataset.available_from}…{dataset.available_until or 'today'}"
-    if dataset.exchange == "cftc":
-        origin = "CFTC's yearly report files and the current week's file (every market)"
-    elif dataset.source == "objects":
-        origin = "Hyperliquid's archive (one file a day, or its hourly files, for every coin)"
-    elif dataset.source == "recorder":
-        origin = "the recorder's closed hourly files of the day"
-    elif dataset.endpoint is None:
-        origin = f"{dataset.cadence} archive files"
-    else:
-        origin = (
-            f"paged REST history (`{dataset.endpoint.path}`, one chunk of pages per symbol and "
-            f"{'month' if dataset.cadence == 'monthly' else 'day'})"
-        )
     description = (
-        f"{DESCRIPTIONS[dataset.name]}\n\n"
-        f"`{dataset.exchange}` `{dataset.name}`, {origin}, published for "
+        f"{dataset.description}\n\n"
+        f"`{dataset.exchange}` `{dataset.name}`, {dataset.origin}, published for "
         f"{window}. One row per source row, exact duplicates dropped and counted. Each file is "
         "validated before publishing; a file that fails a gate is quarantined alone."
     )

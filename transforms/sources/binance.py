@@ -22,8 +22,9 @@ launch (2019-09-08) and COIN-M with its launch (2020-08-10); spot klines start 2
 from collections.abc import Callable
 from datetime import date
 
-from transforms.dataset import Cadence, Dataset
+from transforms.dataset import Cadence, Dataset, SymbolRule
 from transforms.schemas import Kind
+from transforms.sources import descriptions
 from transforms.sources.delivery import DeliveryContracts
 
 INTERVAL = "1m"
@@ -36,12 +37,31 @@ LIQUIDATION_FIRST_DAY = date(2023, 6, 25)
 UM_LIQUIDATION_LAST_DAY = date(2024, 3, 31)
 CM_LIQUIDATION_LAST_DAY = date(2024, 10, 14)
 
-KLINE_DATA_TYPES = {
-    "klines": "klines",
-    "mark_price_klines": "markPriceKlines",
-    "index_price_klines": "indexPriceKlines",
-    "premium_index_klines": "premiumIndexKlines",
-}
+KLINE_DATASETS: tuple[tuple[str, str, str], ...] = (
+    ("klines", "klines", descriptions.KLINES),
+    ("mark_price_klines", "markPriceKlines", descriptions.MARK_PRICE_KLINES),
+    ("index_price_klines", "indexPriceKlines", descriptions.INDEX_PRICE_KLINES),
+    ("premium_index_klines", "premiumIndexKlines", descriptions.PREMIUM_INDEX_KLINES),
+)
+"""Each kline-class dataset: its name, the archive's ``dataType`` and what it means."""
+
+METRICS = (
+    "5-minute open interest in base units and USD, with top-trader and all-account long/short "
+    "ratios and the taker buy/sell ratio: how much leverage is open and who holds it."
+)
+DELIVERY_KLINES = (
+    "Traded 1-minute bars of the quarterly delivery contracts live on the day (the two "
+    "nearest expiries of each universe coin that has quarterlies, derived from the "
+    "calendar): the dated futures beside the perpetual; the expiring one stops at 08:00."
+)
+DELIVERY_METRICS = (
+    "5-minute open interest and ratios of the quarterly delivery contracts live on the day "
+    "(derived from the universe's coins and the calendar), up to a contract's expiry."
+)
+LIQUIDATION_SNAPSHOT = (
+    "Forced orders (liquidations) as the exchange published them: SELL liquidated a long, "
+    "BUY a short. A sampled stream, so a lower bound."
+)
 
 
 def cm_pair(symbol: str) -> str:
@@ -74,11 +94,37 @@ def _monthly_path(market: str, data_type: str) -> Callable[[str, date], str]:
     return path
 
 
+def _archive_dataset(
+    exchange: str,
+    name: str,
+    kind: Kind,
+    cadence: Cadence,
+    available_from: date,
+    available_until: date | None,
+    path: Callable[[str, date], str],
+    description: str,
+    contracts: SymbolRule | None = None,
+) -> Dataset:
+    """A dataset of the archive's files: one file per symbol and day, or month."""
+    return Dataset(
+        exchange,
+        name,
+        kind,
+        cadence,
+        available_from,
+        available_until,
+        path,
+        description=description,
+        origin=f"{cadence} archive files",
+        contracts=contracts,
+    )
+
+
 def _futures_datasets(
     exchange: str, market: str, launch: date, liquidation_last_day: date
 ) -> list[Dataset]:
     datasets = [
-        Dataset(
+        _archive_dataset(
             exchange,
             name,
             Kind.KLINE,
@@ -90,11 +136,12 @@ def _futures_datasets(
                 data_type,
                 pair_only=market == "futures/cm" and name == "index_price_klines",
             ),
+            description,
         )
-        for name, data_type in KLINE_DATA_TYPES.items()
+        for name, data_type, description in KLINE_DATASETS
     ]
     datasets += [
-        Dataset(
+        _archive_dataset(
             exchange,
             "metrics",
             Kind.METRICS,
@@ -102,8 +149,9 @@ def _futures_datasets(
             max(launch, METRICS_FIRST_DAY),
             None,
             _daily_path(market, "metrics"),
+            METRICS,
         ),
-        Dataset(
+        _archive_dataset(
             exchange,
             "funding_rate",
             Kind.FUNDING_RATE,
@@ -111,8 +159,9 @@ def _futures_datasets(
             launch,
             None,
             _monthly_path(market, "fundingRate"),
+            descriptions.FUNDING_RATE,
         ),
-        Dataset(
+        _archive_dataset(
             exchange,
             "liquidation_snapshot",
             Kind.LIQUIDATION,
@@ -120,8 +169,9 @@ def _futures_datasets(
             LIQUIDATION_FIRST_DAY,
             liquidation_last_day,
             _daily_path(market, "liquidationSnapshot"),
+            LIQUIDATION_SNAPSHOT,
         ),
-        Dataset(
+        _archive_dataset(
             exchange,
             "delivery_klines",
             Kind.KLINE,
@@ -129,9 +179,10 @@ def _futures_datasets(
             launch,
             None,
             _kline_path(market, "klines"),
+            DELIVERY_KLINES,
             contracts=DeliveryContracts(exchange),
         ),
-        Dataset(
+        _archive_dataset(
             exchange,
             "delivery_metrics",
             Kind.METRICS,
@@ -139,6 +190,7 @@ def _futures_datasets(
             max(launch, METRICS_FIRST_DAY),
             None,
             _daily_path(market, "metrics"),
+            DELIVERY_METRICS,
             contracts=DeliveryContracts(exchange),
         ),
     ]
@@ -148,7 +200,7 @@ def _futures_datasets(
 BINANCE_DATASETS: tuple[Dataset, ...] = (
     *_futures_datasets("binance_um", "futures/um", UM_LAUNCH, UM_LIQUIDATION_LAST_DAY),
     *_futures_datasets("binance_cm", "futures/cm", CM_LAUNCH, CM_LIQUIDATION_LAST_DAY),
-    Dataset(
+    _archive_dataset(
         "binance_spot",
         "klines",
         Kind.KLINE,
@@ -156,6 +208,7 @@ BINANCE_DATASETS: tuple[Dataset, ...] = (
         SPOT_LAUNCH,
         None,
         _kline_path("spot", "klines"),
+        descriptions.KLINES,
     ),
 )
 

@@ -72,6 +72,11 @@ BINANCE_API_DATASETS: tuple[Dataset, ...] = (
         Cadence.MONTHLY,
         UM_LAUNCH,
         FUNDING,
+        description=(
+            "Funding settlements from the REST history for days whose monthly archive file is "
+            "not published yet (the current month): fetched only for those days; the archive "
+            "is the source of record once it exists."
+        ),
         fallback_for="funding_rate",
     ),
 )

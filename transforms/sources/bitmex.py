@@ -19,6 +19,7 @@ import pyarrow as pa
 from transforms.dataset import Cadence, Dataset
 from transforms.endpoints import Endpoint, PageContent, PageShapeError, Paging, RateLimit, Venue
 from transforms.schemas import Kind
+from transforms.sources import descriptions
 from transforms.sources.rest import (
     MS_PER_HOUR,
     as_float,
@@ -85,6 +86,12 @@ FUNDING = Endpoint(
 
 BITMEX_DATASETS: tuple[Dataset, ...] = (
     rest_dataset(
-        "bitmex", "funding_rate", Kind.FUNDING_RATE, Cadence.MONTHLY, XBTUSD_LAUNCH, FUNDING
+        "bitmex",
+        "funding_rate",
+        Kind.FUNDING_RATE,
+        Cadence.MONTHLY,
+        XBTUSD_LAUNCH,
+        FUNDING,
+        description=descriptions.FUNDING_RATE,
     ),
 )

@@ -30,6 +30,7 @@ from transforms.endpoints import (
     Venue,
 )
 from transforms.schemas import Kind
+from transforms.sources import descriptions
 from transforms.sources.rest import (
     MS_PER_HOUR,
     as_float,
@@ -147,9 +148,21 @@ OPEN_INTEREST = Endpoint(
 
 BYBIT_DATASETS: tuple[Dataset, ...] = (
     rest_dataset(
-        "bybit", "funding_rate", Kind.FUNDING_RATE, Cadence.MONTHLY, LINEAR_LAUNCH, FUNDING
+        "bybit",
+        "funding_rate",
+        Kind.FUNDING_RATE,
+        Cadence.MONTHLY,
+        LINEAR_LAUNCH,
+        FUNDING,
+        description=descriptions.FUNDING_RATE,
     ),
     rest_dataset(
-        "bybit", "open_interest", Kind.METRICS, Cadence.DAILY, LINEAR_LAUNCH, OPEN_INTEREST
+        "bybit",
+        "open_interest",
+        Kind.METRICS,
+        Cadence.DAILY,
+        LINEAR_LAUNCH,
+        OPEN_INTEREST,
+        description=descriptions.OPEN_INTEREST,
     ),
 )

@@ -361,6 +361,13 @@ CFTC_DATASETS: tuple[Dataset, ...] = (
         FIRST_REPORT,
         None,
         week_path,
+        description=(
+            "CFTC's weekly Commitments of Traders (Traders in Financial Futures, futures only) "
+            "per contract market: open interest and the long, short and spreading positions of "
+            "dealers, asset managers, leveraged funds, other reportables and non-reportables, "
+            "as of each Tuesday (staged on that Tuesday's partition)."
+        ),
+        origin="CFTC's yearly report files and the current week's file (every market)",
         source=Source.OBJECTS,
         parse=parse_week,
         weekday=TUESDAY,

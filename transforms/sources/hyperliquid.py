@@ -57,6 +57,7 @@ from transforms.formats import (
 )
 from transforms.landed import landed_hours, missing_hours
 from transforms.schemas import FUNDING_RATE, KLINE, LIQUIDATION, METRICS, Kind
+from transforms.sources import descriptions
 
 EXCHANGE: Final = "hyperliquid"
 ASSET_CTXS_FIRST_DAY: Final = date(2023, 5, 20)
@@ -65,6 +66,11 @@ MAX_INFLATED_BYTES: Final = 4 * 1024**3
 _NUMERIC: Final = HYPERLIQUID_ASSET_CTXS_COLUMNS[2:]
 _PRICES: Final = ("oracle_px", "mark_px", "mid_px")
 _MS = pa.timestamp("ms", tz="UTC")
+ORIGIN: Final = "Hyperliquid's archive (one file a day, or its hourly files, for every coin)"
+LIQUIDATIONS: Final = (
+    "Every liquidation fill of Hyperliquid's archive, once per forced order (each appears "
+    "from both sides of the trade): complete coverage, not a sample."
+)
 
 
 def _asset_ctxs_path(_: str, day: date) -> str:
@@ -387,7 +393,13 @@ def _liquidation(user: Any, fill: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _objects_dataset(
-    name: str, kind: Kind, first_day: date, path: Any, parse: Any, coverage: str = "sampled"
+    name: str,
+    kind: Kind,
+    first_day: date,
+    path: Any,
+    parse: Any,
+    description: str,
+    coverage: str = "sampled",
 ) -> Dataset:
     return Dataset(
         EXCHANGE,
@@ -397,6 +409,8 @@ def _objects_dataset(
         first_day,
         None,
         path,
+        description=description,
+        origin=ORIGIN,
         source=Source.OBJECTS,
         parse=parse,
         coverage=coverage,
@@ -405,17 +419,25 @@ def _objects_dataset(
 
 HYPERLIQUID_DATASETS: tuple[Dataset, ...] = (
     *(
-        _objects_dataset(name, kind, ASSET_CTXS_FIRST_DAY, _asset_ctxs_path, parse_asset_ctxs)
-        for name, kind in (
-            ("klines", Kind.KLINE),
-            ("mark_price_klines", Kind.KLINE),
-            ("index_price_klines", Kind.KLINE),
-            ("premium_index_klines", Kind.KLINE),
-            ("open_interest", Kind.METRICS),
-            ("funding_rate", Kind.FUNDING_RATE),
+        _objects_dataset(
+            name, kind, ASSET_CTXS_FIRST_DAY, _asset_ctxs_path, parse_asset_ctxs, description
+        )
+        for name, kind, description in (
+            ("klines", Kind.KLINE, descriptions.KLINES),
+            ("mark_price_klines", Kind.KLINE, descriptions.MARK_PRICE_KLINES),
+            ("index_price_klines", Kind.KLINE, descriptions.INDEX_PRICE_KLINES),
+            ("premium_index_klines", Kind.KLINE, descriptions.PREMIUM_INDEX_KLINES),
+            ("open_interest", Kind.METRICS, descriptions.OPEN_INTEREST),
+            ("funding_rate", Kind.FUNDING_RATE, descriptions.FUNDING_RATE),
         )
     ),
     _objects_dataset(
-        "liquidations", Kind.LIQUIDATION, FILLS_FIRST_DAY, fills_path, parse_fills, "complete"
+        "liquidations",
+        Kind.LIQUIDATION,
+        FILLS_FIRST_DAY,
+        fills_path,
+        parse_fills,
+        LIQUIDATIONS,
+        "complete",
     ),
 )

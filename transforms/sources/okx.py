@@ -31,6 +31,7 @@ from transforms.endpoints import (
     Venue,
 )
 from transforms.schemas import Kind
+from transforms.sources import descriptions
 from transforms.sources.rest import (
     MS_PER_HOUR,
     as_float,
@@ -146,6 +147,22 @@ OPEN_INTEREST = Endpoint(
 )
 
 OKX_DATASETS: tuple[Dataset, ...] = (
-    rest_dataset("okx", "funding_rate", Kind.FUNDING_RATE, Cadence.MONTHLY, SWAP_LAUNCH, FUNDING),
-    rest_dataset("okx", "open_interest", Kind.METRICS, Cadence.DAILY, SWAP_LAUNCH, OPEN_INTEREST),
+    rest_dataset(
+        "okx",
+        "funding_rate",
+        Kind.FUNDING_RATE,
+        Cadence.MONTHLY,
+        SWAP_LAUNCH,
+        FUNDING,
+        description=descriptions.FUNDING_RATE,
+    ),
+    rest_dataset(
+        "okx",
+        "open_interest",
+        Kind.METRICS,
+        Cadence.DAILY,
+        SWAP_LAUNCH,
+        OPEN_INTEREST,
+        description=descriptions.OPEN_INTEREST,
+    ),
 )

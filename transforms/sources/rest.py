@@ -150,13 +150,16 @@ def rest_dataset(
     cadence: Cadence,
     available_from: date,
     endpoint: Endpoint,
+    description: str,
     fallback_for: str | None = None,
 ) -> Dataset:
     """A dataset fetched from ``endpoint``: one chunk of pages per symbol and period.
 
     Its "archive path" is the chunk's folder under ``raw/<exchange>/``:
-    ``<endpoint>/<symbol>/<YYYY-MM or YYYY-MM-DD>``.
+    ``<endpoint>/<symbol>/<YYYY-MM or YYYY-MM-DD>``; its origin names the endpoint's path and
+    the chunk's period.
     """
+    chunk_span = "month" if cadence is Cadence.MONTHLY else "day"
 
     def chunk_path(symbol: str, day: date) -> str:
         period = f"{day:%Y-%m}" if cadence is Cadence.MONTHLY else day.isoformat()
@@ -170,6 +173,11 @@ def rest_dataset(
         available_from,
         None,
         chunk_path,
+        description=description,
+        origin=(
+            f"paged REST history (`{endpoint.path}`, one chunk of pages per symbol and "
+            f"{chunk_span})"
+        ),
         endpoint=endpoint,
         fallback_for=fallback_for,
         source=Source.REST,

@@ -259,6 +259,11 @@ def _stream_dataset(exchange: str) -> Dataset:
         STREAM_FIRST_DAY,
         None,
         lambda _, day: day.isoformat(),
+        description=(
+            "Forced orders recorded from the venue's public liquidation stream by `treadmill "
+            "record`, one day of closed hourly files: a sample where the venue samples."
+        ),
+        origin="the recorder's closed hourly files of the day",
         source=Source.RECORDER,
         parse=parse_recorded,
     )
