@@ -13,7 +13,6 @@ from transforms.dataset import Dataset
 from transforms.manifests import StagedPartition, SymbolDay
 from transforms.quality import PARSE_CHECKS, STRUCTURAL_CHECKS, check_names
 from transforms.sources import DATASETS
-from transforms.staging import stage_dataset
 
 SOURCE_FILES_CHECK = "source_files_parse"
 MAX_FILES_LISTED = 200
@@ -40,7 +39,8 @@ class ArchiveUnavailableError(Exception):
 def build_staged_asset(
     dataset: Dataset, retry_policy: dg.RetryPolicy = FETCH_RETRY
 ) -> dg.AssetsDefinition:
-    """The staged asset of one dataset: a thin wrapper over :func:`stage_dataset`."""
+    """The staged asset of one dataset: a thin wrapper over
+    :func:`transforms.staging.stage_dataset`."""
     window = f"{dataset.available_from}…{dataset.available_until or 'today'}"
     description = (
         f"{dataset.description}\n\n"
@@ -84,6 +84,10 @@ def build_staged_asset(
     def staged_asset(
         context: dg.AssetExecutionContext, treadmill: TreadmillConfig
     ) -> dg.MaterializeResult:
+        # Staging runs Great Expectations, which takes ~8 s to import: loaded by the step that
+        # validates data, never by loading the code location (its definitions, the UI).
+        from transforms.staging import stage_dataset
+
         settings = treadmill.settings()
         days = [date.fromisoformat(key) for key in context.partition_keys]
         with source_client(dataset, settings) as client:
