@@ -47,7 +47,7 @@ from typing import Any, Final, Literal, get_args
 import pyarrow as pa
 
 from transforms import storage
-from transforms.dataset import Dataset, Source
+from transforms.dataset import Dataset
 from transforms.manifests import read_manifest
 from transforms.publication import PublicationDelays, due_at
 from transforms.schemas import TIMESTAMP, Kind
@@ -197,7 +197,7 @@ def _not_recording(settings: Settings, dataset: Dataset, day: date) -> dict[str,
     there is nothing to miss. From that day on, a day without closed hours is pending, then
     missing, like any file.
     """
-    if dataset.source is not Source.RECORDER:
+    if not dataset.traits.begins_when_recorded:
         return None
     venue = settings.recorder_root / dataset.exchange
     days = [folder.name for folder in storage.listing(venue, "????-??-??")]

@@ -6,11 +6,11 @@ know which venue declared one.
 """
 
 import enum
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import Final, Protocol
 
 import pyarrow as pa
 
@@ -30,6 +30,27 @@ class Source(enum.StrEnum):
     files of a day, holding every symbol."""
     RECORDER = "recorder"
     """What ``treadmill record`` wrote from a live stream: the closed hourly files of a day."""
+
+
+@dataclass(frozen=True)
+class SourceTraits:
+    """What quality and coverage must know of a kind of source (how a client reaches it is
+    :data:`transforms.clients.ACCESS`, a layer above)."""
+
+    cut_by_receipt: bool
+    """Files are cut by when a row was received, not when it happened (the recorder's hours):
+    a file may hold rows up to an hour before its period, and its window allows for that."""
+    begins_when_recorded: bool
+    """The source exists only from the first day the warehouse recorded it: a day before that
+    is not published (nothing to miss), not missing."""
+
+
+SOURCE_TRAITS: Final[Mapping[Source, SourceTraits]] = {
+    Source.ARCHIVE: SourceTraits(cut_by_receipt=False, begins_when_recorded=False),
+    Source.REST: SourceTraits(cut_by_receipt=False, begins_when_recorded=False),
+    Source.OBJECTS: SourceTraits(cut_by_receipt=False, begins_when_recorded=False),
+    Source.RECORDER: SourceTraits(cut_by_receipt=True, begins_when_recorded=True),
+}
 
 
 @dataclass(frozen=True)
@@ -141,6 +162,11 @@ class Dataset:
     @property
     def is_rest(self) -> bool:
         return self.endpoint is not None
+
+    @property
+    def traits(self) -> SourceTraits:
+        """What quality and coverage must know of this dataset's kind of source."""
+        return SOURCE_TRAITS[self.source]
 
     @property
     def shared_file(self) -> bool:

@@ -31,7 +31,7 @@ from typing import Any, Final, Literal
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from transforms.dataset import Cadence, Dataset, ParsedFile, Source
+from transforms.dataset import Cadence, Dataset, ParsedFile
 from transforms.schemas import COT_POSITIONS, STAGED_SCHEMAS, TIME_COLUMN, Kind
 
 Severity = Literal["error", "warn"]
@@ -97,7 +97,7 @@ def file_window(dataset: Dataset, period_start: date) -> tuple[datetime, datetim
         end = datetime(following.year, following.month, 1, tzinfo=UTC)
     else:
         end = start + timedelta(days=1)
-    if dataset.source is Source.RECORDER:
+    if dataset.traits.cut_by_receipt:
         # Recorded files are by receive hour: an order stamped 23:59:59.9 arrives after midnight.
         start -= RECEIVE_SLACK
     return start, end, dataset.kind is Kind.METRICS
