@@ -97,8 +97,9 @@ NOT_THE_WAREHOUSE: dict[str, dict[str, str]] = {
 """Modules above the plug-ins whose file access is not the warehouse's, and why."""
 
 LOCAL_READERS = ("transforms/sources/", "transforms/hour_files.py", "transforms/landed.py")
-"""Parsers and format readers read the local files a client hands them (the storage seam gives a
-client a local file for each warehouse file, :func:`transforms.storage.local_path`)."""
+"""Plug-in parsers and format readers read local files: staging hands a parser the local path of
+its landed unit (:func:`transforms.storage.local_path`), and the readers of a unit's records read
+beside it. Clients and orchestration list and read those same files through the seam."""
 
 
 def python_files(*folders: str) -> list[Path]:
@@ -183,12 +184,44 @@ def test_every_warehouse_access_goes_through_the_storage_seam() -> None:
     assert unexplained == {}
 
 
+PUBLISH_LAYOUT = frozenset(
+    {"PARTITION_FILE", "TEMP_FOLDER", "partition_dir", "temp_dir", "day_bounds"}
+)
+"""What :mod:`transforms.publish` tells everyone: the partition layout and the temp folder. Its
+atomic-write primitives are the local backend's, for :mod:`transforms.storage` alone."""
+
+
+def publish_primitives_used(path: Path) -> set[str]:
+    """Names a module takes from :mod:`transforms.publish` beyond its layout."""
+    used = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module == "transforms.publish":
+            used |= {alias.name for alias in node.names} - PUBLISH_LAYOUT
+        if isinstance(node, ast.ImportFrom) and node.module == "transforms":
+            used |= {f"transforms.{a.name}" for a in node.names if a.name == "publish"}
+        if isinstance(node, ast.Import):
+            used |= {a.name for a in node.names if a.name == "transforms.publish"}
+    return used
+
+
+def test_only_the_seam_writes_with_the_local_primitives() -> None:
+    found = {
+        relative(path): sorted(used)
+        # The simulator writes mirrors (sources), not the warehouse, and may use them.
+        for path in python_files("transforms", "pipelines")
+        if relative(path) not in SEAM_EXEMPT and (used := publish_primitives_used(path))
+    }
+    assert found == {}
+
+
 def test_the_seam_check_sees_a_direct_write(tmp_path: Path) -> None:
     module = tmp_path / "module.py"
     module.write_text(
         "def publish(path):\n    path.write_bytes(b'x')\n    os.replace(path, path)\n"
     )
     assert file_access(module) == {".write_bytes", "os.replace"}
+    module.write_text("from transforms.publish import PARTITION_FILE, publish_file\n")
+    assert publish_primitives_used(module) == {"publish_file"}
 
 
 FOLDER_NAMES = frozenset(

@@ -15,7 +15,7 @@ from pipelines.defs.sensors import late_data_sensor
 from pipelines.defs.staged import staged_assets
 from tests.conftest import WriteFile
 from tests.factories import funding_rows, kline_rows, metrics_rows
-from transforms import formats
+from transforms import formats, storage
 from transforms.coverage import coverage_rows
 from transforms.errors import ConfigError
 from transforms.late_data import AwaitedFile, awaited_files, late_runs, watch_window
@@ -26,7 +26,6 @@ from transforms.publication import (
     PublicationDelays,
     due_at,
 )
-from transforms.publish import write_json_atomically
 from transforms.settings import SCHEDULE_TIME_ENV, Settings, parse_universe, schedule_time
 from transforms.sources import dataset
 
@@ -85,7 +84,7 @@ def test_files_are_awaited_from_the_end_of_their_period_for_the_publication_dela
 
 def write_manifest(settings: Settings, table: str, day: date, statuses: dict[str, str]) -> None:
     entries = [{"symbol": symbol, "status": status} for symbol, status in statuses.items()]
-    write_json_atomically(
+    storage.write_json(
         settings.manifest_root / table / f"date={day.isoformat()}.json",
         {"table": table, "date": day.isoformat(), "symbols": entries},
     )

@@ -762,7 +762,8 @@ def test_non_numeric_value_in_numeric_column_is_rejected() -> None:
 
 @pytest.mark.parametrize("token", ["n/a", "NA", "null", "NULL", "#N/A"])
 def test_null_like_text_in_numeric_column_is_rejected_not_nulled(token: str) -> None:
-    """Only an empty field is null (FORMATS.md, parse.py docstring); other text is an error."""
+    """Only an empty field is null (FORMATS.md, the sources/binance_csv.py docstring); other text
+    is an error."""
     rows = minute_rows(3)
     rows[2][formats.KLINE_COLUMNS.index("close")] = token
     with pytest.raises(ParseError, match=re.escape(SOURCE)):

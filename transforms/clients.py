@@ -2,8 +2,13 @@
 
 A dataset says how its files reach ``raw/`` (its :class:`~transforms.dataset.Source`); this
 module maps each source to the client that lands them and to the local reading that tells resume
-what a landed input holds without asking the source again. Staging and resume both look a
-dataset's source up in :data:`ACCESS`, so a new kind of source is one row here.
+what a landed input holds without asking the source again. The staged assets (through
+:func:`source_client`) and resume look a dataset's source up in :data:`ACCESS`, so a new kind of
+source is one row here. (An object store's venue is still chosen by exchange below: Hyperliquid's
+buckets or CFTC's files, each with its own URL setting and layout.)
+
+It sits with orchestration, not with the clients, because it names the plug-ins' layouts
+(CFTC's weekly files, Hyperliquid's hourly keys) and the quarantine's rejected pages.
 """
 
 from collections.abc import Callable, Mapping
@@ -12,18 +17,19 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Final
 
+from transforms import storage
 from transforms.dataset import Dataset, Source
 from transforms.endpoints import RateLimit
 from transforms.errors import FetchError
 from transforms.fetch import ArchiveClient
 from transforms.history import HistoryClient, Pacer, landed_digest
+from transforms.hour_files import CLOSED_HOUR_GLOB
 from transforms.objects import ObjectStoreClient, WeeklyFiles, landed_object_digest
 from transforms.quarantine import rejected_pages_root
 from transforms.recorded import RecordedClient, recorded_digest
 from transforms.settings import Settings
 from transforms.sources import cftc
 from transforms.sources.hyperliquid import fills_hour_key
-from transforms.sources.streams import closed_hours
 
 Client = ArchiveClient | HistoryClient | RecordedClient
 """A client of any source: each fetches the files (chunks, days of hours) a dataset wants."""
@@ -40,8 +46,6 @@ class SourceAccess:
 
     client: Callable[[Dataset, Settings], Client]
     """The client that lands a dataset's files under ``raw/``."""
-    landing_root: Callable[[Dataset, Settings], Path]
-    """The folder a dataset's archive paths are relative to."""
     local_digest: LocalDigest | None
     """What a landed input holds, read locally, for resume; None for a source that publishes
     a checksum for each file (resume asks it instead)."""
@@ -130,14 +134,14 @@ def _recorded_day_digest(
 ) -> str | FetchError | None:
     """A recorded day is whatever the recorder has closed so far."""
     folder = _recorded_folder(dataset, settings) / relpath
-    return recorded_digest(folder) if closed_hours(folder) else None
+    return recorded_digest(folder) if storage.listing(folder, CLOSED_HOUR_GLOB) else None
 
 
 ACCESS: Final[Mapping[Source, SourceAccess]] = {
-    Source.ARCHIVE: SourceAccess(_archive_client, _raw_folder, None),
-    Source.REST: SourceAccess(_history_client, _raw_folder, _rest_digest),
-    Source.OBJECTS: SourceAccess(_object_client, _raw_folder, _object_digest),
-    Source.RECORDER: SourceAccess(_recorded_client, _recorded_folder, _recorded_day_digest),
+    Source.ARCHIVE: SourceAccess(_archive_client, None),
+    Source.REST: SourceAccess(_history_client, _rest_digest),
+    Source.OBJECTS: SourceAccess(_object_client, _object_digest),
+    Source.RECORDER: SourceAccess(_recorded_client, _recorded_day_digest),
 }
 
 

@@ -159,9 +159,16 @@ class Dataset:
         """Hours of ``day`` that ``symbol`` trades: 24, or up to a contract's expiry."""
         return 24 if self.contracts is None else self.contracts.hours_on(symbol, day)
 
+    def __post_init__(self) -> None:
+        # The client is chosen by source and the parser by endpoint: they must agree.
+        if (self.source is Source.REST) != (self.endpoint is not None):
+            raise ValueError(
+                f"{self.exchange}/{self.name}: a REST dataset has an endpoint, and only it"
+            )
+
     @property
     def is_rest(self) -> bool:
-        return self.endpoint is not None
+        return self.source is Source.REST
 
     @property
     def traits(self) -> SourceTraits:

@@ -77,7 +77,12 @@ class Input:
         """The published table of ``model``, read under its own name from ``days_before`` days
         before the partition's day to that day, with ``model``'s schema unless ``schema`` says
         otherwise (a reader that binds columns the table may not carry yet)."""
-        return cls(model.name, (model.name,), schema or model.schema, days_before)
+        return cls(
+            model.name,
+            (model.name,),
+            model.schema if schema is None else schema,
+            days_before,
+        )
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,8 @@ STATE_DIR: Final = ".state"
 
 _DAY_FOLDER = re.compile(r"\d{4}-\d{2}-\d{2}")
 _HOUR_FILE = re.compile(r"(\d{2})\.jsonl(\.open)?")
-_CLOSED_HOUR_GLOB: Final = "[0-2][0-9]" + CLOSED_SUFFIX
+CLOSED_HOUR_GLOB: Final = "[0-2][0-9]" + CLOSED_SUFFIX
+"""The names of a day's closed hours, as a glob (the ingest reads only these)."""
 _encode = json.encoder.encode_basestring_ascii
 
 
@@ -76,14 +77,14 @@ def is_open(path: Path) -> bool:
     return path.name.endswith(OPEN_SUFFIX)
 
 
-def day_folders(venue_dir: Path) -> list[Path]:
-    """A venue's day folders (``YYYY-MM-DD``), oldest first."""
-    return sorted(p for p in venue_dir.iterdir() if _DAY_FOLDER.fullmatch(p.name))
+def is_day_folder(name: str) -> bool:
+    """Whether a folder name is a recorded day's (``YYYY-MM-DD``)."""
+    return _DAY_FOLDER.fullmatch(name) is not None
 
 
 def closed_hours(folder: Path) -> list[Path]:
     """A recorded day's closed hourly files (``HH.jsonl``), in hour order."""
-    return sorted(folder.glob(_CLOSED_HOUR_GLOB))
+    return sorted(folder.glob(CLOSED_HOUR_GLOB))
 
 
 def gaps_path(venue_dir: Path, from_ms: int) -> Path:

@@ -19,11 +19,11 @@ from transforms import storage
 from transforms.hour_files import (
     HOUR_MS,
     binary_line,
-    day_folders,
     gap_line,
     gaps_path,
     hour_of,
     hour_path,
+    is_day_folder,
     is_open,
     line_recv_ms,
     text_line,
@@ -109,7 +109,7 @@ def recover_venue(venue_dir: Path, now_ms: int) -> Recovery:
     now_hour = now_ms // HOUR_MS
     open_files: list[tuple[int, Path]] = []
     newest_closed: tuple[int, Path] | None = None
-    for day in day_folders(storage.local_path(venue_dir)):
+    for day in (p for p in storage.listing(venue_dir) if is_day_folder(p.name)):
         for path in storage.listing(day):
             hour = hour_of(path)
             if hour is None:

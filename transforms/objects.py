@@ -158,7 +158,7 @@ class ObjectStoreClient(ArchiveClient):
             if landed is None:
                 continue
             try:
-                held = weekly.holds(landed.path, relpath, day)
+                held = weekly.holds(storage.local_path(landed.path), relpath, day)
             except ParseError:
                 held = True  # a bad file: parsing it names the file and quarantines the day
             if held:
@@ -214,7 +214,7 @@ class ObjectStoreClient(ArchiveClient):
             return False
         # Due and not in the copy: a release that came late (a holiday week).
         try:
-            return not weekly.holds(target, relpath, day)
+            return not weekly.holds(storage.local_path(target), relpath, day)
         except ParseError:
             return True
 

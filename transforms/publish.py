@@ -9,12 +9,11 @@ file under ``tmp/`` only, which no reader looks at and the next writer sweeps aw
 ``(exchange, symbol, instant)``.
 """
 
-import json
 import os
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, BinaryIO, Final
+from typing import BinaryIO, Final
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -72,12 +71,6 @@ def publish_file(table: pa.Table, target: Path, temp_root: Path | None = None) -
         temp.unlink(missing_ok=True)
         raise
     return target
-
-
-def write_json_atomically(path: Path, payload: Any, temp_root: Path | None = None) -> None:
-    """Write a JSON document with the same temp-then-replace discipline as partitions."""
-    text = json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n"
-    write_bytes_atomically(path, text.encode(), temp_root)
 
 
 def write_bytes_atomically(path: Path, content: bytes, temp_root: Path | None = None) -> Path:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from transforms import storage
 from transforms.fetch import ArchiveClient, FetchOutcome, Landed, NotPublished
-from transforms.hour_files import GAPS_FILE, closed_hours
+from transforms.hour_files import CLOSED_HOUR_GLOB, GAPS_FILE
 
 
 class RecordedClient(ArchiveClient):
@@ -22,7 +22,7 @@ class RecordedClient(ArchiveClient):
 
     def fetch(self, relpath: str) -> FetchOutcome:
         folder = self.landed_path(relpath)
-        hours = closed_hours(folder)
+        hours = storage.listing(folder, CLOSED_HOUR_GLOB)
         if not hours:
             return NotPublished(relpath, str(folder))
         return Landed(relpath, folder, recorded_digest(folder), "reused")
@@ -31,7 +31,7 @@ class RecordedClient(ArchiveClient):
 def recorded_digest(folder: Path) -> str:
     """The digest of a recorded day's closed hours and gap records, as it is now."""
     digest = hashlib.sha256()
-    files = [*closed_hours(folder), folder / GAPS_FILE]
+    files = [*storage.listing(folder, CLOSED_HOUR_GLOB), folder / GAPS_FILE]
     for path in files:
         if storage.exists(path):
             digest.update(f"{path.name}:{storage.sha256_of(path)}\n".encode())

@@ -218,9 +218,12 @@ def _fetch_and_parse(
         period_start = day.replace(day=1) if dataset.cadence is Cadence.MONTHLY else day
         # The bytes fetched and verified are parsed; the result keeps only the record of them.
         body, outcome = outcome.body, replace(outcome, body=None)
+        # Plug-in parsers read local files: the storage seam says which local path holds the
+        # landed unit (on the local backend, the landed path itself).
+        local = storage.local_path(outcome.path)
         try:
             if dataset.parse is not None:
-                parsed = dataset.parse(dataset, universe, outcome.path, relpath, period_start)
+                parsed = dataset.parse(dataset, universe, local, relpath, period_start)
             elif dataset.is_rest:
                 parsed = parse_chunk(dataset, symbol, outcome.path, relpath)
                 if parsed.table.num_rows == 0:
@@ -231,7 +234,7 @@ def _fetch_and_parse(
                 parsed = parse_zip(
                     dataset,
                     symbol,
-                    outcome.path,
+                    local,
                     relpath,
                     period_start,
                     settings.limits.max_uncompressed_bytes,

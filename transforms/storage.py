@@ -7,9 +7,12 @@ functions here, by the path :class:`transforms.settings.Settings` gives it. Noth
 holds it to that), so where the warehouse lives is decided here alone.
 
 Today there is one backend, :class:`LocalFolder`: the warehouse is a folder on a local
-filesystem, and every write is a temp file under ``<warehouse>/tmp`` then an atomic rename
-(:mod:`transforms.publish`). A backend for an object store implements :class:`Backend` beside
-it and :func:`backend_for` hands it the paths under its root; no caller changes.
+filesystem, and every file is written to a temp file (under ``<warehouse>/tmp`` where the
+caller gives that root, as for partitions and landed files; beside the target otherwise), then
+renamed over its target (:mod:`transforms.publish`); files that grow in place
+(:func:`open_stream`) and finished local files (:func:`put_file`) are the exceptions their names
+say. A backend for an object store implements :class:`Backend` beside it and
+:func:`backend_for` hands it the paths under its root; no caller changes.
 
 What a caller may rely on, whatever the backend:
 
@@ -20,7 +23,8 @@ What a caller may rely on, whatever the backend:
   where the file must be there (:func:`read_bytes`, :func:`read_json`); a missing folder lists
   as empty;
 - scratch work (unzipping, building a partition, a parser reading a landed file) runs on local
-  files: :func:`local_path` gives the local file that holds a warehouse file's bytes.
+  files: :func:`local_path` gives the local path that holds a warehouse file (or a landed unit:
+  a day's folder of hours reads the files its record names beside it).
 """
 
 import hashlib

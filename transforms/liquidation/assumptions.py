@@ -55,9 +55,10 @@ class HeatmapConfig:
     - ``fallback_long_share``: share of new OI taken as longs when a bar has no taker-buy share.
       Otherwise the side split is the bar's taker-buy share: aggressive buying is read as longs
       opening, aggressive selling as shorts opening.
-    - ``merge_tolerance``: after each :func:`advance`, levels of one side closer than this
-      relative distance are merged (notional-weighted price), so the carried book stays bounded
-      over years of history; 0 keeps exact prices (only identical prices merge).
+    - ``merge_tolerance``: after each :func:`transforms.liquidation.book.advance`, levels of one
+      side closer than this relative distance are merged (notional-weighted price), so the
+      carried book stays bounded over years of history; 0 keeps exact prices (only identical
+      prices merge).
     - ``min_level_usd``: levels shrunk below this estimated notional are dropped.
     - ``brackets``: maintenance brackets; ``None`` is the bundled snapshot.
     - ``formula``: ``"exact"`` (Binance's formula with maintenance brackets, the default) or
