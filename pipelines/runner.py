@@ -16,6 +16,7 @@ from pipelines.defs.jobs import DAILY_JOB
 from pipelines.defs.partitions import RANGE_END_TAG, RANGE_START_TAG
 from pipelines.instance import dagster_home
 from pipelines.progress import Progress, RunProgress
+from transforms.catalog import build_catalog, catalog_is_current
 from transforms.fetch import published_checksums
 from transforms.lock import writer_lock
 from transforms.resume import ResumePlan, code_version, plan_resume, record_days
@@ -91,6 +92,9 @@ class Materialization:
     """None when forced: every day was rebuilt."""
     summary: "RunSummary | None"
     """None when every day was already built from unchanged inputs."""
+    catalog_rebuilt: bool = False
+    """Nothing was left to run, but the catalog was missing or named another lake (a copied or
+    moved warehouse), so it was rebuilt for this one."""
 
 
 def materialize(
@@ -128,7 +132,11 @@ def materialize(
             if on_plan is not None:
                 on_plan(plan)
         if remaining is None:
-            return Materialization(plan, None)
+            # Nothing to run, but a copied or moved warehouse's catalog still names the old lake.
+            stale = not catalog_is_current(settings.warehouse)
+            if stale:
+                build_catalog(settings.warehouse)
+            return Materialization(plan, None, catalog_rebuilt=stale)
         summary = materialize_range(
             settings, *remaining, on_progress=on_progress, report_coins=report_coins
         )

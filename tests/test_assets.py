@@ -283,6 +283,25 @@ def test_cli_refuses_days_outside_the_partitions(tmp_path: Path) -> None:
     assert not (tmp_path / "warehouse" / "lake").exists()
 
 
+def test_cli_refuses_empty_values_instead_of_defaulting(tmp_path: Path) -> None:
+    """An empty --universe is not the default universe, an empty --start is not yesterday."""
+    runner = CliRunner()
+    base = ["materialize", "--warehouse", str(tmp_path / "warehouse")]
+    refusals = {
+        "universe": runner.invoke(app, [*base, "--universe", ""]),
+        "start": runner.invoke(app, [*base, "--start", ""]),
+        "end": runner.invoke(app, [*base, "--start", "2024-01-01", "--end", ""]),
+        "warehouse": runner.invoke(app, ["materialize", "--warehouse", ""]),
+        "coverage universe": runner.invoke(app, ["coverage", *base[1:], "--universe", " "]),
+    }
+    for name, result in refusals.items():
+        assert result.exit_code == 2, (name, result.output)
+        assert len(result.output.strip().splitlines()) == 1, (name, result.output)
+    assert refusals["universe"].output.startswith("configuration error: --universe is empty")
+    assert refusals["start"].output.startswith("bad date:")
+    assert not (tmp_path / "warehouse" / "lake").exists()
+
+
 def test_cli_fails_when_a_download_fails(
     tmp_path: Path, mirror: Path, write_file: WriteFile
 ) -> None:

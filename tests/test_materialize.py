@@ -29,9 +29,10 @@ from pipelines.cli import app
 from pipelines.progress import Progress
 from pipelines.runner import PROJECT_DAGSTER_YAML
 from tests.runs import run_daily, simulate_mirror
-from transforms.catalog import CATALOG_FILE
+from transforms.catalog import catalog_is_current
 from transforms.contracts import published_schemas
 from transforms.lock import writer_lock
+from transforms.settings import CATALOG_FILE
 
 START, END = date(2024, 3, 1), date(2024, 3, 3)
 UNIVERSE = "binance_um:BTCUSDT"
@@ -154,6 +155,17 @@ def test_a_run_killed_mid_range_leaves_a_valid_lake_and_a_rerun_matches_an_unint
     with duckdb.connect(str(crashed / CATALOG_FILE), read_only=True) as catalog:
         views_after = catalog.sql("select count(*) from duckdb_views() where not internal")
         assert views_after.fetchall() == [(len(list((crashed / "lake").iterdir())),)]
+
+    # Moved elsewhere, the warehouse still answers, and materialize rebuilds its stale catalog.
+    moved = tmp_path / "moved"
+    shutil.move(crashed, moved)
+    assert not catalog_is_current(moved)
+    views = CliRunner().invoke(app, ["sql", count, "--format=csv", f"--warehouse={moved}"])
+    assert views.output == "n\n4320\n"
+    after_move = run_in_process(range_arguments(moved), archive_url, dagster_home)
+    assert "nothing to do" in after_move
+    assert "rebuilt it over" in after_move
+    assert catalog_is_current(moved)
 
 
 def observe(warehouse: Path) -> dict[tuple[str, str, str], int]:

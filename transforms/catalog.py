@@ -5,16 +5,27 @@
 data, so rebuilding it is cheap: it is written to a temporary file and ``os.replace``d, and a
 reader that has it open keeps the old file until it reconnects. Users and BI tools open it
 read-only; nothing ever writes inside it while they may hold it. Views name the lake by
-absolute path, so the catalog belongs to the warehouse it was built for. The file is built under
+absolute path, so the catalog belongs to the warehouse it was built for: a copied or moved
+warehouse's catalog still names the old lake, so readers check :func:`catalog_is_current` and
+query their own lake instead, and ``materialize`` rebuilds it. The file is built under
 ``<warehouse>/tmp`` and renamed into place.
+
+``treadmill sql`` reads through :func:`query_connection`: views over this warehouse's lake on a
+connection that can read the lake and nothing else (DuckDB's external access off but for the
+lake's folder, no extension installed or loaded, the configuration locked), and
+:func:`run_query` runs queries only, so a user's SQL can neither write a file nor read one
+outside the warehouse.
 """
 
 import re
 from pathlib import Path
+from typing import Final
 
 import duckdb
+import pyarrow as pa
 
 from transforms import storage
+from transforms.errors import TreadmillError
 from transforms.publish import PARTITION_FILE, temp_dir
 from transforms.settings import CATALOG_FILE, LAKE_FOLDER
 
@@ -65,11 +76,72 @@ def build_catalog(warehouse: Path) -> tuple[Path, list[str]]:
     return target, tables
 
 
-def connect_read_only(warehouse: Path) -> duckdb.DuckDBPyConnection:
-    """The catalog opened read-only; an in-memory set of views when none was built yet."""
+def catalog_is_current(warehouse: Path) -> bool:
+    """Whether ``catalog.duckdb`` exists and every view in it reads this warehouse's lake (the
+    catalog of a copied or moved warehouse still names the lake it was built for)."""
     catalog = warehouse / CATALOG_FILE
-    if storage.exists(catalog):
+    if not storage.exists(catalog):
+        return False
+    lake = storage.uri(warehouse / LAKE_FOLDER) + "/"
+    with duckdb.connect(storage.uri(catalog), read_only=True, config=DUCKDB_CONFIG) as connection:
+        views = connection.sql("select sql from duckdb_views() where not internal").fetchall()
+    return all(f"'{lake}" in text for (text,) in views)
+
+
+def connect_read_only(warehouse: Path) -> duckdb.DuckDBPyConnection:
+    """The catalog opened read-only; an in-memory set of views over this warehouse's lake when
+    none was built yet, or when the catalog names another lake (a copied or moved warehouse)."""
+    catalog = warehouse / CATALOG_FILE
+    if catalog_is_current(warehouse):
         return duckdb.connect(storage.uri(catalog), read_only=True, config=DUCKDB_CONFIG)
     connection = duckdb.connect(config=DUCKDB_CONFIG)
     create_views(connection, warehouse / LAKE_FOLDER)
     return connection
+
+
+QUERY_STATEMENTS: Final = frozenset({duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN})
+"""What ``treadmill sql`` runs: queries (``select``, ``with``, ``from``, ``show``, ``describe``,
+``summarize``) and ``explain``; every other statement is refused before it runs."""
+
+
+class QueryRefusedError(TreadmillError):
+    """A statement ``treadmill sql`` does not run: it only reads the warehouse."""
+
+
+def query_connection(warehouse: Path) -> duckdb.DuckDBPyConnection:
+    """A connection for a user's SQL: a view per table of this warehouse's lake (wherever the
+    warehouse is now), able to read the lake and nothing else. Files outside the lake cannot be
+    read, none can be written, attached, installed or loaded, and the lock on that configuration
+    cannot be lifted."""
+    lake = warehouse / LAKE_FOLDER
+    connection = duckdb.connect(config=DUCKDB_CONFIG)
+    try:
+        create_views(connection, lake)
+        connection.execute(
+            "set allowed_directories = $folders", {"folders": [storage.uri(lake) + "/"]}
+        )
+        connection.execute("set autoload_known_extensions = false")
+        connection.execute("set enable_external_access = false")
+        connection.execute("set lock_configuration = true")
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
+def run_query(connection: duckdb.DuckDBPyConnection, query: str) -> pa.Table:
+    """The result of one query; :class:`QueryRefusedError` for anything but one query (writing
+    a file with ``COPY``, attaching, installing, changing a setting, creating a table…)."""
+    statements = duckdb.extract_statements(query)
+    if len(statements) != 1:
+        raise QueryRefusedError(f"one query at a time, not {len(statements)} statements")
+    kind = statements[0].type
+    if kind not in QUERY_STATEMENTS:
+        raise QueryRefusedError(
+            f"treadmill sql only reads the warehouse: a {kind.name} statement is refused "
+            "(to keep a result, use --out FILE)"
+        )
+    result = connection.sql(query)
+    if result is None:
+        raise QueryRefusedError("the statement returned no result set")
+    return result.to_arrow_table()

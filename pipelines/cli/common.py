@@ -40,7 +40,13 @@ def error_exit(label: str, message: object, code: int) -> typer.Exit:
 
 def load_settings(warehouse: str | None, universe: str | None) -> Settings:
     """The settings of ``$TREADMILL_*`` with the command's options over them; exit 2 when they
-    do not make a valid configuration."""
+    do not make a valid configuration. An option given empty (``--universe ''``) is refused:
+    empty never means the default."""
+    for name, value in (("--warehouse", warehouse), ("--universe", universe)):
+        if value is not None and not value.strip():
+            raise error_exit(
+                "configuration error", f"{name} is empty: name one, or leave it out", 2
+            )
     try:
         return Settings.from_env(warehouse=warehouse, universe=universe)
     except ConfigError as exc:
@@ -53,11 +59,12 @@ def yesterday() -> date:
 
 
 def given_days(start: str | None, end: str | None) -> tuple[date | None, date | None]:
-    """``--start`` and ``--end`` as days, ``None`` where not given; exit 2 on a bad date."""
+    """``--start`` and ``--end`` as days, ``None`` where not given; exit 2 on a bad date (an
+    empty one included: empty never means yesterday)."""
     try:
         return (
-            date.fromisoformat(start) if start else None,
-            date.fromisoformat(end) if end else None,
+            None if start is None else date.fromisoformat(start),
+            None if end is None else date.fromisoformat(end),
         )
     except ValueError as exc:
         raise error_exit("bad date", exc, 2) from exc

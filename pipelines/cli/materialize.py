@@ -89,6 +89,11 @@ def materialize(
             f"nothing to do: all {days} day(s) are built from unchanged inputs "
             "(--force rebuilds them)"
         )
+        if outcome.catalog_rebuilt:
+            console.print(
+                "the catalog was missing or named another warehouse's lake (a copy or a move): "
+                f"rebuilt it over {settings.lake_root}"
+            )
     else:
         print_run_summary(outcome.summary)
     if still_bad or (outcome.summary is not None and not outcome.summary.ok):

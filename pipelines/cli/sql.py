@@ -1,6 +1,7 @@
-"""``treadmill sql``: query the warehouse's catalog, read-only."""
+"""``treadmill sql``: query the warehouse, read-only: it reads the lake and writes nothing."""
 
 import json
+import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -30,18 +31,32 @@ def sql(
     import duckdb
     import pyarrow.parquet as pq
 
-    from transforms.catalog import connect_read_only
+    from transforms import storage
+    from transforms.catalog import TABLE_PATTERN, QueryRefusedError, query_connection, run_query
 
     settings = load_settings(warehouse, None)
+    if not storage.exists(settings.lake_root):
+        raise error_exit(
+            "no warehouse",
+            f"nothing is built at {settings.warehouse}: build it with `treadmill materialize` "
+            "(or try `treadmill demo`), or point --warehouse / $TREADMILL_WAREHOUSE at one",
+            2,
+        )
     try:
-        with connect_read_only(settings.warehouse) as connection:
-            result = connection.sql(query)
-            if result is None:
-                raise error_exit("SQL error", "the statement returned no result set", 1)
-            table = result.to_arrow_table()
+        with query_connection(settings.warehouse) as connection:
+            table = run_query(connection, query)
+    except QueryRefusedError as exc:
+        raise error_exit("refused", exc, 2) from exc
     except duckdb.Error as exc:
         message = str(exc).strip().splitlines()
-        raise error_exit("SQL error", message[0] if message else type(exc).__name__, 1) from exc
+        first = message[0] if message else type(exc).__name__
+        missing = re.search(r"Table with name (\w+) does not exist", first)
+        if missing and TABLE_PATTERN.fullmatch(missing.group(1)):
+            first = (
+                f"{missing.group(1)} is not built yet in {settings.warehouse} "
+                "(`treadmill materialize` builds it)"
+            )
+        raise error_exit("SQL error", first, 1) from exc
     if out is not None:
         pq.write_table(table, out, compression="zstd")
         console.print(f"wrote {table.num_rows:,} rows to {out}")
