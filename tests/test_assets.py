@@ -302,6 +302,18 @@ def test_cli_refuses_empty_values_instead_of_defaulting(tmp_path: Path) -> None:
     assert not (tmp_path / "warehouse" / "lake").exists()
 
 
+def test_cli_says_in_one_line_when_the_warehouse_is_a_file(tmp_path: Path) -> None:
+    not_a_folder = tmp_path / "warehouse"
+    not_a_folder.write_text("notes\n")
+    for command in (["materialize", "--start", "2024-01-01"], ["sql", "select 1"], ["coverage"]):
+        result = CliRunner().invoke(app, [*command, "--warehouse", str(not_a_folder)])
+        assert result.exit_code == 2, (command, result.output)
+        assert result.output.startswith("configuration error: the warehouse"), result.output
+        assert "is a file, not a folder" in result.output
+        assert len(result.output.strip().splitlines()) == 1
+    assert not_a_folder.read_text() == "notes\n"
+
+
 def test_cli_fails_when_a_download_fails(
     tmp_path: Path, mirror: Path, write_file: WriteFile
 ) -> None:

@@ -49,6 +49,7 @@ class Backend(Protocol):
     """Where a warehouse is kept: the operations every caller's path goes through."""
 
     def exists(self, path: Path) -> bool: ...
+    def is_file(self, path: Path) -> bool: ...
     def read_bytes(self, path: Path) -> bytes | None: ...
     def read_table(
         self, path: Path, schema: pa.Schema | None, columns: list[str] | None
@@ -77,6 +78,9 @@ class LocalFolder:
 
     def exists(self, path: Path) -> bool:
         return path.exists()
+
+    def is_file(self, path: Path) -> bool:
+        return path.is_file()
 
     def read_bytes(self, path: Path) -> bytes | None:
         try:
@@ -160,6 +164,11 @@ def backend_for(path: Path) -> Backend:
 def exists(path: Path) -> bool:
     """Whether the warehouse holds a file (or folder) at ``path``."""
     return backend_for(path).exists(path)
+
+
+def is_file(path: Path) -> bool:
+    """Whether ``path`` is a file (not a folder, and not absent)."""
+    return backend_for(path).is_file(path)
 
 
 def read_bytes(path: Path) -> bytes:

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from transforms import storage
 from transforms.errors import ConfigError
 from transforms.settings import Settings
 
@@ -48,9 +49,17 @@ def load_settings(warehouse: str | None, universe: str | None) -> Settings:
                 "configuration error", f"{name} is empty: name one, or leave it out", 2
             )
     try:
-        return Settings.from_env(warehouse=warehouse, universe=universe)
+        settings = Settings.from_env(warehouse=warehouse, universe=universe)
     except ConfigError as exc:
         raise error_exit("configuration error", exc, 2) from exc
+    if storage.is_file(settings.warehouse):
+        raise error_exit(
+            "configuration error",
+            f"the warehouse {settings.warehouse} is a file, not a folder: point --warehouse "
+            "(or $TREADMILL_WAREHOUSE) at a folder, new or a warehouse",
+            2,
+        )
+    return settings
 
 
 def yesterday() -> date:
