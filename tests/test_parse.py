@@ -20,7 +20,7 @@ from simulator.archive import csv_bytes, write_archive_file, zip_bytes
 from tests.conftest import REAL_DUMPS
 from transforms import formats, schemas
 from transforms.dataset import Dataset, ParsedFile
-from transforms.errors import ParseError
+from transforms.errors import ParseError, printable
 from transforms.sources import dataset
 from transforms.sources.binance_csv import parse_csv, parse_zip
 
@@ -891,3 +891,25 @@ def test_parsing_is_deterministic_and_sets_provenance(
     assert set(column(first, "exchange")) == {exchange}
     assert set(column(first, "symbol")) == {symbol}
     assert first.table.schema == schemas.STAGED_SCHEMAS[ds.kind]
+
+
+def test_a_junk_file_gives_a_printable_error_whatever_its_bytes() -> None:
+    """An error quoting a junk file's bytes is safe to put in a chart, a page, JSON or a log:
+    control characters are escaped and the quote is bounded."""
+    controls = [byte for byte in range(32) if byte not in (10, 13)]  # valid UTF-8, unprintable
+    junk = bytes(random.Random(7).choice(controls) for _ in range(50_000))
+    body = b"1706745600000,1,2,0.5,1.5,10,1706745659999,15,3,5,7,0\n" + junk + b",1\n"
+    with pytest.raises(ParseError) as raised:
+        parse(dataset("binance_um", "klines"), body)
+    message = str(raised.value)
+    assert message.startswith(SOURCE)
+    assert message.isprintable(), message[:200]
+    assert re.search(r"\\x[0-9a-f]{2}", message), "the junk is quoted, escaped"
+    assert len(message) < 3000
+
+
+def test_printable_escapes_what_cannot_be_shown_and_keeps_the_rest() -> None:
+    assert printable("bad \x1c byte\tand é, 中") == "bad \\x1c byte\\tand é, 中"
+    long = printable("x" * 2500)
+    assert long.startswith("x" * 2000)
+    assert long.endswith("… (500 more characters)")

@@ -48,6 +48,7 @@ import pyarrow as pa
 
 from transforms import storage
 from transforms.dataset import Dataset
+from transforms.errors import printable
 from transforms.manifests import read_manifest
 from transforms.publication import PublicationDelays, due_at
 from transforms.schemas import TIMESTAMP, Kind
@@ -282,11 +283,12 @@ def _cell(
     if manifest_status == "quarantined":
         assert entry is not None
         checks = ", ".join(entry.get("checks_failed") or ()) or "a quality gate"
+        # Manifests written before errors were made printable may quote a file's raw bytes.
         error = entry.get("error")
-        detail = f"failed {checks}" + (f": {error}" if error else "")
+        detail = f"failed {checks}" + (f": {printable(error)}" if error else "")
         return {**file_facts, "status": "quarantined", "detail": detail}
     if manifest_status == "failed":
-        error = (entry or {}).get("error") or "unknown error"
+        error = printable((entry or {}).get("error") or "unknown error")
         return {**file_facts, "status": "missing", "detail": f"download failed: {error}"}
     due = due_at(dataset, day, delays)
     # No manifest entry: never staged, or staged before the symbol joined the universe.

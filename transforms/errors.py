@@ -1,5 +1,19 @@
 """Errors that name the file (or URL) and the problem, so one bad file is easy to find."""
 
+MAX_PROBLEM_CHARS = 2000
+"""A problem quoting a file's content is cut here: a junk file must not fill a manifest."""
+
+
+def printable(text: str, limit: int = MAX_PROBLEM_CHARS) -> str:
+    """``text`` safe to quote anywhere (charts, HTML, JSON, logs): every control or other
+    non-printable character is written as its escape (``\\x1c``), and text past ``limit``
+    characters is cut with a note of how much was left out."""
+    shown = "".join(
+        character if character.isprintable() else character.encode("unicode_escape").decode()
+        for character in text[:limit]
+    )
+    return shown if len(text) <= limit else f"{shown}… ({len(text) - limit} more characters)"
+
 
 class TreadmillError(Exception):
     """Base class for every error treadmill raises on purpose."""
@@ -9,6 +23,8 @@ class SourceFileError(TreadmillError):
     """A published file is unusable: it names the file or URL and says what is wrong."""
 
     def __init__(self, location: str, problem: str) -> None:
+        # A problem often quotes the file's own bytes (a CSV row): they may be anything.
+        problem = printable(problem)
         super().__init__(f"{location}: {problem}")
         self.location = location
         self.problem = problem

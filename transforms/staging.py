@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 from transforms import storage
 from transforms.dataset import Cadence, Dataset, ParsedFile
-from transforms.errors import FetchError, ParseError
+from transforms.errors import FetchError, ParseError, printable
 from transforms.fetch import ArchiveClient, FetchOutcome, Landed, NotPublished
 from transforms.history import HistoryClient, parse_chunk
 from transforms.manifests import StagedPartition, SymbolDay, read_manifest, write_manifest
@@ -243,7 +243,7 @@ def _fetch_and_parse(
         except ParseError as exc:
             return _FileResult(relpath, landed=outcome, error=str(exc), failed_check=exc.check)
         except Exception as exc:  # an unforeseen fault of one file quarantines that file only
-            problem = f"{relpath}: {type(exc).__name__}: {exc}"
+            problem = f"{relpath}: {type(exc).__name__}: {printable(str(exc))}"
             return _FileResult(relpath, landed=outcome, error=problem, failed_check="file_parses")
         return _FileResult(relpath, landed=outcome, parsed=parsed)
 
