@@ -35,7 +35,8 @@ def sql(
     from transforms.catalog import TABLE_PATTERN, QueryRefusedError, query_connection, run_query
 
     settings = load_settings(warehouse, None)
-    if not storage.exists(settings.lake_root):
+    # A warehouse whose first run has not published yet exists, with no table so far.
+    if not storage.exists(settings.warehouse):
         raise error_exit(
             "no warehouse",
             f"nothing is built at {settings.warehouse}: build it with `treadmill materialize` "
