@@ -76,24 +76,42 @@ def build_catalog(warehouse: Path) -> tuple[Path, list[str]]:
     return target, tables
 
 
-def catalog_is_current(warehouse: Path) -> bool:
-    """Whether ``catalog.duckdb`` exists and every view in it reads this warehouse's lake (the
-    catalog of a copied or moved warehouse still names the lake it was built for)."""
+def _lake_folder(warehouse: Path) -> str:
+    """The lake's folder as DuckDB names it, with its trailing slash."""
+    return storage.uri(warehouse / LAKE_FOLDER) + "/"
+
+
+def _open_current_catalog(warehouse: Path) -> duckdb.DuckDBPyConnection | None:
+    """``catalog.duckdb`` opened read-only when it exists and every view in it reads this
+    warehouse's lake; None otherwise (the catalog of a copied or moved warehouse still names
+    the lake it was built for)."""
     catalog = warehouse / CATALOG_FILE
     if not storage.exists(catalog):
+        return None
+    lake = _lake_folder(warehouse)
+    connection = duckdb.connect(storage.uri(catalog), read_only=True, config=DUCKDB_CONFIG)
+    views = connection.sql("select sql from duckdb_views() where not internal").fetchall()
+    if all(f"'{lake}" in text for (text,) in views):
+        return connection
+    connection.close()
+    return None
+
+
+def catalog_is_current(warehouse: Path) -> bool:
+    """Whether ``catalog.duckdb`` exists and every view in it reads this warehouse's lake."""
+    connection = _open_current_catalog(warehouse)
+    if connection is None:
         return False
-    lake = storage.uri(warehouse / LAKE_FOLDER) + "/"
-    with duckdb.connect(storage.uri(catalog), read_only=True, config=DUCKDB_CONFIG) as connection:
-        views = connection.sql("select sql from duckdb_views() where not internal").fetchall()
-    return all(f"'{lake}" in text for (text,) in views)
+    connection.close()
+    return True
 
 
 def connect_read_only(warehouse: Path) -> duckdb.DuckDBPyConnection:
     """The catalog opened read-only; an in-memory set of views over this warehouse's lake when
     none was built yet, or when the catalog names another lake (a copied or moved warehouse)."""
-    catalog = warehouse / CATALOG_FILE
-    if catalog_is_current(warehouse):
-        return duckdb.connect(storage.uri(catalog), read_only=True, config=DUCKDB_CONFIG)
+    current = _open_current_catalog(warehouse)
+    if current is not None:
+        return current
     connection = duckdb.connect(config=DUCKDB_CONFIG)
     create_views(connection, warehouse / LAKE_FOLDER)
     return connection
@@ -118,7 +136,7 @@ def query_connection(warehouse: Path) -> duckdb.DuckDBPyConnection:
     try:
         create_views(connection, lake)
         connection.execute(
-            "set allowed_directories = $folders", {"folders": [storage.uri(lake) + "/"]}
+            "set allowed_directories = $folders", {"folders": [_lake_folder(warehouse)]}
         )
         connection.execute("set autoload_known_extensions = false")
         connection.execute("set enable_external_access = false")

@@ -17,13 +17,11 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Final
 
-from transforms import storage
 from transforms.dataset import Dataset, Source
 from transforms.endpoints import RateLimit
 from transforms.errors import FetchError
 from transforms.fetch import ArchiveClient
 from transforms.history import HistoryClient, Pacer, landed_digest
-from transforms.hour_files import CLOSED_HOUR_GLOB
 from transforms.objects import ObjectStoreClient, WeeklyFiles, landed_object_digest
 from transforms.quarantine import rejected_pages_root
 from transforms.recorded import RecordedClient, recorded_digest
@@ -133,8 +131,7 @@ def _recorded_day_digest(
     dataset: Dataset, settings: Settings, relpath: str, day: date, now: datetime
 ) -> str | FetchError | None:
     """A recorded day is whatever the recorder has closed so far."""
-    folder = _recorded_folder(dataset, settings) / relpath
-    return recorded_digest(folder) if storage.listing(folder, CLOSED_HOUR_GLOB) else None
+    return recorded_digest(_recorded_folder(dataset, settings) / relpath)
 
 
 ACCESS: Final[Mapping[Source, SourceAccess]] = {

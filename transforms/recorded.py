@@ -22,17 +22,22 @@ class RecordedClient(ArchiveClient):
 
     def fetch(self, relpath: str) -> FetchOutcome:
         folder = self.landed_path(relpath)
-        hours = storage.listing(folder, CLOSED_HOUR_GLOB)
-        if not hours:
+        digest = recorded_digest(folder)
+        if digest is None:
             return NotPublished(relpath, str(folder))
-        return Landed(relpath, folder, recorded_digest(folder), "reused")
+        return Landed(relpath, folder, digest, "reused")
 
 
-def recorded_digest(folder: Path) -> str:
-    """The digest of a recorded day's closed hours and gap records, as it is now."""
+def recorded_digest(folder: Path) -> str | None:
+    """The digest of a recorded day's closed hours and gap records, as it is now; None when
+    the day has no closed hour (nothing recorded yet)."""
+    hours = storage.listing(folder, CLOSED_HOUR_GLOB)
+    if not hours:
+        return None
     digest = hashlib.sha256()
-    files = [*storage.listing(folder, CLOSED_HOUR_GLOB), folder / GAPS_FILE]
-    for path in files:
-        if storage.exists(path):
-            digest.update(f"{path.name}:{storage.sha256_of(path)}\n".encode())
+    for path in hours:
+        digest.update(f"{path.name}:{storage.sha256_of(path)}\n".encode())
+    gaps = folder / GAPS_FILE
+    if storage.exists(gaps):
+        digest.update(f"{gaps.name}:{storage.sha256_of(gaps)}\n".encode())
     return digest.hexdigest()

@@ -398,7 +398,7 @@ def _carried_over(
     """
     schema = STAGED_SCHEMAS[dataset.kind]
     manifest = read_manifest(settings.manifest_root, dataset.table, day)
-    if manifest is None or not storage.partition_exists(settings.lake_root, dataset.table, day):
+    if manifest is None:
         return schema.empty_table(), []
     kept = [entry for entry in manifest["symbols"] if entry["symbol"] not in processed]
     if not kept:
