@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.architecture import hidden_imports
 from transforms.dataset import ParsedFile
 from transforms.sources import DATASETS
 
@@ -111,19 +112,7 @@ def relative(path: Path) -> str:
 
 
 def test_no_import_inside_a_function_or_behind_type_checking() -> None:
-    found = []
-    for path in python_files("transforms"):
-        tree = ast.parse(path.read_text())
-        for node in ast.walk(tree):
-            body: list[ast.stmt] = []
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) or (
-                isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
-            ):
-                body = node.body
-            for inner in (n for statement in body for n in ast.walk(statement)):
-                if isinstance(inner, ast.Import | ast.ImportFrom):
-                    found.append(f"{relative(path)}:{inner.lineno}")
-    assert found == []
+    assert hidden_imports(ROOT) == []
 
 
 def test_the_vocabulary_loads_nothing_above_it() -> None:

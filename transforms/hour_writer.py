@@ -190,20 +190,18 @@ class HourFiles:
 
     def write_text(self, recv_ms: int, text: str) -> None:
         """One received text frame, verbatim (JSON-escaped) with its receive instant."""
-        if recv_ms >= self._next_hour_ms:
-            self._rotate(recv_ms // HOUR_MS)
-        try:
-            self._file.write(text_line(recv_ms, text))
-        except OSError as exc:
-            raise RecorderError(f"cannot write {self.path}: {exc}") from exc
-        self.last_recv_ms = recv_ms
+        self._write(recv_ms, text_line(recv_ms, text))
 
     def write_binary(self, recv_ms: int, data: bytes) -> None:
         """A binary frame, base64 (JSON text cannot hold raw bytes)."""
+        self._write(recv_ms, binary_line(recv_ms, data))
+
+    def _write(self, recv_ms: int, line: str) -> None:
+        """Append a frame's line to the hour it was received in, rotating first at an hour's end."""
         if recv_ms >= self._next_hour_ms:
             self._rotate(recv_ms // HOUR_MS)
         try:
-            self._file.write(binary_line(recv_ms, data))
+            self._file.write(line)
         except OSError as exc:
             raise RecorderError(f"cannot write {self.path}: {exc}") from exc
         self.last_recv_ms = recv_ms

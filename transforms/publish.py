@@ -66,7 +66,7 @@ def publish_file(table: pa.Table, target: Path, temp_root: Path | None = None) -
             )
             sink.flush()
             os.fsync(sink.fileno())
-        _replace(temp, target)
+        move_into_place(temp, target)
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
@@ -79,7 +79,7 @@ def write_bytes_atomically(path: Path, content: bytes, temp_root: Path | None = 
     try:
         with _create(temp) as sink:
             sink.write(content)
-        _replace(temp, path)
+        move_into_place(temp, path)
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
@@ -113,7 +113,7 @@ def link_atomically(
         if _identity(temp.stat()) != _identity(same_as):
             temp.unlink()
             return False
-        _replace(temp, path)
+        move_into_place(temp, path)
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
@@ -142,7 +142,8 @@ def _create(temp: Path) -> BinaryIO:
     return temp.open("wb")
 
 
-def _replace(temp: Path, target: Path) -> None:
+def move_into_place(temp: Path, target: Path) -> None:
+    """Rename a finished file over ``target`` (same filesystem), making its folder if missing."""
     try:
         os.replace(temp, target)
     except FileNotFoundError:

@@ -252,10 +252,12 @@ def plan_resume(
         state = lake_state(settings, [item for item in inputs[day] if item.day > last])
         for item in inputs[day]:
             if item.day <= last:
+                # A source that publishes checksums was asked above; the others are read locally.
+                local_digest = ACCESS[item.dataset.source].local_digest
                 answer = (
                     published.get(item.relpath)
-                    if ACCESS[item.dataset.source].local_digest is None
-                    else _local_digest(settings, item, now)
+                    if local_digest is None
+                    else local_digest(item.dataset, settings, item.relpath, item.day, now)
                 )
                 state[item.key] = (
                     answer if isinstance(answer, str) else ABSENT if answer is None else UNKNOWN
@@ -271,15 +273,6 @@ def plan_resume(
         key for day, record in candidates[: len(done)] for key in record["quarantined"]
     )
     return ResumePlan(first, last, tuple(done), reason, quarantined)
-
-
-def _local_digest(settings: Settings, item: Input, now: datetime) -> str | Exception | None:
-    """What an input that no archive publishes a checksum for holds now, read locally (see
-    :data:`transforms.clients.ACCESS`)."""
-    local_digest = ACCESS[item.dataset.source].local_digest
-    if local_digest is None:
-        raise ValueError(f"{item.dataset.table} publishes checksums: ask the archive")
-    return local_digest(item.dataset, settings, item.relpath, item.day, now)
 
 
 def _read_record(settings: Settings, day: date) -> dict[str, Any] | None:

@@ -121,11 +121,7 @@ class LocalFolder:
         publish.fsync_dir(target.parent)
 
     def put_file(self, local: Path, path: Path) -> None:
-        try:
-            os.replace(local, path)
-        except FileNotFoundError:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(local, path)
+        publish.move_into_place(local, path)
 
     def uri(self, path: Path) -> str:
         return str(path.resolve())
@@ -191,7 +187,7 @@ def read_json(path: Path) -> Any:
 
 def read_json_if_exists(path: Path) -> Any:
     """A warehouse JSON document; None when there is no such file."""
-    content = backend_for(path).read_bytes(path)
+    content = read_bytes_if_exists(path)
     return None if content is None else json.loads(content)
 
 
@@ -205,11 +201,10 @@ def read_table(
 
 def sha256_of(path: Path) -> str:
     """The sha256 of a warehouse file's bytes (it must exist)."""
-    with local_file(path) as local:
-        digest = hashlib.sha256()
-        with local.open("rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(chunk)
+    digest = hashlib.sha256()
+    with local_path(path).open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
     return digest.hexdigest()
 
 
@@ -339,13 +334,6 @@ def scratch_file(temp_root: Path, name: str) -> Iterator[Path]:
     finally:
         for leftover in scratch.parent.glob(f"{scratch.name}*"):
             leftover.unlink(missing_ok=True)
-
-
-@contextmanager
-def local_file(path: Path) -> Iterator[Path]:
-    """A local file holding a warehouse file's bytes, for the tools that read files by name
-    (pyarrow, DuckDB, zip and LZ4 readers), for as long as the block runs."""
-    yield backend_for(path).local_path(path)
 
 
 def local_path(path: Path) -> Path:
