@@ -9,30 +9,36 @@ pixels, and the page in a real headless Chromium.
 import base64
 import fcntl
 import io
+import multiprocessing
 import os
 import re
 import shutil
 import subprocess
 import time
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, fields, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+import altair as alt
 import dagster as dg
 import polars as pl
 import pyarrow.parquet as pq
 import pytest
+from markupsafe import escape
 from PIL import Image
 from playwright.sync_api import ConsoleMessage, Page, sync_playwright
 from typer.testing import CliRunner
 
 from pipelines.cli import app
 from tests.runs import run_daily, simulate_mirror
-from transforms.report.charts import CHART_BUILDERS
+from transforms.report import render
+from transforms.report.build import RenderCrashError, build_report, rendered_png
+from transforms.report.charts import CHART_BUILDERS, ReportChart
 from transforms.report.charts.regimes import REGIME_COLOURS
 from transforms.report.data import ReportData, ReportRequest, coin_of, load_report_data
-from transforms.report.page import PAGE_FILE, chart_spec, render_png
+from transforms.report.page import PAGE_FILE, VEGA_LITE_VERSION, chart_spec, render_png
 from transforms.settings import REPORTS_FOLDER
 
 START, END = date(2024, 2, 1), date(2024, 2, 10)
@@ -437,3 +443,84 @@ def test_cli_refuses_what_it_cannot_draw(
 )
 def test_symbols_pair_by_coin(symbol: str, coin: str) -> None:
     assert coin_of(symbol) == coin
+
+
+def _price_chart(data: ReportData, title: str, expression: str = "datum.close") -> ReportChart:
+    """A chart of the perpetual's hourly close, as a user's own chart would draw it."""
+    hours = data.open_interest.select("hour", "close").unique("hour")
+    chart = (
+        alt.Chart(hours)
+        .mark_line()
+        .encode(x="hour:T", y="value:Q")
+        .transform_calculate(value=expression)
+        .properties(title=title, width=400)
+    )
+    return ReportChart("user_" + title[:5].lower(), title, "the close", chart, hours.height)
+
+
+def test_a_failing_chart_is_named_on_a_page_that_is_still_written(
+    built: Built, tmp_path: Path
+) -> None:
+    """One chart raising while drawn, one that vl-convert refuses, and one whose title carries
+    a control character (which aborts vl-convert's process): the page and every other PNG are
+    written, the first two are named in their place, the third is drawn with the character
+    escaped, and an earlier report's PNG of a failed chart is removed."""
+
+    def missing_column(data: ReportData) -> ReportChart:
+        return _price_chart(replace(data, open_interest=data.open_interest.drop("close")), "x")
+
+    def refused(data: ReportData) -> ReportChart:
+        return _price_chart(data, "Broken expression", "datum.close +")
+
+    def control_character(data: ReportData) -> ReportChart:
+        return _price_chart(data, "Close \x1c from a junk file")
+
+    out = tmp_path / "reports"
+    stale = out / REPORT_NAME / "user_broke.png"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"an earlier report's chart")
+    report = build_report(
+        built.warehouse / "lake",
+        ReportRequest("binance_um", "BTCUSDT", START, END),
+        out,
+        workers=2,
+        extra_charts=[missing_column, refused, control_character],
+    )
+
+    failures = {failure.key: failure for failure in report.failures}
+    assert sorted(failures) == ["missing_column", "user_broke"]
+    assert failures["missing_column"].error.startswith(
+        'ColumnNotFoundError: unable to find column "close"'
+    )
+    assert failures["user_broke"].error.startswith(
+        "ValueError: Vega-Lite to PNG conversion failed: Error: Unexpected end of input"
+    )
+    assert " at " not in failures["user_broke"].error, "the JavaScript stack is left out"
+    assert sorted(report.files.pngs) == sorted([*CHART_KEYS, "user_close"])
+    assert not stale.exists()
+    assert report.files.preview_png is not None
+    page = report.files.html.read_text()
+    for failure in failures.values():
+        assert f"This chart failed: {escape(failure.error)}" in page
+    assert 'id="missing_column"' in page and 'href="#missing_column"' in page
+    assert "Close \\\\x1c from a junk file" in page, "escaped in the spec embedded as JSON"
+    assert "\x1c" not in page
+    image = Image.open(report.files.pngs["user_close"])
+    assert image.width > 600
+
+
+def test_a_renderer_that_dies_costs_only_its_own_chart() -> None:
+    """vl-convert aborts its process on an SVG text it cannot parse, breaking the pool for every
+    chart queued behind: those render again alone, and only the culprit fails."""
+    values = alt.Data(values=[{"x": 1, "y": 2}, {"x": 2, "y": 3}])
+    fine = alt.Chart(values).mark_line().encode(x="x:Q", y="y:Q").to_dict()
+    # Straight to the renderer, past chart_spec's escaping: as a chart before it would have.
+    fatal = {**fine, "title": "junk \x1c byte"}
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    with pool:
+        dying = pool.submit(render.render_png, fatal, VEGA_LITE_VERSION, 1.0)
+        queued = pool.submit(render.render_png, fine, VEGA_LITE_VERSION, 1.0)
+        with pytest.raises(RenderCrashError, match="vl-convert aborted"):
+            rendered_png(fatal, dying, 1.0)
+        png = rendered_png(fine, queued, 1.0)
+    assert Image.open(io.BytesIO(png)).width > 50

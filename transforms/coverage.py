@@ -1,6 +1,7 @@
 """``dq_coverage``: what the warehouse holds for every exchange × dataset × symbol × day.
 
-One row per dataset and universe symbol for each day, built from the staging manifests
+One row per dataset and symbol for each day (the universe's, and any staged for the day by a run
+over a wider universe, which a narrower run keeps), built from the staging manifests
 (``<warehouse>/manifests/<table>/date=YYYY-MM-DD.json``), the dataset registry (availability
 windows, cadence) and the wall clock at check time. ``status`` is one of:
 
@@ -120,7 +121,8 @@ def expected_rows(dataset: Dataset, funding_intervals: Sequence[int | None] = ()
 
 
 def coverage_rows(settings: Settings, day: date, now: datetime) -> pa.Table:
-    """The ``dq_coverage`` rows of ``day`` for every dataset and universe symbol.
+    """The ``dq_coverage`` rows of ``day`` for every dataset and symbol of the universe, and
+    every symbol staged for the day before (a run over a narrower universe keeps them).
 
     ``now`` (timezone-aware) is the check time: it decides ``pending`` against ``missing`` and
     is written as ``checked_at``. Rows are sorted by (exchange, symbol, dataset), the lake's
@@ -131,10 +133,14 @@ def coverage_rows(settings: Settings, day: date, now: datetime) -> pa.Table:
     checked_at = now.astimezone(UTC)
     rows: list[dict[str, Any]] = []
     for dataset in DATASETS:
-        symbols = dataset.symbols_on(settings.symbols(dataset.exchange), day)
-        if not symbols or dataset.fallback_for is not None:
+        if dataset.fallback_for is not None:
             continue
         entries, intervals = _staged(settings, dataset, day)
+        # A narrower universe deletes nothing staged (its run carries the other symbols over):
+        # coverage goes on describing what the lake holds, as well as what the universe asks.
+        symbols = sorted({*dataset.symbols_on(settings.symbols(dataset.exchange), day), *entries})
+        if not symbols:
+            continue
         fallback = next(
             (
                 d

@@ -103,13 +103,13 @@ def demo(
         'from fct_price_1m group by symbol order by symbol"'
     )
     try:
-        page = write_report(
+        written = write_report(
             settings.lake_root,
             ReportRequest("binance_um", "BTCUSDT", DEMO_START, end),
             settings.report_root,
         )
     except ReportDataError as exc:
         raise error_exit("no report", exc, 1) from exc
-    console.print(f"report:    {page}")
-    if not run.ok:
+    console.print(f"report:    {written.files.html}")
+    if not run.ok or written.failures:
         raise typer.Exit(1)

@@ -18,6 +18,7 @@ from transforms.errors import ConfigError
 from transforms.settings import parse_universe
 
 if TYPE_CHECKING:
+    from transforms.report.build import Report
     from transforms.report.data import ReportRequest
 
 
@@ -44,8 +45,8 @@ def report(
     chart (daily liquidations, funding per venue, open interest with the price, the latest
     liquidation heatmap with its hot zones, the regime timeline, coverage).
 
-    Prints the page's path. Exits 1 when the perpetual has no data in the range, 2 on bad
-    arguments.
+    Prints the page's path. Exits 1 when the perpetual has no data in the range or a chart
+    failed (the page is written, naming it), 2 on bad arguments.
     """
     from transforms.report.data import (
         PERPETUAL_EXCHANGES,
@@ -70,18 +71,20 @@ def report(
     try:
         first, last = default_range(settings.lake_root, first, last)
         check_range(first, last)
-        page = write_report(
+        written = write_report(
             settings.lake_root,
             ReportRequest(exchange, symbol, first, last),
             out.resolve() if out else settings.report_root,
         )
     except ReportDataError as exc:
         raise error_exit("no report", exc, 1) from exc
-    typer.echo(str(page))
+    typer.echo(str(written.files.html))
+    if written.failures:
+        raise typer.Exit(1)
 
 
-def write_report(lake_root: Path, request: "ReportRequest", out_root: Path) -> Path:
-    """Write one report, say what each chart drew, and return the page's path."""
+def write_report(lake_root: Path, request: "ReportRequest", out_root: Path) -> "Report":
+    """Write one report and say what each chart drew, and which failed."""
     from transforms.report.build import build_report
 
     console.print(
@@ -95,4 +98,11 @@ def write_report(lake_root: Path, request: "ReportRequest", out_root: Path) -> P
         console.print(
             f"[yellow]no data in the range for:[/yellow] {', '.join(written.empty_charts)}"
         )
-    return written.files.html
+    for failure in written.failures:
+        console.print(f"[red]chart {failure.key} failed:[/red] {failure.error}")
+    if written.failures:
+        console.print(
+            f"the page names the {len(written.failures)} failed chart(s) in their place; "
+            "the other charts are drawn"
+        )
+    return written

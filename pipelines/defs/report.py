@@ -70,6 +70,7 @@ def report(
     out_root = settings.report_root
     metadata: dict[str, Any] = {"path": dg.MetadataValue.path(str(out_root))}
     previews: list[str] = []
+    failed_charts: list[str] = []
     written = 0
     if perpetuals:
         first, _ = default_range(settings.lake_root, None, last)
@@ -92,11 +93,18 @@ def report(
                 f"{request.name}: no data in {request.first}…{request.last} for "
                 f"{', '.join(outcome.empty_charts)}"
             )
+        for failure in outcome.failures:
+            failed_charts.append(f"{request.name}: chart {failure.key} failed: {failure.error}")
+        heading = (
+            f"**{request.symbol} on {request.exchange}**, {request.first}…{request.last}: "
+            f"`{files.html}`"
+        )
+        if files.preview_png is None:
+            previews.append(f"{heading}\n\nNo chart rendered.")
+            continue
         image = b64encode(files.preview_png).decode()
         previews.append(
-            f"**{request.symbol} on {request.exchange}**, {request.first}…{request.last}: "
-            f"`{files.html}`\n\n"
-            f"![{request.name} daily liquidations](data:image/png;base64,{image})"
+            f"{heading}\n\n![{request.name} daily liquidations](data:image/png;base64,{image})"
         )
     metadata["reports_written"] = written
     metadata["coins"] = ", ".join(request.coin for request in requests) or "none"
@@ -111,4 +119,10 @@ def report(
     context.add_asset_metadata(
         {"preview": dg.MetadataValue.md(preview)}, partition_key=last.isoformat()
     )
+    if failed_charts:
+        # Every page is written, each naming its failed charts; the step fails so that the run
+        # says so instead of succeeding with a chart missing.
+        raise dg.Failure(
+            description="; ".join(failed_charts), metadata=metadata, allow_retries=False
+        )
     return dg.MaterializeResult(metadata=metadata)

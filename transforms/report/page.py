@@ -12,7 +12,9 @@ process, so :func:`chart_spec` turns it to "no row limit" under a lock.
 """
 
 import json
+import re
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -25,9 +27,10 @@ import vl_convert
 from markupsafe import Markup
 
 from transforms import storage
+from transforms.errors import printable
 from transforms.report import render
 from transforms.report.buckets import BUCKETING_AFTER_DAYS
-from transforms.report.charts import ReportChart
+from transforms.report.charts import ChartFailure, ReportChart
 from transforms.report.data import ReportData
 
 PAGE_FILE: Final = "report.html"
@@ -44,7 +47,16 @@ EMBED_SNIPPET: Final = "window.vegaEmbed = vegaEmbed;"
 VEGA_LITE_VERSION: Final = "v" + "_".join(alt.SCHEMA_VERSION.removeprefix("v").split(".")[:2])
 """The Vega-Lite version Altair writes specs for, in vl-convert's spelling (``v6_4``)."""
 
-_PAGE: Final = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined).from_string(
+
+def _shown(value: object) -> object:
+    """Every value the page shows, printable (a title or venue may quote the data); the page's
+    own script and JSON, marked safe, go in as they are."""
+    return value if isinstance(value, Markup) else printable(str(value))
+
+
+_PAGE: Final = jinja2.Environment(
+    autoescape=True, undefined=jinja2.StrictUndefined, finalize=_shown
+).from_string(
     """<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -75,16 +87,25 @@ _PAGE: Final = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefi
   <p class="meta">{{ first }}…{{ last }} ({{ days }} UTC day(s)) · venues of {{ coin }}:
     {{ venues }} · generated {{ generated_at }} from {{ lake }}</p>
   {% if points_note %}<p class="meta">{{ points_note }}</p>{% endif %}
-  <nav>{% for chart in charts %}<a href="#{{ chart.key }}">{{ chart.title }}</a>{% endfor %}</nav>
+  <nav>{% for chart in charts %}<a href="#{{ chart.key }}">{{ chart.title }}</a>{% endfor %}
+    {%- for chart in unbuilt %}<a href="#{{ chart.key }}">{{ chart.title }}</a>{% endfor %}</nav>
 </header>
 {% for chart in charts %}
 <section id="{{ chart.key }}">
   <h2>{{ chart.title }}</h2>
   <p>{{ chart.description }}</p>
-  {% if not chart.points %}<p class="note">No data for this chart in the range.</p>{% endif %}
+  {% if chart.key in failures %}
+  <p class="note">This chart failed: {{ failures[chart.key].error }}</p>
+  {% elif not chart.points %}<p class="note">No data for this chart in the range.</p>{% endif %}
   <div class="chart-frame">
     <div class="chart" id="chart-{{ chart.key }}" data-chart="{{ chart.key }}"></div>
   </div>
+</section>
+{% endfor %}
+{% for failure in unbuilt %}
+<section id="{{ failure.key }}">
+  <h2>{{ failure.title }}</h2>
+  <p class="note">This chart failed: {{ failure.error }}</p>
 </section>
 {% endfor %}
 <footer>
@@ -118,7 +139,9 @@ class ReportFiles:
 
     html: Path
     pngs: dict[str, Path]
-    preview_png: bytes
+    """Every drawn chart's PNG, by chart key: a chart that failed has none."""
+    preview_png: bytes | None
+    """None when no chart rendered."""
 
 
 @cache
@@ -128,16 +151,33 @@ def javascript_bundle() -> str:
 
 
 _SPEC_LOCK: Final = threading.Lock()
+_NOT_XML: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+"""Characters XML 1.0 forbids, which SVG text cannot carry."""
 
 
 def chart_spec(chart: ReportChart) -> dict[str, Any]:
-    """The chart's Vega-Lite spec with its data inline, however many rows it has.
+    """The chart's Vega-Lite spec with its data inline, however many rows it has, and no character
+    an SVG cannot carry.
 
     Thread-safe: another thread leaving the transformer's context would otherwise restore the
     row limit under this one.
     """
     with _SPEC_LOCK, alt.data_transformers.enable("default", max_rows=None):
-        return chart.chart.to_dict()
+        spec = chart.chart.to_dict()
+    return _xml_safe(spec)
+
+
+def _xml_safe(value: Any) -> Any:
+    """``value`` with every character XML forbids written as its escape (``\\x1c``): a control
+    character from the data (a quarantined file's error, say) makes vl-convert's SVG invalid
+    XML, and vl-convert aborts the process rendering it."""
+    if isinstance(value, str):
+        return _NOT_XML.sub(lambda match: printable(match.group()), value)
+    if isinstance(value, dict):
+        return {key: _xml_safe(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_xml_safe(item) for item in value]
+    return value
 
 
 def render_png(spec: dict[str, Any], scale: float = PNG_SCALE) -> bytes:
@@ -150,8 +190,14 @@ def _script_json(value: Any) -> str:
 
 
 def render_page(
-    data: ReportData, charts: list[ReportChart], specs: dict[str, Any], generated_at: datetime
+    data: ReportData,
+    charts: list[ReportChart],
+    specs: dict[str, Any],
+    generated_at: datetime,
+    failures: Sequence[ChartFailure] = (),
 ) -> str:
+    """The page: every chart in ``charts`` whose spec is in ``specs``, and each of ``failures``
+    named in its chart's place (or after the others, for a chart that was never drawn)."""
     request = data.request
     resolution = request.resolution
     points_note = (
@@ -160,6 +206,7 @@ def render_page(
         if resolution.bucketed
         else ""
     )
+    drawn = {chart.key for chart in charts}
     return _PAGE.render(
         heading=f"treadmill report: {request.symbol} on {request.exchange}",
         first=request.first.isoformat(),
@@ -170,6 +217,8 @@ def render_page(
         generated_at=generated_at.strftime("%Y-%m-%d %H:%M UTC"),
         lake=str(data.lake_root),
         charts=charts,
+        failures={failure.key: failure for failure in failures},
+        unbuilt=[failure for failure in failures if failure.key not in drawn],
         points_note=points_note,
         javascript=Markup(javascript_bundle()),
         specs=Markup(_script_json(specs)),
@@ -183,7 +232,8 @@ def write_page(
     specs: dict[str, Any],
     directory: Path,
     generated_at: datetime,
+    failures: Sequence[ChartFailure],
 ) -> Path:
-    """Write ``report.html`` into ``directory``, atomically."""
-    html = render_page(data, charts, specs, generated_at)
+    """Write ``report.html`` into ``directory``, atomically, naming ``failures`` on the page."""
+    html = render_page(data, charts, specs, generated_at, failures)
     return storage.write_bytes(directory / PAGE_FILE, html.encode())
