@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+from dagster._utils.error import SerializableErrorInfo
 
 from pipelines.defs.jobs import DAILY_JOB
 from pipelines.defs.partitions import RANGE_END_TAG, RANGE_START_TAG
@@ -219,8 +220,7 @@ def summarize(result: dg.ExecuteInProcessResult) -> RunSummary:
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data is not None:
             error = event.step_failure_data.error
-            message = error.message.strip() if error else "unknown error"
-            summary.step_failures.append(f"{event.step_key}: {message}")
+            summary.step_failures.append(f"{event.step_key}: {_first_cause(error)}")
     for evaluation in result.get_asset_check_evaluations():
         if evaluation.passed:
             summary.checks_passed += 1
@@ -255,3 +255,14 @@ def summarize(result: dg.ExecuteInProcessResult) -> RunSummary:
         summary.rows_by_table[table] = int(rows.value) if rows is not None else 0  # type: ignore[arg-type]
         summary.partitions_by_table[table] = int(published.value)  # type: ignore[arg-type]
     return summary
+
+
+def _first_cause(error: SerializableErrorInfo | None) -> str:
+    """The first line of the error a step failed on, under Dagster's wrappers ("Error occurred
+    while executing op …"): the message a person can act on."""
+    if error is None:
+        return "unknown error"
+    while error.cause is not None:
+        error = error.cause
+    lines = error.message.strip().splitlines()
+    return lines[0] if lines else error.cls_name or "unknown error"

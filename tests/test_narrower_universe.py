@@ -61,7 +61,7 @@ def query(warehouse: Path, sql: str, home: Path) -> list[dict[str, object]]:
     """``treadmill sql --format=json`` over ``warehouse``."""
     code, output = treadmill(["sql", sql, "--format=json", f"--warehouse={warehouse}"], "", home)
     assert code == 0, output
-    return json.loads(output)  # type: ignore[no-any-return]
+    return json.loads(output)
 
 
 def pairs(warehouse: Path, table: str, home: Path) -> set[tuple[str, str]]:

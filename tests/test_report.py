@@ -502,7 +502,8 @@ def test_a_failing_chart_is_named_on_a_page_that_is_still_written(
     page = report.files.html.read_text()
     for failure in failures.values():
         assert f"This chart failed: {escape(failure.error)}" in page
-    assert 'id="missing_column"' in page and 'href="#missing_column"' in page
+    assert 'id="missing_column"' in page
+    assert 'href="#missing_column"' in page
     assert "Close \\\\x1c from a junk file" in page, "escaped in the spec embedded as JSON"
     assert "\x1c" not in page
     image = Image.open(report.files.pngs["user_close"])

@@ -71,6 +71,7 @@ class Backend(Protocol):
     def open_stream(self, path: Path, mode: str, buffering: int) -> IO[Any]: ...
     def local_path(self, path: Path) -> Path: ...
     def modified_at(self, path: Path) -> datetime: ...
+    def free_bytes(self, path: Path) -> int | None: ...
 
 
 class LocalFolder:
@@ -148,6 +149,10 @@ class LocalFolder:
     def modified_at(self, path: Path) -> datetime:
         return datetime.fromtimestamp(path.stat().st_mtime, UTC)
 
+    def free_bytes(self, path: Path) -> int | None:
+        existing = next(folder for folder in (path, *path.parents) if folder.exists())
+        return shutil.disk_usage(existing).free
+
 
 LOCAL_FOLDER = LocalFolder()
 
@@ -211,6 +216,12 @@ def sha256_of(path: Path) -> str:
 def modified_at(path: Path) -> datetime:
     """When a warehouse file was last written (UTC)."""
     return backend_for(path).modified_at(path)
+
+
+def free_bytes(path: Path) -> int | None:
+    """Room left for writing at ``path``: its filesystem's free space (the nearest existing
+    folder's, when ``path`` does not exist yet); None where the backend sets no such limit."""
+    return backend_for(path).free_bytes(path)
 
 
 def listing(folder: Path, pattern: str = "*") -> list[Path]:

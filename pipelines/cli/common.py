@@ -1,8 +1,12 @@
 """What every ``treadmill`` command shares: the console it reports on, its common options, the
 settings it loads and the way it exits on bad input."""
 
+import errno
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Final
 
 import typer
 from rich.console import Console
@@ -93,3 +97,71 @@ def check_range(first: date, last: date) -> None:
             f"{first}…{last} is outside them[/red]"
         )
         raise typer.Exit(2)
+
+
+DISK_FULL_SIGNS: Final = (
+    "database or disk is full",
+    "No space left on device",
+    "Disk quota exceeded",
+)
+"""How a full disk reads where the error is not an ``OSError`` of its own: SQLite's (Dagster's
+run history), DuckDB's and Arrow's messages."""
+SQLITE_IO_ERROR: Final = "disk I/O error"
+"""What SQLite says when a write of its journal fails, a full disk among other causes: taken for
+a full disk when one of the command's places has less than :data:`ALMOST_FULL_BYTES` left."""
+ALMOST_FULL_BYTES: Final = 1 << 20
+
+
+def disk_full_error(error: BaseException) -> BaseException | None:
+    """The error of ``error``'s chain (causes, contexts, SQLAlchemy's ``orig``) that says a
+    disk is full, if any."""
+    pending, seen = [error], set()
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in (errno.ENOSPC, errno.EDQUOT):
+            return current
+        if any(sign in str(current) for sign in DISK_FULL_SIGNS):
+            return current
+        linked = (current.__cause__, current.__context__, getattr(current, "orig", None))
+        pending.extend(item for item in linked if isinstance(item, BaseException))
+    return None
+
+
+def full_disk_message(places: Mapping[str, Path], filename: object = None) -> str:
+    """One line for a full disk: the file it failed on (when known), which of ``places`` (what
+    each holds → its folder) has the least room left (all of those that share it), and what to
+    do."""
+    room = {what: storage.free_bytes(folder) for what, folder in places.items()}
+    known = [free for free in room.values() if free is not None]
+    least = min(known) if known else None
+    fullest = [f"{what} ({places[what]})" for what, free in room.items() if free == least]
+    writing = f" writing {filename}" if filename else ""
+    verb = "are" if len(fullest) > 1 else "is"
+    where = f" where {' and '.join(fullest)} {verb}" if known else ""
+    left = f" ({least / 1e6:,.1f} MB left)" if least is not None else ""
+    return (
+        f"no space left{writing}{where}{left}: free some space there or move it elsewhere, then "
+        "run the same command again; nothing partial was published"
+    )
+
+
+@contextmanager
+def full_disk_in_one_line(places: Mapping[str, Path]) -> Iterator[None]:
+    """End the command with one line instead of a traceback when a disk fills up under it,
+    naming the fullest of ``places`` (what each holds → its folder), and exit 1."""
+    try:
+        yield
+    except Exception as exc:
+        full = disk_full_error(exc)
+        if full is None and SQLITE_IO_ERROR in str(exc):
+            room = [storage.free_bytes(folder) for folder in places.values()]
+            full = (
+                exc if any(free is not None and free < ALMOST_FULL_BYTES for free in room) else None
+            )
+        if full is None:
+            raise
+        filename = full.filename if isinstance(full, OSError) else None
+        raise error_exit("disk full", full_disk_message(places, filename), 1) from exc

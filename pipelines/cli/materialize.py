@@ -8,11 +8,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from pipelines.cli.common import (
+    DISK_FULL_SIGNS,
     UniverseOption,
     WarehouseOption,
     check_range,
     console,
     error_exit,
+    full_disk_in_one_line,
+    full_disk_message,
     given_days,
     load_settings,
     yesterday,
@@ -60,6 +63,7 @@ def materialize(
     and universe) are skipped; from the first day that is not, the rest of the range runs as
     one run. Progress is asset-partitions (one table's day) done out of all of them.
     """
+    from pipelines.instance import dagster_home
     from pipelines.runner import materialize as materialize_days
 
     settings = load_settings(warehouse, universe)
@@ -70,7 +74,11 @@ def materialize(
     days = (last - first).days + 1
     console.print(f"materialising {first}…{last} ({days} day(s)) into {settings.warehouse}")
     chosen_coins = _report_coins(settings, report_coins)
-    with _progress_display() as show_progress:
+    places = {
+        "the warehouse": settings.warehouse,
+        "Dagster's history": dagster_home(settings.warehouse),
+    }
+    with full_disk_in_one_line(places), _progress_display() as show_progress:
         outcome = materialize_days(
             settings,
             first,
@@ -96,6 +104,9 @@ def materialize(
             )
     else:
         print_run_summary(outcome.summary)
+        problems = [*outcome.summary.step_failures, *outcome.summary.failed_checks]
+        if any(sign in problem for problem in problems for sign in DISK_FULL_SIGNS):
+            raise error_exit("disk full", full_disk_message(places), 1)
     if still_bad or (outcome.summary is not None and not outcome.summary.ok):
         raise typer.Exit(1)
 

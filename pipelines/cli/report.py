@@ -11,6 +11,7 @@ from pipelines.cli.common import (
     check_range,
     console,
     error_exit,
+    full_disk_in_one_line,
     given_days,
     load_settings,
 )
@@ -71,11 +72,11 @@ def report(
     try:
         first, last = default_range(settings.lake_root, first, last)
         check_range(first, last)
-        written = write_report(
-            settings.lake_root,
-            ReportRequest(exchange, symbol, first, last),
-            out.resolve() if out else settings.report_root,
-        )
+        out_root = out.resolve() if out else settings.report_root
+        with full_disk_in_one_line({"the reports": out_root}):
+            written = write_report(
+                settings.lake_root, ReportRequest(exchange, symbol, first, last), out_root
+            )
     except ReportDataError as exc:
         raise error_exit("no report", exc, 1) from exc
     typer.echo(str(written.files.html))
