@@ -1,10 +1,14 @@
 """Shared fixtures: real Binance files, archive mirrors written in Binance's formats, settings."""
 
-from collections.abc import Callable
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from pipelines.runner import PROJECT_DAGSTER_YAML
 from simulator.archive import csv_bytes, write_archive_file
 from transforms.settings import Limits, Settings, parse_universe
 
@@ -51,3 +55,19 @@ def settings(tmp_path: Path, mirror: Path) -> Settings:
         ),
         limits=FAST_LIMITS,
     )
+
+
+@pytest.fixture
+def dagster_home(tmp_path: Path) -> Iterator[Path]:
+    """The instance the CLI runs of a test record to, with the project's settings.
+
+    On tmpfs where the machine has one: a run commits each of its ~1,000 events to SQLite, and on
+    a busy disk those commits' fsyncs take longer than the run itself.
+    """
+    shm = Path("/dev/shm")
+    fast = shm.is_dir() and os.access(shm, os.W_OK)
+    home = Path(tempfile.mkdtemp(prefix="treadmill-", dir=shm)) if fast else tmp_path / "dagster"
+    home.mkdir(exist_ok=True)
+    shutil.copyfile(PROJECT_DAGSTER_YAML, home / "dagster.yaml")
+    yield home
+    shutil.rmtree(home, ignore_errors=True)

@@ -6,9 +6,7 @@ same command run again must complete: the state a full disk leaves is one a re-r
 """
 
 import os
-import shutil
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -18,7 +16,6 @@ import pytest
 from typer.testing import CliRunner
 
 from pipelines.cli import app
-from pipelines.runner import PROJECT_DAGSTER_YAML
 from tests.runs import simulate_mirror
 from transforms.publish import TEMP_FOLDER
 
@@ -114,27 +111,22 @@ def test_dagster_history_filling_the_disk_is_one_line_and_a_rerun_completes(
 
 
 def test_a_lake_filling_the_disk_names_it_and_publishes_nothing_partial(
-    small_disk: SmallDisk, archive_url: str
+    small_disk: SmallDisk, archive_url: str, dagster_home: Path
 ) -> None:
     """Dagster's history elsewhere, the warehouse alone on a 6 MB disk it outgrows."""
-    shm = Path("/dev/shm")
-    home = Path(tempfile.mkdtemp(prefix="treadmill-", dir=shm if shm.is_dir() else None))
-    shutil.copyfile(PROJECT_DAGSTER_YAML, home / "dagster.yaml")
     filler = small_disk.path / "filler"
     # Leave the warehouse about a megabyte: staging lands and publishes, then runs out.
     filler.write_bytes(os.urandom(5 * 1024 * 1024))
     warehouse = small_disk.path / "warehouse"
-    try:
-        code, output = materialize(warehouse, archive_url, home)
 
-        assert code == 1, output
-        last = output.strip().splitlines()[-1]
-        assert last.startswith("disk full: no space left where the warehouse"), output
-        assert "No space left on device" in output
-        assert_nothing_partial(warehouse)
+    code, output = materialize(warehouse, archive_url, dagster_home)
 
-        filler.unlink()
-        code, output = materialize(warehouse, archive_url, home)
-        assert code == 0, output
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
+    assert code == 1, output
+    last = output.strip().splitlines()[-1]
+    assert last.startswith(f"disk full: no space left where the warehouse ({warehouse}) is"), output
+    assert "No space left on device" in output
+    assert_nothing_partial(warehouse)
+
+    filler.unlink()
+    code, output = materialize(warehouse, archive_url, dagster_home)
+    assert code == 0, output

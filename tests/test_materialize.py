@@ -12,10 +12,8 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -27,7 +25,6 @@ from typer.testing import CliRunner
 
 from pipelines.cli import app
 from pipelines.progress import Progress
-from pipelines.runner import PROJECT_DAGSTER_YAML
 from tests.runs import run_daily, simulate_mirror
 from transforms.catalog import catalog_is_current
 from transforms.contracts import published_schemas
@@ -50,22 +47,6 @@ def archive_url(tmp_path_factory: pytest.TempPathFactory) -> str:
         spot=(),
     )
     return mirror.as_uri() + "/"
-
-
-@pytest.fixture
-def dagster_home(tmp_path: Path) -> Iterator[Path]:
-    """The instance the CLI runs of a test record to, with the project's settings.
-
-    On tmpfs where the machine has one: a run commits each of its ~1,000 events to SQLite, and on
-    a busy disk those commits' fsyncs take longer than the run itself.
-    """
-    shm = Path("/dev/shm")
-    fast = shm.is_dir() and os.access(shm, os.W_OK)
-    home = Path(tempfile.mkdtemp(prefix="treadmill-", dir=shm)) if fast else tmp_path / "dagster"
-    home.mkdir(exist_ok=True)
-    shutil.copyfile(PROJECT_DAGSTER_YAML, home / "dagster.yaml")
-    yield home
-    shutil.rmtree(home, ignore_errors=True)
 
 
 def range_arguments(warehouse: Path, start: date = START, end: date = END) -> list[str]:

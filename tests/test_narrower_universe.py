@@ -7,10 +7,6 @@ their coverage always name the same symbols.
 """
 
 import json
-import os
-import shutil
-import tempfile
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -18,7 +14,6 @@ import pytest
 from typer.testing import CliRunner
 
 from pipelines.cli import app
-from pipelines.runner import PROJECT_DAGSTER_YAML
 from tests.runs import simulate_mirror
 
 DAY = date(2024, 3, 1)
@@ -37,17 +32,6 @@ def archive_url(tmp_path_factory: pytest.TempPathFactory) -> str:
         spot=("BTCUSDT",),
     )
     return mirror.as_uri() + "/"
-
-
-@pytest.fixture
-def dagster_home(tmp_path: Path) -> Iterator[Path]:
-    shm = Path("/dev/shm")
-    fast = shm.is_dir() and os.access(shm, os.W_OK)
-    home = Path(tempfile.mkdtemp(prefix="treadmill-", dir=shm)) if fast else tmp_path / "dagster"
-    home.mkdir(exist_ok=True)
-    shutil.copyfile(PROJECT_DAGSTER_YAML, home / "dagster.yaml")
-    yield home
-    shutil.rmtree(home, ignore_errors=True)
 
 
 def treadmill(arguments: list[str], archive_url: str, home: Path) -> tuple[int, str]:
