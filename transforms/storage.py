@@ -1,10 +1,11 @@
 """The one seam between the warehouse and where it is kept.
 
 Every read, write, listing and delete of the warehouse (raw, lake, quarantine, manifests,
-coverage, reports, build records, temp, the catalog file, the recorder's hours) goes through the
-functions here, by the path :class:`transforms.settings.Settings` gives it. Nothing else in
-``transforms/`` opens, lists or removes a warehouse file itself (``tests/test_architecture.py``
-holds it to that), so where the warehouse lives is decided here alone.
+coverage, reports, build and publication records, temp, the catalog file, the recorder's hours)
+goes through the functions here, by the path :class:`transforms.settings.Settings` gives it.
+Nothing else in ``transforms/`` opens, lists or removes a warehouse file itself
+(``tests/test_architecture.py`` holds it to that), so where the warehouse lives is decided here
+alone.
 
 Today there is one backend, :class:`LocalFolder`: the warehouse is a folder on a local
 filesystem, and every file is written to a temp file (under ``<warehouse>/tmp`` where the
