@@ -10,7 +10,9 @@ After a run over a range succeeds, each of its days gets a record,
   (or that the archive had none), for the day itself and for the days after it that its facts
   read (a metrics file may carry the next day's 00:00 row, so day D reads D+1's metrics);
 - the tables it published, and when coverage of a still-absent file turns from ``pending`` to
-  ``missing`` (then the day is rebuilt, so that coverage says so).
+  ``missing`` (then the day is rebuilt, so that coverage says so). A day one of whose
+  partitions is missing, damaged or not the file published (:mod:`transforms.lake_check`) is
+  rebuilt too.
 
 A later run over a range asks the archive for the ``.CHECKSUM`` of the inputs of each recorded
 day in the range and compares. The first day whose record is missing or differs is where the
@@ -40,6 +42,7 @@ from transforms.clients import ACCESS
 from transforms.dataset import Dataset
 from transforms.facts import FACT_MODELS
 from transforms.features import FEATURE_MODELS
+from transforms.lake_check import check_partition
 from transforms.manifests import read_manifest
 from transforms.publication import due_at
 from transforms.settings import Settings, format_universe
@@ -294,6 +297,7 @@ def _record_problem(
     if refresh_after and now >= datetime.fromisoformat(refresh_after):
         return f"{day}: a file still absent is now past due, and coverage must say so"
     for table in record["tables"]:
-        if not storage.partition_exists(settings.lake_root, table, day):
-            return f"{day}: {table} partition is missing from the lake"
+        check = check_partition(settings.lake_root, table, day)
+        if check.bad:
+            return f"{day}: {table} partition {check.path} is {check.describe()}"
     return None

@@ -1,10 +1,11 @@
 """The one seam between the warehouse and where it is kept.
 
 Every read, write, listing and delete of the warehouse (raw, lake, quarantine, manifests,
-coverage, reports, build records, temp, the catalog file, the recorder's hours) goes through the
-functions here, by the path :class:`transforms.settings.Settings` gives it. Nothing else in
-``transforms/`` opens, lists or removes a warehouse file itself (``tests/test_architecture.py``
-holds it to that), so where the warehouse lives is decided here alone.
+coverage, reports, build and publication records, temp, the catalog file, the recorder's hours)
+goes through the functions here, by the path :class:`transforms.settings.Settings` gives it.
+Nothing else in ``transforms/`` opens, lists or removes a warehouse file itself
+(``tests/test_architecture.py`` holds it to that), so where the warehouse lives is decided here
+alone.
 
 Today there is one backend, :class:`LocalFolder`: the warehouse is a folder on a local
 filesystem, and every file is written to a temp file (under ``<warehouse>/tmp`` where the
@@ -36,13 +37,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any, Final, Protocol
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from transforms import publish
-from transforms.publish import PARTITION_FILE, partition_dir
+from transforms.publish import PARTITION_FILE, partition_dir, temp_dir
+from transforms.settings import STATE_FOLDER
+
+PUBLISHED_FOLDER: Final = "published"
+"""Under ``<warehouse>/state``: what each partition's file was when it was published."""
 
 
 class Backend(Protocol):
@@ -72,6 +77,7 @@ class Backend(Protocol):
     def local_path(self, path: Path) -> Path: ...
     def modified_at(self, path: Path) -> datetime: ...
     def free_bytes(self, path: Path) -> int | None: ...
+    def size_of(self, path: Path) -> int: ...
 
 
 class LocalFolder:
@@ -153,6 +159,9 @@ class LocalFolder:
         existing = next(folder for folder in (path, *path.parents) if folder.exists())
         return shutil.disk_usage(existing).free
 
+    def size_of(self, path: Path) -> int:
+        return path.stat().st_size
+
 
 LOCAL_FOLDER = LocalFolder()
 
@@ -206,11 +215,23 @@ def read_table(
 
 def sha256_of(path: Path) -> str:
     """The sha256 of a warehouse file's bytes (it must exist)."""
+    return fingerprint(path)[0]
+
+
+def fingerprint(path: Path) -> tuple[str, int]:
+    """The sha256 of a warehouse file's bytes and how many there are (it must exist)."""
     digest = hashlib.sha256()
+    size = 0
     with local_path(path).open("rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
-    return digest.hexdigest()
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def size_of(path: Path) -> int:
+    """How many bytes a warehouse file holds (it must exist)."""
+    return backend_for(path).size_of(path)
 
 
 def modified_at(path: Path) -> datetime:
@@ -285,8 +306,39 @@ def write_table(table: pa.Table, path: Path, temp_root: Path | None = None) -> P
 
 def publish_partition(table: pa.Table, lake_root: Path, table_name: str, day: date) -> Path:
     """Replace ``table_name``'s partition for ``day`` with ``table`` in one step (the lake is
-    ``<warehouse>/lake``; the file is written under ``<warehouse>/tmp`` first)."""
-    return backend_for(lake_root).publish_partition(table, lake_root, table_name, day)
+    ``<warehouse>/lake``; the file is written under ``<warehouse>/tmp`` first), and record the
+    new file's sha256 and size (:func:`publication_record_path`), so that a file damaged or
+    replaced afterwards is told from the one published."""
+    path = backend_for(lake_root).publish_partition(table, lake_root, table_name, day)
+    sha256, size = fingerprint(path)
+    write_json(
+        publication_record_path(lake_root, table_name, day),
+        {
+            "table": table_name,
+            "date": day.isoformat(),
+            "sha256": sha256,
+            "bytes": size,
+            "published_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        },
+        temp_dir(lake_root.parent),
+    )
+    return path
+
+
+def publication_record_path(lake_root: Path, table_name: str, day: date) -> Path:
+    """``<warehouse>/state/published/<table>/date=YYYY-MM-DD.json``: the sha256 and size of the
+    file last published as ``table_name``'s partition for ``day``, and when.
+
+    It is written right after the file is renamed into place: a process killed between the two
+    leaves the previous file's record, and the partition then reads as replaced until the day
+    is built again, as a killed run's days are anyway."""
+    return publication_root(lake_root) / table_name / f"date={day.isoformat()}.json"
+
+
+def publication_root(lake_root: Path) -> Path:
+    """``<warehouse>/state/published``: a folder per table of what each partition was when
+    published (:func:`publication_record_path`)."""
+    return lake_root.parent / STATE_FOLDER / PUBLISHED_FOLDER
 
 
 def link(source: Path, path: Path, same_as: os.stat_result, temp_root: Path | None = None) -> bool:

@@ -1,6 +1,7 @@
 """``treadmill coverage``: draw ``dq_coverage`` as one character per symbol and day."""
 
-from datetime import timedelta
+from datetime import date, timedelta
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -42,11 +43,20 @@ def coverage(
         ),
     ] = None,
     warehouse: WarehouseOption = None,
+    verify: Annotated[
+        bool,
+        typer.Option(
+            "--verify",
+            help="Instead of the grid, check that every lake partition (of --start…--end when "
+            "given) is the file published: none missing, damaged or replaced.",
+        ),
+    ] = False,
 ) -> None:
     """Show what the warehouse holds per exchange, dataset, symbol and day, from dq_coverage.
 
     One line per exchange × dataset × symbol with one character per day. Exits 1 when a day in
-    the range is missing or quarantined (or nothing in it was checked), 0 otherwise.
+    the range is missing or quarantined (or nothing in it was checked), 0 otherwise. With
+    --verify, one line per partition whose file is not the one published; exits 1 when any is.
     """
     from rich.markup import escape
     from rich.text import Text
@@ -63,6 +73,9 @@ def coverage(
 
     settings = load_settings(warehouse, universe)
     first, last = given_days(start, end)
+    if verify:
+        verify_partitions(settings.lake_root, first, last)
+        return
     checked = coverage_days(settings.lake_root)
     if last is None:
         latest = checked[-1] if checked else None
@@ -127,3 +140,37 @@ def coverage(
         out.print(f"… and {len(problems) - COVERAGE_MAX_PROBLEMS} more missing or quarantined")
     if problems or not tables:
         raise typer.Exit(1)
+
+
+def verify_partitions(lake_root: Path, first: date | None, last: date | None) -> None:
+    """Print each partition whose file is missing, damaged or not the one published, with the
+    command that rebuilds it; exit 1 when there is one."""
+    from rich.markup import escape
+
+    from transforms.lake_check import verify_lake
+
+    if first is not None and last is not None:
+        check_range(first, last)
+    out = Console(soft_wrap=True, highlight=False)
+    checks = verify_lake(lake_root, first, last)
+    bad = [check for check in checks if check.bad]
+    for check in bad:
+        out.print(
+            f"[red]{check.table} {check.day} {escape(str(check.path))}: "
+            f"{escape(check.describe())}[/red]; treadmill materialize --start {check.day} "
+            f"--end {check.day} rebuilds it"
+        )
+    if not checks:
+        out.print(f"[red]no partitions in {lake_root}[/red]: run treadmill materialize first")
+        raise typer.Exit(1)
+    unrecorded = sum(check.verdict == "unrecorded" for check in checks)
+    if bad:
+        out.print(f"{len(bad)} of {len(checks)} partition(s) missing, damaged or replaced")
+        raise typer.Exit(1)
+    summary = f"{len(checks)} partition(s) verified in {lake_root}"
+    if unrecorded:
+        summary += (
+            f" ({unrecorded} published before treadmill recorded their files: "
+            "checked only to read as Parquet)"
+        )
+    out.print(summary)
