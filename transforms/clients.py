@@ -165,9 +165,11 @@ def _rest_root(dataset: Dataset, settings: Settings) -> SourceRoot | None:
     if dataset.endpoint is None:
         raise ValueError(f"{dataset.table} is a REST dataset without an endpoint")
     venue = dataset.endpoint.venue
-    url = settings.venue_urls[venue.key]
-    if dataset.fallback_for is not None:
-        url = settings.fallback_url(venue.key, venue.default_url)
+    url = (
+        settings.venue_urls[venue.key]
+        if dataset.fallback_for is None
+        else settings.fallback_url(venue.key, venue.default_url)
+    )
     if url is None:
         return None
     return SourceRoot(f"{venue.key} REST API", venue.url_env, _with_slash(url))
