@@ -243,12 +243,13 @@ def first_line_with(
 
 
 def test_a_second_writer_waits_for_the_first_and_force_rebuilds_a_built_day(
-    tmp_path: Path, mirror: Path, dagster_home: Path
+    tmp_path: Path, archive_url: str, dagster_home: Path
 ) -> None:
-    """Nothing published on the day: the run is short, but it must still wait for the lock."""
+    """One day of one perpetual: the run is short, but it must still wait for the lock. (A day
+    with nothing published would fail: every due file absent is a wrong archive URL.)"""
     warehouse = tmp_path / "warehouse"
-    url = mirror.as_uri() + "/"
-    day = ["materialize", "--start=2024-01-01", f"--universe={UNIVERSE}"]
+    url = archive_url
+    day = ["materialize", f"--start={START}", f"--universe={UNIVERSE}"]
     arguments = [*day, f"--warehouse={warehouse}"]
     with writer_lock(warehouse):
         process = spawn(
@@ -261,7 +262,7 @@ def test_a_second_writer_waits_for_the_first_and_force_rebuilds_a_built_day(
         assert process.poll() is None
     # Its stderr is drained by first_line_with's reader, which keeps going to the end.
     assert process.wait(timeout=600) == 0
-    assert (warehouse / "lake" / "dq_coverage" / "date=2024-01-01" / "data.parquet").exists()
+    assert (warehouse / "lake" / "dq_coverage" / f"date={START}" / "data.parquet").exists()
 
     skipped = run_in_process(arguments, url, dagster_home)
     forced = run_in_process([*arguments, "--force"], url, dagster_home)

@@ -39,6 +39,22 @@ it."""
 
 
 @dataclass(frozen=True)
+class SourceRoot:
+    """The URL a dataset's files are asked for under, and the setting that names it."""
+
+    name: str
+    """What a person calls the source: ``Binance archive``, ``bybit REST API``."""
+    setting: str
+    """The variable that sets :attr:`url`: ``TREADMILL_BINANCE_URL``."""
+    url: str
+    """The root, ending with ``/``: every file's archive path is asked for under it."""
+
+    def url_of(self, relpath: str) -> str:
+        """The full URL of an archive path, as the source's client asks for it."""
+        return self.url + relpath
+
+
+@dataclass(frozen=True)
 class SourceAccess:
     """How the warehouse reaches one kind of source."""
 
@@ -47,6 +63,9 @@ class SourceAccess:
     local_digest: LocalDigest | None
     """What a landed input holds, read locally, for resume; None for a source that publishes
     a checksum for each file (resume asks it instead)."""
+    root: Callable[[Dataset, Settings], SourceRoot | None]
+    """Where the client asks for a dataset's files; None for a source on this machine (a
+    recorded stream) or a fallback that asks no one."""
 
 
 _PACERS: dict[tuple[str, RateLimit], Pacer] = {}
@@ -134,14 +153,54 @@ def _recorded_day_digest(
     return recorded_digest(_recorded_folder(dataset, settings) / relpath)
 
 
+def _with_slash(url: str) -> str:
+    return url if url.endswith("/") else url + "/"
+
+
+def _archive_root(dataset: Dataset, settings: Settings) -> SourceRoot:
+    return SourceRoot("Binance archive", "TREADMILL_BINANCE_URL", _with_slash(settings.binance_url))
+
+
+def _rest_root(dataset: Dataset, settings: Settings) -> SourceRoot | None:
+    if dataset.endpoint is None:
+        raise ValueError(f"{dataset.table} is a REST dataset without an endpoint")
+    venue = dataset.endpoint.venue
+    url = (
+        settings.venue_urls[venue.key]
+        if dataset.fallback_for is None
+        else settings.fallback_url(venue.key, venue.default_url)
+    )
+    if url is None:
+        return None
+    return SourceRoot(f"{venue.key} REST API", venue.url_env, _with_slash(url))
+
+
+def _object_root(dataset: Dataset, settings: Settings) -> SourceRoot:
+    if dataset.exchange == cftc.EXCHANGE:
+        return SourceRoot("CFTC reports", "TREADMILL_CFTC_URL", _with_slash(settings.cftc_url))
+    return SourceRoot(
+        "Hyperliquid buckets", "TREADMILL_HYPERLIQUID_URL", _with_slash(settings.hyperliquid_url)
+    )
+
+
+def _no_root(dataset: Dataset, settings: Settings) -> None:
+    """A recorded stream is read from this machine's disk: no URL to get wrong."""
+    return None
+
+
 ACCESS: Final[Mapping[Source, SourceAccess]] = {
-    Source.ARCHIVE: SourceAccess(_archive_client, None),
-    Source.REST: SourceAccess(_history_client, _rest_digest),
-    Source.OBJECTS: SourceAccess(_object_client, _object_digest),
-    Source.RECORDER: SourceAccess(_recorded_client, _recorded_day_digest),
+    Source.ARCHIVE: SourceAccess(_archive_client, None, _archive_root),
+    Source.REST: SourceAccess(_history_client, _rest_digest, _rest_root),
+    Source.OBJECTS: SourceAccess(_object_client, _object_digest, _object_root),
+    Source.RECORDER: SourceAccess(_recorded_client, _recorded_day_digest, _no_root),
 }
 
 
 def source_client(dataset: Dataset, settings: Settings) -> Client:
     """The client that fetches ``dataset``'s files, chunks or recorded hours."""
     return ACCESS[dataset.source].client(dataset, settings)
+
+
+def source_root(dataset: Dataset, settings: Settings) -> SourceRoot | None:
+    """Where ``dataset``'s files are asked for, or None when no URL is asked."""
+    return ACCESS[dataset.source].root(dataset, settings)

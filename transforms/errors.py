@@ -3,6 +3,11 @@
 MAX_PROBLEM_CHARS = 2000
 """A problem quoting a file's content is cut here: a junk file must not fill a manifest."""
 
+NOT_FOUND = "not found (HTTP 404)"
+"""The problem a REST request answered 404 states: the endpoint is not under the base URL.
+(An archive's 404 is no error: the file is not published.) A source that answers it to every
+request of a day is reported once, as a wrong URL."""
+
 
 def printable(text: str, limit: int = MAX_PROBLEM_CHARS) -> str:
     """``text`` safe to quote anywhere (charts, HTML, JSON, logs): every control or other

@@ -54,7 +54,7 @@ from transforms.endpoints import (
     RateLimit,
     RateLimitedError,
 )
-from transforms.errors import FetchError, ParseError
+from transforms.errors import NOT_FOUND, FetchError, ParseError
 from transforms.fetch import FetchOutcome, Landed, NotPublished, fetch_each
 from transforms.schemas import TIMESTAMP
 from transforms.settings import Limits
@@ -446,6 +446,8 @@ class HistoryClient:
         if response.status_code == 429:
             self._count(rate_limited=1)
         transport.raise_if_transient(response)
+        if response.status_code == 404:
+            raise FetchError(url, f"{NOT_FOUND}: {response.text[:200]!r}")
         if response.status_code != 200:
             raise FetchError(
                 url, f"unexpected HTTP {response.status_code}: {response.text[:200]!r}"

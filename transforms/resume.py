@@ -46,6 +46,7 @@ from transforms.lake_check import check_partition
 from transforms.manifests import read_manifest
 from transforms.publication import due_at
 from transforms.settings import Settings, format_universe
+from transforms.silence import silent_sources
 from transforms.sources import DATASETS
 
 LIBRARIES: Final = ("duckdb", "pyarrow", "polars")
@@ -157,17 +158,20 @@ def record_days(
 ) -> list[date]:
     """Record what each of ``days`` was just built from; return the days recorded.
 
-    Call it after a run over ``days`` succeeded. A day with a failed download is not recorded
-    (and any older record of it is removed), so that the next run builds it again.
+    Call it after a run over ``days`` succeeded. A day with a failed download, or on which a
+    source answered no file at all (:mod:`transforms.silence`), is not recorded (and any older
+    record of it is removed), so that the next run builds it again.
     """
     recorded = []
     tables = lake_tables(settings.lake_root)
+    days = list(days)
+    silent = {day for source in silent_sources(settings, days, now) for day in source.days}
     for day in days:
         inputs = day_inputs(settings, day)
         state = lake_state(settings, inputs)
         entries = _entries(settings, [item for item in inputs if item.day == day])
         path = record_path(settings, day)
-        if FAILED in state.values():
+        if FAILED in state.values() or day in silent:
             storage.delete(path)
             continue
         dues = [

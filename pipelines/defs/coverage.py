@@ -19,6 +19,7 @@ from transforms.coverage import (
 )
 
 MAX_LISTED_PROBLEMS = 50
+SOURCES_ANSWERED_CHECK = "sources_answered"
 
 
 @dg.asset(
@@ -29,6 +30,16 @@ MAX_LISTED_PROBLEMS = 50
     backfill_policy=dg.BackfillPolicy.single_run(),
     kinds={"parquet", "python"},
     tags={"layer": "quality"},
+    check_specs=[
+        dg.AssetCheckSpec(
+            SOURCES_ANSWERED_CHECK,
+            asset=COVERAGE_TABLE,
+            description=(
+                "No source answered 404 to every file of a day that was due and served none: "
+                "that is a URL one folder too deep or naming no archive, not missing data."
+            ),
+        )
+    ],
 )
 def dq_coverage(
     context: dg.AssetExecutionContext, treadmill: TreadmillConfig
@@ -40,6 +51,9 @@ def dq_coverage(
 
     `treadmill coverage` prints it as a per-day status strip.
     """
+    # Which client asks where loads boto3: only when the step runs, not with the definitions.
+    from transforms.silence import silent_lines
+
     settings = treadmill.settings()
     now = datetime.now(UTC)
     statuses: Counter[str] = Counter()
@@ -65,4 +79,14 @@ def dq_coverage(
         "problems": problems[:MAX_LISTED_PROBLEMS],
         "path": dg.MetadataValue.path(str(settings.lake_root / COVERAGE_TABLE)),
     }
-    return dg.MaterializeResult(metadata=metadata)
+    silent = silent_lines(
+        settings, [date.fromisoformat(key) for key in context.partition_keys], now
+    )
+    answered = dg.AssetCheckResult(
+        check_name=SOURCES_ANSWERED_CHECK,
+        passed=not silent,
+        # Not blocking: the catalog and reports still describe what the run did publish.
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"failures": silent},
+    )
+    return dg.MaterializeResult(metadata=metadata, check_results=[answered])
