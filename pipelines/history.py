@@ -5,11 +5,17 @@ Both act on the instance under the warehouse and are called with the writer lock
 """
 
 import os
+import sqlite3
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
-from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
+    INDEX_SHARD_NAME,
+    SqliteEventLogStorage,
+)
 
 from transforms import storage
 from transforms.errors import ConfigError
@@ -124,7 +130,27 @@ def prune_history(instance: dg.DagsterInstance, keep_runs: int) -> PrunedHistory
                 if storage.exists(path):
                     storage.delete(path)
         pruned.deleted_runs.append(run.run_id)
+    if pruned.deleted_runs and isinstance(events, SqliteEventLogStorage):
+        # Dagster's delete_run leaves the runs' asset check executions, the index's largest
+        # table, behind: those of runs no longer in the history go too.
+        with events.index_connection() as connection:
+            connection.execute(
+                AssetCheckExecutionsTable.delete().where(
+                    AssetCheckExecutionsTable.c.run_id.not_in(instance.get_run_ids())
+                )
+            )
+        _compact(Path(events.path_for_shard(INDEX_SHARD_NAME)))
     return pruned
+
+
+def _compact(database: Path) -> None:
+    """Give the space of deleted rows back to the disk (SQLite would only reuse it); skipped
+    while a reader (the UI, the daemon) keeps the database busy beyond a few seconds."""
+    try:
+        with closing(sqlite3.connect(database, timeout=5)) as connection:
+            connection.execute("VACUUM")
+    except sqlite3.OperationalError:
+        pass
 
 
 def _runs_holding_latest_materializations(instance: dg.DagsterInstance) -> set[str]:
