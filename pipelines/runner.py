@@ -15,7 +15,14 @@ from dagster._utils.error import SerializableErrorInfo
 
 from pipelines.defs.jobs import DAILY_JOB
 from pipelines.defs.partitions import RANGE_END_TAG, RANGE_START_TAG
+from pipelines.history import (
+    PrunedHistory,
+    fail_abandoned_runs,
+    keep_runs_from_env,
+    prune_history,
+)
 from pipelines.instance import dagster_home
+from pipelines.interrupts import CancelOnSignal
 from pipelines.progress import Progress, RunProgress
 from transforms.catalog import build_catalog, catalog_is_current
 from transforms.fetch import published_checksums
@@ -79,6 +86,10 @@ class RunSummary:
     warnings: list[str] = field(default_factory=list)
     rows_by_table: dict[str, int] = field(default_factory=dict)
     partitions_by_table: dict[str, int] = field(default_factory=dict)
+    abandoned_runs: list[str] = field(default_factory=list)
+    """Runs left unfinished by a process that died, marked failed before this run began."""
+    pruned: PrunedHistory = field(default_factory=PrunedHistory)
+    """What the history retention (:func:`pipelines.history.prune_history`) removed after it."""
 
     @property
     def ok(self) -> bool:
@@ -154,33 +165,46 @@ def materialize_range(
     report_coins: Sequence[str] | None = None,
 ) -> "RunSummary":
     """Materialise ``start..end`` (inclusive) of every asset as one single run; ``report_coins``
-    as in :func:`materialize`."""
+    as in :func:`materialize`.
+
+    Holds the writer lock (re-entering the caller's), under which it first marks failed the runs
+    a dead process left unfinished, and afterwards prunes the run history to
+    ``$TREADMILL_HISTORY_KEEP_RUNS``. SIGINT or SIGTERM cancels the run and raises
+    :class:`pipelines.interrupts.RunInterruptedError`.
+    """
     from pipelines.definitions import defs
 
+    keep_runs = keep_runs_from_env()
     definitions = defs()
     job = definitions.resolve_job_def(DAILY_JOB)
     graph = definitions.resolve_asset_graph()
     assets = [key.to_user_string() for key in graph.get_all_asset_keys()]
     run_id = str(uuid.uuid4())
-    with (
-        open_instance(settings) as instance,
-        (
-            # The watcher polls the event log and the lake every second: only when someone listens.
-            RunProgress(
-                instance, run_id, assets, _day_list(start, end), settings.lake_root, on_progress
+    with writer_lock(settings.warehouse), open_instance(settings) as instance:
+        abandoned = fail_abandoned_runs(instance)
+        with (
+            (
+                # The watcher polls the event log and the lake every second: only when someone
+                # listens.
+                RunProgress(
+                    instance, run_id, assets, _day_list(start, end), settings.lake_root, on_progress
+                )
+                if on_progress is not None
+                else nullcontext()
+            ),
+            CancelOnSignal(instance, run_id),
+        ):
+            result = job.execute_in_process(
+                instance=instance,
+                run_id=run_id,
+                tags={RANGE_START_TAG: start.isoformat(), RANGE_END_TAG: end.isoformat()},
+                run_config=run_config(settings, report_coins),
+                raise_on_error=False,
             )
-            if on_progress is not None
-            else nullcontext()
-        ),
-    ):
-        result = job.execute_in_process(
-            instance=instance,
-            run_id=run_id,
-            tags={RANGE_START_TAG: start.isoformat(), RANGE_END_TAG: end.isoformat()},
-            run_config=run_config(settings, report_coins),
-            raise_on_error=False,
-        )
-    return summarize(result)
+        summary = summarize(result)
+        summary.abandoned_runs = abandoned
+        summary.pruned = prune_history(instance, keep_runs)
+    return summary
 
 
 def run_config(settings: Settings, report_coins: Sequence[str] | None = None) -> dict[str, Any]:

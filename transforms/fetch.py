@@ -151,8 +151,12 @@ def side_by_side(relpaths: Iterable[str], work: Callable[[str], T], workers: int
     unique = list(dict.fromkeys(relpaths))
     if len(unique) <= 1 or workers <= 1:
         return {relpath: work(relpath) for relpath in unique}
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
         return dict(zip(unique, pool.map(work, unique), strict=True))
+    finally:
+        # Stopped (Ctrl-C, a failure), wait for the paths in hand, not for the rest of the list.
+        pool.shutdown(cancel_futures=True)
 
 
 def fetch_each(

@@ -5,7 +5,7 @@ One module per command; this one assembles them, in the order ``treadmill --help
 
 import typer
 
-from pipelines.cli import coverage, demo, materialize, record, report, sim, sql
+from pipelines.cli import coverage, demo, history, materialize, record, report, sim, sql
 
 app = typer.Typer(
     help="treadmill: a batch warehouse for crypto perpetual-futures positioning.",
@@ -26,3 +26,4 @@ app.command()(report.report)
 app.command()(sql.sql)
 app.command()(coverage.coverage)
 app.command()(record.record)
+app.command(name="prune-history")(history.prune_history)

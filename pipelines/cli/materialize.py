@@ -63,10 +63,16 @@ def materialize(
     and universe) are skipped; from the first day that is not, the rest of the range runs as
     one run. Progress is asset-partitions (one table's day) done out of all of them.
     """
+    from pipelines.history import keep_runs_from_env
     from pipelines.instance import dagster_home
+    from pipelines.interrupts import EXIT_INTERRUPTED, RunInterruptedError, sigterm_as_interrupt
     from pipelines.runner import materialize as materialize_days
 
     settings = load_settings(warehouse, universe)
+    try:
+        keep_runs_from_env()
+    except ConfigError as exc:
+        raise error_exit("configuration error", exc, 2) from exc
     given_first, given_last = given_days(start, end)
     first = given_first or yesterday()
     last = given_last or first
@@ -78,17 +84,25 @@ def materialize(
         "the warehouse": settings.warehouse,
         "Dagster's history": dagster_home(settings.warehouse),
     }
-    with full_disk_in_one_line(places), _progress_display() as show_progress:
-        outcome = materialize_days(
-            settings,
-            first,
-            last,
-            force=force,
-            report_coins=chosen_coins,
-            on_progress=show_progress,
-            on_wait=lambda message: console.print(f"[yellow]{message}[/yellow]"),
-            on_plan=_print_plan,
-        )
+    try:
+        with (
+            full_disk_in_one_line(places),
+            sigterm_as_interrupt(),
+            _progress_display() as show_progress,
+        ):
+            outcome = materialize_days(
+                settings,
+                first,
+                last,
+                force=force,
+                report_coins=chosen_coins,
+                on_progress=show_progress,
+                on_wait=lambda message: console.print(f"[yellow]{message}[/yellow]"),
+                on_plan=_print_plan,
+            )
+    except (RunInterruptedError, KeyboardInterrupt) as exc:
+        console.print(_interrupted_line(exc))
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     still_bad = outcome.plan.quarantined if outcome.plan else ()
     for key in still_bad:
         console.print(f"[red]failed:[/red] {key} is quarantined (skipped: its input is unchanged)")
@@ -125,6 +139,24 @@ def _report_coins(settings: Settings, coins: str | None) -> tuple[str, ...] | No
     except ConfigError as exc:
         raise error_exit("configuration error", exc, 2) from exc
     return chosen
+
+
+def _interrupted_line(exc: BaseException) -> str:
+    """One line for a run stopped by Ctrl-C or SIGTERM: what became of it, and what to do."""
+    from pipelines.interrupts import RunInterruptedError
+
+    resume = "run the same command again to resume"
+    if not isinstance(exc, RunInterruptedError) or exc.run_id is None:
+        return f"[yellow]interrupted[/yellow] before a run began; nothing was published — {resume}"
+    if exc.succeeded:
+        return (
+            f"[yellow]interrupted ({exc.signal_name})[/yellow]: run {exc.run_id} had already "
+            f"succeeded; its days may not be recorded as built — {resume}"
+        )
+    return (
+        f"[yellow]interrupted ({exc.signal_name})[/yellow]: run {exc.run_id} canceled; nothing "
+        f"partial was published — {resume}"
+    )
 
 
 def _print_plan(plan: "ResumePlan") -> None:
@@ -182,6 +214,11 @@ def _progress_display() -> "Iterator[Callable[[Progress], None]]":
 
 def print_run_summary(summary: "RunSummary") -> None:
     """Rows and partitions per table, then failures, warnings and checks, then the verdict."""
+    for run_id in summary.abandoned_runs:
+        console.print(
+            f"[yellow]marked failed:[/yellow] run {run_id}, left unfinished by a process that "
+            "is gone"
+        )
     for table, rows in sorted(summary.rows_by_table.items()):
         partitions = summary.partitions_by_table[table]
         console.print(f"  {table:<40} {partitions:>5} partition(s) {rows:>12,} rows")
@@ -195,6 +232,12 @@ def print_run_summary(summary: "RunSummary") -> None:
         f"checks: {summary.checks_passed} passed, {summary.checks_warned} warned, "
         f"{summary.checks_failed} failed"
     )
+    pruned = summary.pruned
+    if pruned.deleted_runs or pruned.trimmed_runs:
+        console.print(
+            f"history: deleted {len(pruned.deleted_runs)} old run(s) and the compute logs of "
+            f"{len(pruned.trimmed_runs)} more (see treadmill prune-history --help)"
+        )
     if summary.ok:
         console.print(f"[green]run {summary.run_id} succeeded[/green]")
     else:

@@ -1,0 +1,175 @@
+"""Dagster's own history kept honest and in proportion: abandoned runs failed, old runs pruned.
+
+Both act on the instance under the warehouse and are called with the writer lock held, by
+``treadmill materialize`` before and after its run, and by ``treadmill prune-history``.
+"""
+
+import os
+import sqlite3
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dagster as dg
+from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
+    INDEX_SHARD_NAME,
+    SqliteEventLogStorage,
+)
+
+from transforms import storage
+from transforms.errors import ConfigError
+
+KEEP_RUNS_VARIABLE = "TREADMILL_HISTORY_KEEP_RUNS"
+DEFAULT_KEEP_RUNS = 10
+"""How many of the newest finished runs are kept whole (run record, event log, compute logs)."""
+
+UNFINISHED = (
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+)
+"""What a run queue counts as taking a slot, or what was never started by its process."""
+
+
+def fail_abandoned_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Mark FAILURE every unfinished run whose process is gone; their ids.
+
+    Only the writer-lock holder may call this. Every run holds the lock while it executes, so a
+    run executed in process (by ``treadmill``, with no launcher: no job origin) that is still
+    unfinished while someone else holds the lock was left by a process that died (``kill -9``,
+    a lost machine). A run launched by the daemon may be alive and waiting for the lock: it is
+    failed only when the process Dagster recorded for it ("Started process for run (pid: N)") no
+    longer exists. Runs stuck STARTING or CANCELING without a process are the daemon's run
+    monitoring's (``run_monitoring`` in ``dagster.yaml``).
+    """
+    failed = []
+    for run in instance.get_runs(filters=dg.RunsFilter(statuses=list(UNFINISHED))):
+        if run.remote_job_origin is None:
+            reason = "its process ended without finishing it (killed or crashed)"
+        else:
+            pid = _run_worker_pid(instance, run.run_id)
+            if pid is None or _process_exists(pid):
+                continue
+            reason = f"its run worker (pid {pid}) is gone"
+        instance.report_run_failed(
+            run, message=f"Marked failed by treadmill at the next start: {reason}."
+        )
+        failed.append(run.run_id)
+    return failed
+
+
+def _run_worker_pid(instance: dg.DagsterInstance, run_id: str) -> int | None:
+    for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.ENGINE_EVENT):
+        event = entry.dagster_event
+        data = event.engine_event_data if event is not None else None
+        pid = data.metadata.get("pid") if data is not None else None
+        if pid is not None and str(pid.value).isdigit():
+            return int(str(pid.value))
+    return None
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process, alive
+    return True
+
+
+def keep_runs_from_env() -> int:
+    """``$TREADMILL_HISTORY_KEEP_RUNS``, else :data:`DEFAULT_KEEP_RUNS`; a value that is not a
+    whole number ≥ 0 is refused by name."""
+    text = os.environ.get(KEEP_RUNS_VARIABLE, "").strip()
+    if not text:
+        return DEFAULT_KEEP_RUNS
+    if not text.isdigit():
+        raise ConfigError(f"{KEEP_RUNS_VARIABLE}={text!r} is not a whole number of runs (≥ 0)")
+    return int(text)
+
+
+@dataclass
+class PrunedHistory:
+    """What :func:`prune_history` removed."""
+
+    deleted_runs: list[str] = field(default_factory=list)
+    """Runs deleted whole: record, event log and compute logs."""
+    trimmed_runs: list[str] = field(default_factory=list)
+    """Old runs kept for the latest materialization they hold; their compute logs were
+    deleted."""
+
+
+def prune_history(instance: dg.DagsterInstance, keep_runs: int) -> PrunedHistory:
+    """Keep the ``keep_runs`` newest finished runs whole; of older finished runs, delete each
+    whose every materialization has a newer one, and the compute logs of the rest.
+
+    An older run that still holds the latest materialization of some asset partition is kept
+    (its record and events), so that the UI's partition status and asset history, which are
+    read from those events, stay complete. Unfinished runs are never touched.
+    """
+    pruned = PrunedHistory()
+    finished = [run for run in instance.get_runs() if run.is_finished]  # newest first
+    old = finished[keep_runs:]
+    if not old:
+        return pruned
+    holders = _runs_holding_latest_materializations(instance)
+    events = instance.event_log_storage
+    for run in old:
+        instance.compute_log_manager.delete_logs(prefix=[run.run_id])
+        if run.run_id in holders:
+            pruned.trimmed_runs.append(run.run_id)
+            continue
+        instance.delete_run(run.run_id)
+        if isinstance(events, SqliteEventLogStorage):
+            # Deleting a run empties its event-log shard; the emptied file is removed too.
+            shard = Path(events.path_for_shard(run.run_id))
+            for path in (shard, *(shard.with_name(shard.name + end) for end in ("-wal", "-shm"))):
+                if storage.exists(path):
+                    storage.delete(path)
+        pruned.deleted_runs.append(run.run_id)
+    if pruned.deleted_runs and isinstance(events, SqliteEventLogStorage):
+        # Dagster's delete_run leaves the runs' asset check executions, the index's largest
+        # table, behind: those of runs no longer in the history go too.
+        with events.index_connection() as connection:
+            connection.execute(
+                AssetCheckExecutionsTable.delete().where(
+                    AssetCheckExecutionsTable.c.run_id.not_in(instance.get_run_ids())
+                )
+            )
+        _compact(Path(events.path_for_shard(INDEX_SHARD_NAME)))
+    return pruned
+
+
+def _compact(database: Path) -> None:
+    """Give the space of deleted rows back to the disk (SQLite would only reuse it); skipped
+    while a reader (the UI, the daemon) keeps the database busy beyond a few seconds."""
+    try:
+        with closing(sqlite3.connect(database, timeout=5)) as connection:
+            connection.execute("VACUUM")
+    except sqlite3.OperationalError:
+        pass
+
+
+def _runs_holding_latest_materializations(instance: dg.DagsterInstance) -> set[str]:
+    """Ids of the runs that made the latest materialization of some asset or asset partition."""
+    holders: set[str] = set()
+    for record in instance.get_asset_records():
+        key = record.asset_entry.asset_key
+        latest = record.asset_entry.last_materialization_record
+        if latest is not None:
+            holders.add(latest.run_id)
+        storage_ids = sorted(
+            instance.event_log_storage.get_latest_storage_id_by_partition(
+                key, dg.DagsterEventType.ASSET_MATERIALIZATION
+            ).values()
+        )
+        for start in range(0, len(storage_ids), 500):
+            chunk = storage_ids[start : start + 500]
+            found = instance.fetch_materializations(
+                dg.AssetRecordsFilter(asset_key=key, storage_ids=chunk), limit=len(chunk)
+            )
+            holders.update(event.run_id for event in found.records)
+    return holders
