@@ -6,12 +6,17 @@ Both act on the instance under the warehouse and are called with the writer lock
 
 import os
 import sqlite3
+from collections.abc import Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
-from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable
+import sqlalchemy as db
+from dagster._core.storage.event_log.schema import (
+    AssetCheckExecutionsTable,
+    SqlEventLogStorageTable,
+)
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
     INDEX_SHARD_NAME,
     SqliteEventLogStorage,
@@ -130,17 +135,62 @@ def prune_history(instance: dg.DagsterInstance, keep_runs: int) -> PrunedHistory
                 if storage.exists(path):
                     storage.delete(path)
         pruned.deleted_runs.append(run.run_id)
-    if pruned.deleted_runs and isinstance(events, SqliteEventLogStorage):
-        # Dagster's delete_run leaves the runs' asset check executions, the index's largest
-        # table, behind: those of runs no longer in the history go too.
-        with events.index_connection() as connection:
-            connection.execute(
-                AssetCheckExecutionsTable.delete().where(
-                    AssetCheckExecutionsTable.c.run_id.not_in(instance.get_run_ids())
-                )
-            )
+    if isinstance(events, SqliteEventLogStorage):
+        for run_id in pruned.trimmed_runs:
+            _keep_materializations_only(events, run_id)
+        _drop_superseded_checks(events, instance.get_run_ids(), [run.run_id for run in old])
         _compact(Path(events.path_for_shard(INDEX_SHARD_NAME)))
     return pruned
+
+
+def _keep_materializations_only(events: SqliteEventLogStorage, run_id: str) -> None:
+    """Of an old run kept for the latest materializations it holds, keep those events alone in
+    its own log (its steps, logs and check evaluations go: the checks' latest results are in
+    the index), so that every daily run a schedule leaves behind shrinks to what the UI's
+    partition status reads."""
+    with events.run_connection(run_id) as connection:
+        connection.execute(
+            SqlEventLogStorageTable.delete().where(
+                SqlEventLogStorageTable.c.dagster_event_type
+                != dg.DagsterEventType.ASSET_MATERIALIZATION.value
+            )
+        )
+    _compact(Path(events.path_for_shard(run_id)))
+
+
+def _drop_superseded_checks(
+    events: SqliteEventLogStorage, existing: Sequence[str], old: Sequence[str]
+) -> None:
+    """Drop the asset check executions of deleted runs (Dagster's ``delete_run`` leaves them,
+    and they are the index's largest table) and those of ``old`` runs that a later execution
+    of the same check and partition superseded, with the check events no execution refers to
+    any more: the index then holds each check's latest result per partition, plus the full
+    history of the runs kept whole."""
+    checks = AssetCheckExecutionsTable
+    latest = (
+        db.select(db.func.max(checks.c.id))
+        .group_by(checks.c.asset_key, checks.c.check_name, checks.c.partition)
+        .scalar_subquery()
+    )
+    referenced = db.select(checks.c.evaluation_event_storage_id).where(
+        checks.c.evaluation_event_storage_id.is_not(None)
+    )
+    check_events = (
+        dg.DagsterEventType.ASSET_CHECK_EVALUATION.value,
+        dg.DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED.value,
+    )
+    with events.index_connection() as connection:
+        connection.execute(checks.delete().where(checks.c.run_id.not_in(existing)))
+        connection.execute(
+            checks.delete().where(checks.c.run_id.in_(old), checks.c.id.not_in(latest))
+        )
+        connection.execute(
+            SqlEventLogStorageTable.delete().where(
+                SqlEventLogStorageTable.c.run_id.in_(old),
+                SqlEventLogStorageTable.c.dagster_event_type.in_(check_events),
+                SqlEventLogStorageTable.c.id.not_in(referenced),
+            )
+        )
 
 
 def _compact(database: Path) -> None:

@@ -9,10 +9,12 @@ import os
 import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import dagster as dg
@@ -168,7 +170,21 @@ def test_a_run_left_started_by_kill_9_is_failed_at_the_next_start_and_history_is
     assert not (dagster_home / "storage" / finished).exists()  # its compute logs
     with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
         built = instance.get_materialized_partitions(dg.AssetKey("fct_price_1m"))
+        kept_events = {
+            entry.dagster_event.event_type_value
+            for entry in instance.all_logs(finished)
+            if entry.dagster_event is not None
+        }
     assert built == {START.isoformat(), "2024-03-02", END.isoformat()}
+    # The kept run holds its materializations alone, and the index each check's latest result
+    # per partition.
+    assert kept_events == {dg.DagsterEventType.ASSET_MATERIALIZATION.value}
+    with closing(sqlite3.connect(dagster_home / "history" / "runs" / "index.db")) as index:
+        executions = index.execute(
+            "select count(*), count(distinct asset_key || check_name || coalesce(partition, ''))"
+            " from asset_check_executions"
+        ).fetchone()
+    assert executions[0] == executions[1] > 0
 
     refused = CliRunner().invoke(
         app, ["prune-history", f"--warehouse={warehouse}"], env={"TREADMILL_HISTORY_KEEP_RUNS": "x"}
