@@ -5,6 +5,7 @@ Both act on the instance under the warehouse and are called with the writer lock
 """
 
 import os
+import socket
 import sqlite3
 from collections.abc import Sequence
 from contextlib import closing
@@ -26,7 +27,7 @@ from transforms import storage
 from transforms.errors import ConfigError
 
 KEEP_RUNS_VARIABLE = "TREADMILL_HISTORY_KEEP_RUNS"
-DEFAULT_KEEP_RUNS = 10
+DEFAULT_KEEP_RUNS = 3
 """How many of the newest finished runs are kept whole (run record, event log, compute logs)."""
 
 UNFINISHED = (
@@ -38,26 +39,51 @@ UNFINISHED = (
 """What a run queue counts as taking a slot, or what was never started by its process."""
 
 
-def fail_abandoned_runs(instance: dg.DagsterInstance) -> list[str]:
+WAREHOUSE_TAG = "treadmill/warehouse"
+HOST_TAG = "treadmill/host"
+PID_TAG = "treadmill/pid"
+TRIMMED_TAG = "treadmill/trimmed"
+"""On an old run kept for its latest materializations once :func:`prune_history` trimmed it."""
+
+
+def in_process_run_tags(warehouse: Path) -> dict[str, str]:
+    """Tags of a run ``treadmill`` executes in this process: which warehouse it writes, and the
+    host and process executing it, so that a later start can tell whether it is still alive."""
+    return {
+        WAREHOUSE_TAG: str(warehouse),
+        HOST_TAG: socket.gethostname(),
+        PID_TAG: str(os.getpid()),
+    }
+
+
+def fail_abandoned_runs(instance: dg.DagsterInstance, warehouse: Path) -> list[str]:
     """Mark FAILURE every unfinished run whose process is gone; their ids.
 
-    Only the writer-lock holder may call this. Every run holds the lock while it executes, so a
-    run executed in process (by ``treadmill``, with no launcher: no job origin) that is still
-    unfinished while someone else holds the lock was left by a process that died (``kill -9``,
-    a lost machine). A run launched by the daemon may be alive and waiting for the lock: it is
-    failed only when the process Dagster recorded for it ("Started process for run (pid: N)") no
-    longer exists. Runs stuck STARTING or CANCELING without a process are the daemon's run
-    monitoring's (``run_monitoring`` in ``dagster.yaml``).
+    Only ``warehouse``'s writer-lock holder may call this. A run ``treadmill`` executed in
+    process carries its host and process id (:func:`in_process_run_tags`): on this host it is
+    failed when that process no longer exists; from another host, when it wrote this warehouse
+    (whose lock it would hold, were it alive). A run launched by the daemon may be alive and
+    waiting for the lock: it is failed only when the process Dagster recorded for it ("Started
+    process for run (pid: N)") no longer exists. Runs stuck STARTING or CANCELING without a
+    process are the daemon's run monitoring's (``run_monitoring`` in ``dagster.yaml``); runs of
+    other warehouses sharing ``$DAGSTER_HOME`` are left to their own writers.
     """
     failed = []
+    host = socket.gethostname()
     for run in instance.get_runs(filters=dg.RunsFilter(statuses=list(UNFINISHED))):
         if run.remote_job_origin is None:
+            pid = run.tags.get(PID_TAG, "")
+            if run.tags.get(HOST_TAG) == host and pid.isdigit():
+                if _process_exists(int(pid)):
+                    continue
+            elif run.tags.get(WAREHOUSE_TAG) != str(warehouse):
+                continue
             reason = "its process ended without finishing it (killed or crashed)"
         else:
-            pid = _run_worker_pid(instance, run.run_id)
-            if pid is None or _process_exists(pid):
+            worker = _run_worker_pid(instance, run.run_id)
+            if worker is None or _process_exists(worker):
                 continue
-            reason = f"its run worker (pid {pid}) is gone"
+            reason = f"its run worker (pid {worker}) is gone"
         instance.report_run_failed(
             run, message=f"Marked failed by treadmill at the next start: {reason}."
         )
@@ -125,7 +151,8 @@ def prune_history(instance: dg.DagsterInstance, keep_runs: int) -> PrunedHistory
     for run in old:
         instance.compute_log_manager.delete_logs(prefix=[run.run_id])
         if run.run_id in holders:
-            pruned.trimmed_runs.append(run.run_id)
+            if TRIMMED_TAG not in run.tags:
+                pruned.trimmed_runs.append(run.run_id)
             continue
         instance.delete_run(run.run_id)
         if isinstance(events, SqliteEventLogStorage):
@@ -138,8 +165,12 @@ def prune_history(instance: dg.DagsterInstance, keep_runs: int) -> PrunedHistory
     if isinstance(events, SqliteEventLogStorage):
         for run_id in pruned.trimmed_runs:
             _keep_materializations_only(events, run_id)
-        _drop_superseded_checks(events, instance.get_run_ids(), [run.run_id for run in old])
-        _compact(Path(events.path_for_shard(INDEX_SHARD_NAME)))
+            instance.add_run_tags(run_id, {TRIMMED_TAG: "true"})
+        dropped = _drop_superseded_checks(
+            events, instance.get_run_ids(), [run.run_id for run in old]
+        )
+        if dropped or pruned.deleted_runs:
+            _compact(Path(events.path_for_shard(INDEX_SHARD_NAME)))
     return pruned
 
 
@@ -160,12 +191,12 @@ def _keep_materializations_only(events: SqliteEventLogStorage, run_id: str) -> N
 
 def _drop_superseded_checks(
     events: SqliteEventLogStorage, existing: Sequence[str], old: Sequence[str]
-) -> None:
+) -> int:
     """Drop the asset check executions of deleted runs (Dagster's ``delete_run`` leaves them,
     and they are the index's largest table) and those of ``old`` runs that a later execution
     of the same check and partition superseded, with the check events no execution refers to
     any more: the index then holds each check's latest result per partition, plus the full
-    history of the runs kept whole."""
+    history of the runs kept whole. The number of rows deleted."""
     checks = AssetCheckExecutionsTable
     latest = (
         db.select(db.func.max(checks.c.id))
@@ -180,17 +211,18 @@ def _drop_superseded_checks(
         dg.DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED.value,
     )
     with events.index_connection() as connection:
-        connection.execute(checks.delete().where(checks.c.run_id.not_in(existing)))
-        connection.execute(
+        deleted = connection.execute(checks.delete().where(checks.c.run_id.not_in(existing)))
+        superseded = connection.execute(
             checks.delete().where(checks.c.run_id.in_(old), checks.c.id.not_in(latest))
         )
-        connection.execute(
+        unreferenced = connection.execute(
             SqlEventLogStorageTable.delete().where(
                 SqlEventLogStorageTable.c.run_id.in_(old),
                 SqlEventLogStorageTable.c.dagster_event_type.in_(check_events),
                 SqlEventLogStorageTable.c.id.not_in(referenced),
             )
         )
+    return int(deleted.rowcount + superseded.rowcount + unreferenced.rowcount)
 
 
 def _compact(database: Path) -> None:
@@ -199,8 +231,9 @@ def _compact(database: Path) -> None:
     try:
         with closing(sqlite3.connect(database, timeout=5)) as connection:
             connection.execute("VACUUM")
-    except sqlite3.OperationalError:
-        pass
+    except sqlite3.OperationalError as exc:
+        if "locked" not in str(exc) and "busy" not in str(exc):
+            raise
 
 
 def _runs_holding_latest_materializations(instance: dg.DagsterInstance) -> set[str]:

@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import signal
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
@@ -18,11 +19,12 @@ from pipelines.defs.partitions import RANGE_END_TAG, RANGE_START_TAG
 from pipelines.history import (
     PrunedHistory,
     fail_abandoned_runs,
+    in_process_run_tags,
     keep_runs_from_env,
     prune_history,
 )
 from pipelines.instance import dagster_home
-from pipelines.interrupts import CancelOnSignal
+from pipelines.interrupts import CancelOnSignal, RunInterruptedError
 from pipelines.progress import Progress, RunProgress
 from transforms.catalog import build_catalog, catalog_is_current
 from transforms.fetch import published_checksums
@@ -107,6 +109,8 @@ class Materialization:
     catalog_rebuilt: bool = False
     """Nothing was left to run, but the catalog was missing or named another lake (a copied or
     moved warehouse), so it was rebuilt for this one."""
+    abandoned_runs: list[str] = field(default_factory=list)
+    """Runs a dead process had left unfinished, marked failed before anything else."""
 
 
 def materialize(
@@ -128,6 +132,9 @@ def materialize(
     telling ``on_wait``), so that the plan, the run and the records see one state of the lake.
     """
     with writer_lock(settings.warehouse, on_wait=on_wait):
+        # First, whatever follows: a dead run must not hold a queue's slot until work comes.
+        with open_instance(settings) as instance:
+            abandoned = fail_abandoned_runs(instance, settings.warehouse)
         code = code_version(CODE_ROOTS)
         plan = None
         remaining: tuple[date, date] | None = (start, end)
@@ -148,13 +155,24 @@ def materialize(
             stale = not catalog_is_current(settings.warehouse)
             if stale:
                 build_catalog(settings.warehouse)
-            return Materialization(plan, None, catalog_rebuilt=stale)
+            return Materialization(plan, None, catalog_rebuilt=stale, abandoned_runs=abandoned)
         summary = materialize_range(
             settings, *remaining, on_progress=on_progress, report_coins=report_coins
         )
         if summary.success:
-            record_days(settings, _day_list(*remaining), code, summary.run_id, datetime.now(UTC))
-        return Materialization(plan, summary)
+            with _interrupt_after(summary.run_id, succeeded=True):
+                days = _day_list(*remaining)
+                record_days(settings, days, code, summary.run_id, datetime.now(UTC))
+        return Materialization(plan, summary, abandoned_runs=abandoned)
+
+
+@contextmanager
+def _interrupt_after(run_id: str, succeeded: bool) -> Iterator[None]:
+    """A Ctrl-C once the run has ended is about that run: it had ``succeeded`` (or not)."""
+    try:
+        yield
+    except KeyboardInterrupt as exc:
+        raise RunInterruptedError(signal.Signals.SIGINT.name, run_id, succeeded) from exc
 
 
 def materialize_range(
@@ -181,7 +199,7 @@ def materialize_range(
     assets = [key.to_user_string() for key in graph.get_all_asset_keys()]
     run_id = str(uuid.uuid4())
     with writer_lock(settings.warehouse), open_instance(settings) as instance:
-        abandoned = fail_abandoned_runs(instance)
+        abandoned = fail_abandoned_runs(instance, settings.warehouse)
         with (
             (
                 # The watcher polls the event log and the lake every second: only when someone
@@ -197,20 +215,28 @@ def materialize_range(
             result = job.execute_in_process(
                 instance=instance,
                 run_id=run_id,
-                tags={RANGE_START_TAG: start.isoformat(), RANGE_END_TAG: end.isoformat()},
+                tags={
+                    RANGE_START_TAG: start.isoformat(),
+                    RANGE_END_TAG: end.isoformat(),
+                    **in_process_run_tags(settings.warehouse),
+                },
                 run_config=run_config(settings, report_coins),
                 raise_on_error=False,
             )
-        summary = summarize(result)
-        summary.abandoned_runs = abandoned
-        summary.pruned = prune_history(instance, keep_runs)
+        with _interrupt_after(run_id, result.success):
+            summary = summarize(result)
+            summary.abandoned_runs = abandoned
+            summary.pruned = prune_history(instance, keep_runs)
     return summary
 
 
 def run_config(settings: Settings, report_coins: Sequence[str] | None = None) -> dict[str, Any]:
     """The daily job's run config for ``settings``; ``report_coins`` as in :func:`materialize`."""
     return {
-        "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+        # The command prints every failure and warning itself, one line each, after the run;
+        # Dagster's console would repeat the failures with their stacks. The run's event log
+        # keeps everything (the UI shows it).
+        "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
         **(
             {"ops": {"report": {"config": {"coins": list(report_coins)}}}}
             if report_coins is not None
@@ -283,10 +309,13 @@ def summarize(result: dg.ExecuteInProcessResult) -> RunSummary:
 
 def _first_cause(error: SerializableErrorInfo | None) -> str:
     """The first line of the error a step failed on, under Dagster's wrappers ("Error occurred
-    while executing op …"): the message a person can act on."""
+    while executing op …"): the message a person can act on, naming the file or URL where ours
+    do."""
     if error is None:
         return "unknown error"
-    while error.cause is not None:
+    # Ours name the file or URL and wrap the library's error: stop at the first that is not
+    # Dagster's.
+    while error.cause is not None and (error.cls_name or "").startswith("Dagster"):
         error = error.cause
     lines = error.message.strip().splitlines()
     return lines[0] if lines else error.cls_name or "unknown error"

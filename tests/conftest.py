@@ -57,17 +57,23 @@ def settings(tmp_path: Path, mirror: Path) -> Settings:
     )
 
 
-@pytest.fixture
-def dagster_home(tmp_path: Path) -> Iterator[Path]:
-    """The instance the CLI runs of a test record to, with the project's settings.
+def new_dagster_home(fallback: Path) -> Path:
+    """A new instance directory for CLI runs, with the project's settings.
 
-    On tmpfs where the machine has one: a run commits each of its ~1,000 events to SQLite, and on
-    a busy disk those commits' fsyncs take longer than the run itself.
+    On tmpfs where the machine has one (else under ``fallback``): a run commits each of its
+    ~1,000 events to SQLite, and on a busy disk those commits' fsyncs take longer than the run.
     """
     shm = Path("/dev/shm")
     fast = shm.is_dir() and os.access(shm, os.W_OK)
-    home = Path(tempfile.mkdtemp(prefix="treadmill-", dir=shm)) if fast else tmp_path / "dagster"
+    home = Path(tempfile.mkdtemp(prefix="treadmill-", dir=shm)) if fast else fallback / "dagster"
     home.mkdir(exist_ok=True)
     shutil.copyfile(PROJECT_DAGSTER_YAML, home / "dagster.yaml")
+    return home
+
+
+@pytest.fixture
+def dagster_home(tmp_path: Path) -> Iterator[Path]:
+    """The instance the CLI runs of a test record to (:func:`new_dagster_home`)."""
+    home = new_dagster_home(tmp_path)
     yield home
     shutil.rmtree(home, ignore_errors=True)

@@ -125,6 +125,8 @@ def test_a_lake_filling_the_disk_names_it_and_publishes_nothing_partial(
     last = output.strip().splitlines()[-1]
     assert last.startswith(f"disk full: no space left where the warehouse ({warehouse}) is"), output
     assert "No space left on device" in output
+    assert "Traceback" not in output
+    assert "Stack Trace" not in output
     assert_nothing_partial(warehouse)
 
     filler.unlink()

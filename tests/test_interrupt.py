@@ -7,13 +7,10 @@ The archive is simulated once per module (one perpetual, three days) and read th
 
 import os
 import re
-import shutil
 import signal
 import sqlite3
 import subprocess
-import tempfile
 import time
-from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 
@@ -22,7 +19,6 @@ import pytest
 from typer.testing import CliRunner
 
 from pipelines.cli import app
-from pipelines.runner import PROJECT_DAGSTER_YAML
 from tests.runs import run_daily, simulate_mirror
 from tests.test_materialize import (
     END,
@@ -61,17 +57,11 @@ def reference(tmp_path_factory: pytest.TempPathFactory, archive_url: str) -> dic
 
 
 @pytest.fixture
-def dagster_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """The instance the CLI runs record to (on tmpfs where there is one, as in
-    tests/test_materialize.py); set as this process's ``DAGSTER_HOME`` too, to read it."""
-    shm = Path("/dev/shm")
-    fast = shm.is_dir() and os.access(shm, os.W_OK)
-    home = Path(tempfile.mkdtemp(prefix="treadmill-", dir=shm)) if fast else tmp_path / "dagster"
-    home.mkdir(exist_ok=True)
-    shutil.copyfile(PROJECT_DAGSTER_YAML, home / "dagster.yaml")
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
-    yield home
-    shutil.rmtree(home, ignore_errors=True)
+def dagster_home(dagster_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The instance the CLI runs record to, set as this process's ``DAGSTER_HOME`` too, to read
+    it."""
+    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
+    return dagster_home
 
 
 def statuses(home: Path) -> dict[str, dg.DagsterRunStatus]:
@@ -164,7 +154,7 @@ def test_a_run_left_started_by_kill_9_is_failed_at_the_next_start_and_history_is
     monkeypatch.setenv("TREADMILL_HISTORY_KEEP_RUNS", "0")
     pruned = CliRunner().invoke(app, ["prune-history", f"--warehouse={warehouse}"])
     assert pruned.exit_code == 0, pruned.output
-    assert "deleted 1 run(s); kept 1 older run(s)" in pruned.output
+    assert "deleted 1 run(s); trimmed 1 older run(s)" in pruned.output
     assert statuses(dagster_home) == {finished: dg.DagsterRunStatus.SUCCESS}
     assert not shard.exists()
     assert not (dagster_home / "storage" / finished).exists()  # its compute logs

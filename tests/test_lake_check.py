@@ -5,9 +5,7 @@ One warehouse is built once per module (one perpetual, two simulated days) and c
 test, which then breaks a file by hand as a user might.
 """
 
-import os
 import shutil
-import tempfile
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -16,7 +14,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from pipelines.cli import app
-from pipelines.runner import PROJECT_DAGSTER_YAML
+from tests.conftest import new_dagster_home
 from tests.runs import simulate_mirror
 
 FIRST, LAST = date(2024, 3, 1), date(2024, 3, 2)
@@ -25,13 +23,9 @@ TABLE = "stg_binance_um_klines"
 
 
 @pytest.fixture(scope="module")
-def dagster_home() -> Iterator[Path]:
-    """The instance every run of this module records to (on tmpfs where there is one: a run's
-    ~1,000 SQLite commits are slow on a busy disk)."""
-    shm = Path("/dev/shm")
-    where = shm if shm.is_dir() and os.access(shm, os.W_OK) else None
-    home = Path(tempfile.mkdtemp(prefix="treadmill-verify-", dir=where))
-    shutil.copyfile(PROJECT_DAGSTER_YAML, home / "dagster.yaml")
+def dagster_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The instance every run of this module records to."""
+    home = new_dagster_home(tmp_path_factory.mktemp("instance"))
     yield home
     shutil.rmtree(home, ignore_errors=True)
 

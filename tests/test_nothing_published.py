@@ -6,9 +6,6 @@ every file a 404: the run must not say it succeeded over empty tables. Neither m
 URL that 404s everywhere. A day not yet due is not a failure, however absent its files.
 """
 
-import os
-import shutil
-import tempfile
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -18,7 +15,6 @@ import pytest
 from typer.testing import CliRunner
 
 from pipelines.cli import app
-from pipelines.runner import PROJECT_DAGSTER_YAML
 from simulator.venue_server import VenueServer, serve_venues
 from tests.archive_server import ArchiveServer
 from tests.runs import simulate_mirror
@@ -37,18 +33,6 @@ def servers(
     )
     with ArchiveServer(mirror) as archive, serve_venues(mirror, rate_limits=None) as venues:
         yield archive, venues
-
-
-@pytest.fixture
-def dagster_home(tmp_path: Path) -> Iterator[Path]:
-    """The instance the runs record to, on tmpfs where there is one (as tests/test_materialize)."""
-    shm = Path("/dev/shm")
-    fast = shm.is_dir() and os.access(shm, os.W_OK)
-    home = Path(tempfile.mkdtemp(prefix="treadmill-", dir=shm)) if fast else tmp_path / "dagster"
-    home.mkdir(exist_ok=True)
-    shutil.copyfile(PROJECT_DAGSTER_YAML, home / "dagster.yaml")
-    yield home
-    shutil.rmtree(home, ignore_errors=True)
 
 
 def materialize(warehouse: Path, universe: str, home: Path, **environment: str) -> tuple[int, str]:
@@ -85,7 +69,7 @@ def test_an_archive_url_where_every_file_is_absent_fails_with_the_url_it_asked_f
     assert lines == [
         f"failed: dq_coverage: Binance archive: every due file of {DAY} is absent (404), "
         f"e.g. {root}{FIRST_FILE} — check that TREADMILL_BINANCE_URL points at its root "
-        f"(it is {root})"
+        f"(it is {root}), and that the universe's symbols were listed that day"
     ], output
     if wrong != "data/":
         return
@@ -138,6 +122,9 @@ def test_a_rest_base_url_that_404s_everywhere_fails_with_the_url_it_asked_first(
         f"failed: dq_coverage: bybit REST API: every due file of {DAY} is absent (404), "
         f"e.g. {root}v5/market/"
     ), line
-    assert line.endswith(f"— check that TREADMILL_BYBIT_URL points at its root (it is {root})")
+    assert line.endswith(
+        f"— check that TREADMILL_BYBIT_URL points at its root (it is {root}), and that the "
+        "universe's symbols were listed that day"
+    )
     # The Binance archive answered: it is not the one named.
     assert "Binance archive" not in output

@@ -12,6 +12,7 @@ import dagster as dg
 import pytest
 
 from pipelines.definitions import defs
+from pipelines.defs.history import HISTORY_SENSOR, history_retention_sensor
 from pipelines.defs.jobs import DAILY_JOB
 from pipelines.defs.partitions import daily_partitions
 from pipelines.defs.resources import TreadmillConfig
@@ -192,3 +193,31 @@ def test_a_download_that_fails_on_every_retry_is_reported_not_raised(
     assert server.count(relpath) == 4
     assert (entry["status"], entry["retryable"]) == ("failed", True)
     assert "gave up after 2 attempts" in str(entry["error"])
+
+
+def test_the_daemon_prunes_history_after_each_run_as_materialize_does(
+    dagster_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The retention sensor, evaluated as the daemon does after a run succeeds: of five runs of
+    one asset, the newest three are kept whole and the two older ones, whose materialization
+    a later run replaced, are deleted."""
+    monkeypatch.delenv("TREADMILL_HISTORY_KEEP_RUNS", raising=False)
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        runs = [dg.materialize([_noop], instance=instance).run_id for _ in range(5)]
+        newest = instance.get_run_by_id(runs[-1])
+        assert newest is not None
+        success = instance.get_records_for_run(
+            runs[-1], of_type=dg.DagsterEventType.RUN_SUCCESS
+        ).records[0]
+        context = dg.build_run_status_sensor_context(
+            sensor_name=HISTORY_SENSOR,
+            dagster_instance=instance,
+            dagster_run=newest,
+            dagster_event=success.event_log_entry.dagster_event,  # type: ignore[arg-type]
+        )
+
+        skipped = history_retention_sensor(context)
+
+        assert [run.run_id for run in instance.get_runs()] == runs[:1:-1]
+    assert isinstance(skipped, dg.SkipReason)
+    assert "deleted 2 run(s)" in str(skipped.skip_message)

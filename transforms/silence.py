@@ -45,7 +45,7 @@ class SilentSource:
         return (
             f"{self.root.name}: every due file of {days} is absent (404), e.g. "
             f"{self.first_url} — check that {self.root.setting} points at its root "
-            f"(it is {self.root.url})"
+            f"(it is {self.root.url}), and that the universe's symbols were listed that day"
         )
 
 

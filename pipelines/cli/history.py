@@ -5,6 +5,7 @@ from typing import Annotated
 import typer
 
 from pipelines.cli.common import WarehouseOption, console, error_exit, load_settings
+from transforms import storage
 from transforms.errors import ConfigError
 
 
@@ -32,6 +33,13 @@ def prune_history(
     from transforms.lock import writer_lock
 
     settings = load_settings(warehouse, None)
+    if not storage.exists(settings.warehouse):
+        # Taking the writer lock would make the folder: a typo must not become a warehouse.
+        raise error_exit(
+            "no warehouse",
+            f"{settings.warehouse} does not exist: check --warehouse (or $TREADMILL_WAREHOUSE)",
+            1,
+        )
     try:
         keep = keep_runs if keep_runs is not None else keep_runs_from_env()
     except ConfigError as exc:
@@ -43,11 +51,11 @@ def prune_history(
         ),
         open_instance(settings) as instance,
     ):
-        for run_id in fail_abandoned_runs(instance):
+        for run_id in fail_abandoned_runs(instance, settings.warehouse):
             console.print(f"marked failed: run {run_id}, left unfinished by a process that is gone")
         pruned = prune(instance, keep)
     console.print(
-        f"deleted {len(pruned.deleted_runs)} run(s); kept {len(pruned.trimmed_runs)} older "
-        f"run(s) that hold a latest materialization, without their compute logs; kept the "
+        f"deleted {len(pruned.deleted_runs)} run(s); trimmed {len(pruned.trimmed_runs)} older "
+        f"run(s) that hold a latest materialization to those events; kept the "
         f"newest {keep} finished run(s) whole"
     )

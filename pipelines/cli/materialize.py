@@ -1,7 +1,7 @@
 """``treadmill materialize``: build every table for a range of days as one Dagster run."""
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated
 
@@ -103,6 +103,7 @@ def materialize(
     except (RunInterruptedError, KeyboardInterrupt) as exc:
         console.print(_interrupted_line(exc))
         raise typer.Exit(EXIT_INTERRUPTED) from None
+    print_abandoned(outcome.abandoned_runs)
     still_bad = outcome.plan.quarantined if outcome.plan else ()
     for key in still_bad:
         console.print(f"[red]failed:[/red] {key} is quarantined (skipped: its input is unchanged)")
@@ -212,13 +213,17 @@ def _progress_display() -> "Iterator[Callable[[Progress], None]]":
         console.print(f"progress: {latest[0].line()}")
 
 
-def print_run_summary(summary: "RunSummary") -> None:
-    """Rows and partitions per table, then failures, warnings and checks, then the verdict."""
-    for run_id in summary.abandoned_runs:
+def print_abandoned(run_ids: Sequence[str]) -> None:
+    for run_id in run_ids:
         console.print(
             f"[yellow]marked failed:[/yellow] run {run_id}, left unfinished by a process that "
             "is gone"
         )
+
+
+def print_run_summary(summary: "RunSummary") -> None:
+    """Rows and partitions per table, then failures, warnings and checks, then the verdict."""
+    print_abandoned(summary.abandoned_runs)
     for table, rows in sorted(summary.rows_by_table.items()):
         partitions = summary.partitions_by_table[table]
         console.print(f"  {table:<40} {partitions:>5} partition(s) {rows:>12,} rows")

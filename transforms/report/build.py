@@ -91,17 +91,20 @@ def _draw(
     return _Drawn(data, charts, specs, failures)
 
 
-def _renderer(workers: int, processes: int | None = None) -> Executor:
-    """Where PNGs render: ``workers`` spawned processes (or ``processes`` of them), or this
-    process's one thread."""
+def _renderer(workers: int) -> Executor:
+    """Where PNGs render: ``workers`` spawned processes, or this process's one thread."""
     if workers == 1:
         return ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-png")
+    return _render_processes(workers)
+
+
+def _render_processes(processes: int) -> ProcessPoolExecutor:
     # Spawned, not forked: this process runs threads (DuckDB's, Dagster's) a fork would copy
     # mid-flight.
     return ProcessPoolExecutor(
-        max_workers=processes or workers,
+        max_workers=processes,
         mp_context=multiprocessing.get_context("spawn"),
-        initializer=render.start_engine,
+        initializer=render.start_worker,
     )
 
 
@@ -115,7 +118,7 @@ def rendered_png(spec: dict[str, Any], future: "Future[bytes]", scale: float) ->
     try:
         return future.result()
     except BrokenExecutor:
-        with _renderer(2, processes=1) as alone:
+        with _render_processes(1) as alone:
             try:
                 return alone.submit(render.render_png, spec, VEGA_LITE_VERSION, scale).result()
             except BrokenExecutor as exc:

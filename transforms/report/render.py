@@ -6,6 +6,7 @@ the process), so reports drawn side by side render their PNGs in worker processe
 DuckDB or polars, and starts vl-convert's JavaScript engine once, when it starts.
 """
 
+import signal
 from typing import Any
 
 import vl_convert
@@ -19,3 +20,10 @@ def render_png(spec: dict[str, Any], vl_version: str, scale: float) -> bytes:
 def start_engine() -> None:
     """Start vl-convert's JavaScript engine (the first render's fixed cost) ahead of the work."""
     vl_convert.vegalite_to_svg({"mark": "point", "data": {"values": [{"x": 1}]}})
+
+
+def start_worker() -> None:
+    """Start a rendering process: deaf to Ctrl-C, which a terminal sends its whole process group
+    (the process that spawned it stops it), then its engine started."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    start_engine()
