@@ -10,6 +10,7 @@ import pytest
 
 from pipelines.runner import PROJECT_DAGSTER_YAML
 from simulator.archive import csv_bytes, write_archive_file
+from tests.s3_server import S3Server, running_s3_server
 from transforms.settings import Limits, Settings, parse_universe
 
 REAL_DUMPS = Path(__file__).parent / "data" / "real-dumps"
@@ -77,3 +78,11 @@ def dagster_home(tmp_path: Path) -> Iterator[Path]:
     home = new_dagster_home(tmp_path)
     yield home
     shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """One SeaweedFS S3 server on 127.0.0.1 for the whole session (its bucket: ``warehouse``),
+    stopped and its data removed at the end."""
+    with running_s3_server() as server:
+        yield server

@@ -12,8 +12,9 @@ filesystem, and every file is written to a temp file (under ``<warehouse>/tmp`` 
 caller gives that root, as for partitions and landed files; beside the target otherwise), then
 renamed over its target (:mod:`transforms.publish`); files that grow in place
 (:func:`open_stream`) and finished local files (:func:`put_file`) are the exceptions their names
-say. A backend for an object store implements :class:`Backend` beside it and
-:func:`backend_for` hands it the paths under its root; no caller changes.
+say. A backend for an object store (:class:`transforms.object_store.ObjectStore`) implements
+:class:`Backend` beside it and, once :func:`mount`ed, :func:`backend_for` hands it the paths under
+its root; no caller changes.
 
 What a caller may rely on, whatever the backend:
 
@@ -164,10 +165,26 @@ class LocalFolder:
 
 
 LOCAL_FOLDER = LocalFolder()
+_MOUNTED: dict[Path, Backend] = {}
+
+
+def mount(root: Path, backend: Backend) -> None:
+    """Keep every path under ``root`` on ``backend`` from now on (an object store's bucket:
+    :mod:`transforms.object_store`); every other path stays on the local folder."""
+    _MOUNTED[root] = backend
+
+
+def unmount(root: Path) -> None:
+    """Give the paths under ``root`` back to the local folder."""
+    _MOUNTED.pop(root, None)
 
 
 def backend_for(path: Path) -> Backend:
-    """The backend that keeps ``path``: the local folder (the only one so far)."""
+    """The backend that keeps ``path``: the one mounted at a root above it, else the local
+    folder."""
+    for root, backend in _MOUNTED.items():
+        if path.is_relative_to(root):
+            return backend
     return LOCAL_FOLDER
 
 
