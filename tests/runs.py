@@ -21,6 +21,13 @@ def simulate_mirror(root: Path, first: date, last: date, **options: Any) -> Path
     return mirror
 
 
+def one_perpetual_archive(root: Path, first: date, last: date) -> str:
+    """The ``file://`` URL of a simulated archive of BTCUSDT (USDⓈ-M) alone over
+    ``first..last``: the smallest archive a CLI run builds from."""
+    mirror = simulate_mirror(root, first, last, symbols=("BTCUSDT",), coin_margined=(), spot=())
+    return mirror.as_uri() + "/"
+
+
 def run_daily(
     warehouse: Path,
     archive: Path | str,

@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pipelines.cli import app
-from tests.runs import simulate_mirror
+from tests.runs import one_perpetual_archive
 from transforms.publish import TEMP_FOLDER
 
 DAY = date(2024, 3, 1)
@@ -25,10 +25,7 @@ UNIVERSE = "binance_um:BTCUSDT"
 
 @pytest.fixture(scope="module")
 def archive_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    mirror = simulate_mirror(
-        tmp_path_factory.mktemp("simulated"), DAY, DAY, symbols=("BTCUSDT",), coin_margined=()
-    )
-    return mirror.as_uri() + "/"
+    return one_perpetual_archive(tmp_path_factory.mktemp("simulated"), DAY, DAY)
 
 
 class SmallDisk:

@@ -19,7 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pipelines.cli import app
-from tests.runs import run_daily, simulate_mirror
+from tests.runs import one_perpetual_archive, run_daily
 from tests.test_materialize import (
     END,
     START,
@@ -37,15 +37,7 @@ STOP_SECONDS = 30
 
 @pytest.fixture(scope="module")
 def archive_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    mirror = simulate_mirror(
-        tmp_path_factory.mktemp("simulated"),
-        START,
-        END,
-        symbols=("BTCUSDT",),
-        coin_margined=(),
-        spot=(),
-    )
-    return mirror.as_uri() + "/"
+    return one_perpetual_archive(tmp_path_factory.mktemp("simulated"), START, END)
 
 
 @pytest.fixture(scope="module")

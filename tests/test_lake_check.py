@@ -15,7 +15,7 @@ from typer.testing import CliRunner, Result
 
 from pipelines.cli import app
 from tests.conftest import new_dagster_home
-from tests.runs import simulate_mirror
+from tests.runs import one_perpetual_archive
 
 FIRST, LAST = date(2024, 3, 1), date(2024, 3, 2)
 UNIVERSE = "binance_um:BTCUSDT"
@@ -32,15 +32,7 @@ def dagster_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 @pytest.fixture(scope="module")
 def archive_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    mirror = simulate_mirror(
-        tmp_path_factory.mktemp("simulated"),
-        FIRST,
-        LAST,
-        symbols=("BTCUSDT",),
-        coin_margined=(),
-        spot=(),
-    )
-    return mirror.as_uri() + "/"
+    return one_perpetual_archive(tmp_path_factory.mktemp("simulated"), FIRST, LAST)
 
 
 def treadmill(arguments: list[str], archive_url: str, home: Path) -> Result:

@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 
 from pipelines.cli import app
 from pipelines.progress import Progress
-from tests.runs import run_daily, simulate_mirror
+from tests.runs import one_perpetual_archive, run_daily
 from transforms.catalog import catalog_is_current
 from transforms.contracts import published_schemas
 from transforms.lock import writer_lock
@@ -38,15 +38,7 @@ CONTRACTS = published_schemas()
 
 @pytest.fixture(scope="module")
 def archive_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    mirror = simulate_mirror(
-        tmp_path_factory.mktemp("simulated"),
-        START,
-        END,
-        symbols=("BTCUSDT",),
-        coin_margined=(),
-        spot=(),
-    )
-    return mirror.as_uri() + "/"
+    return one_perpetual_archive(tmp_path_factory.mktemp("simulated"), START, END)
 
 
 def range_arguments(warehouse: Path, start: date = START, end: date = END) -> list[str]:
