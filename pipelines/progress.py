@@ -98,10 +98,11 @@ class RunProgress:
         self._thread.start()
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *exc_info: object) -> None:
         self._stop.set()
         self._thread.join()
-        self.poll()
+        if exc_type is None:
+            self.poll()
 
     def poll(self) -> Progress:
         """Count what is done now and report it if it changed (or was never reported)."""
@@ -116,7 +117,13 @@ class RunProgress:
 
     def _watch(self) -> None:
         while not self._stop.wait(self.poll_seconds):
-            self.poll()
+            try:
+                self.poll()
+            # A display must neither stop the run nor print a thread's traceback: a poll that
+            # fails (the instance unreadable on a full disk, say) ends the display, and the
+            # run's own outcome says what happened.
+            except Exception:
+                return
 
     def _count_events(self) -> None:
         if self.instance.get_run_by_id(self.run_id) is None:

@@ -20,6 +20,8 @@ from tests.runs import one_perpetual_archive
 from transforms.publish import TEMP_FOLDER
 
 DAY = date(2024, 3, 1)
+# A thread of the command dying with a traceback (the progress display's, say) is a failure too.
+pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
 UNIVERSE = "binance_um:BTCUSDT"
 
 
