@@ -202,6 +202,9 @@ def test_the_daemon_prunes_history_after_each_run_as_materialize_does(
     one asset, the newest three are kept whole and the two older ones, whose materialization
     a later run replaced, are deleted."""
     monkeypatch.delenv("TREADMILL_HISTORY_KEEP_RUNS", raising=False)
+    # The project's storage classes find their directory through DAGSTER_HOME, not the path
+    # the instance is opened with: without it they would use ./warehouse/dagster.
+    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
     with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
         runs = [dg.materialize([_noop], instance=instance).run_id for _ in range(5)]
         newest = instance.get_run_by_id(runs[-1])
