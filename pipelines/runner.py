@@ -110,7 +110,8 @@ class Materialization:
     """Nothing was left to run, but the catalog was missing or named another lake (a copied or
     moved warehouse), so it was rebuilt for this one."""
     abandoned_runs: list[str] = field(default_factory=list)
-    """Runs a dead process had left unfinished, marked failed before anything else."""
+    """With nothing to run, the runs a dead process had left unfinished, marked failed (a run
+    does it itself: :attr:`RunSummary.abandoned_runs`)."""
 
 
 def materialize(
@@ -132,9 +133,6 @@ def materialize(
     telling ``on_wait``), so that the plan, the run and the records see one state of the lake.
     """
     with writer_lock(settings.warehouse, on_wait=on_wait):
-        # First, whatever follows: a dead run must not hold a queue's slot until work comes.
-        with open_instance(settings) as instance:
-            abandoned = fail_abandoned_runs(instance, settings.warehouse)
         code = code_version(CODE_ROOTS)
         plan = None
         remaining: tuple[date, date] | None = (start, end)
@@ -155,6 +153,9 @@ def materialize(
             stale = not catalog_is_current(settings.warehouse)
             if stale:
                 build_catalog(settings.warehouse)
+            # With no run to start (which would), a dead run must still not hold a queue's slot.
+            with open_instance(settings) as instance:
+                abandoned = fail_abandoned_runs(instance, settings.warehouse)
             return Materialization(plan, None, catalog_rebuilt=stale, abandoned_runs=abandoned)
         summary = materialize_range(
             settings, *remaining, on_progress=on_progress, report_coins=report_coins
@@ -163,7 +164,7 @@ def materialize(
             with _interrupt_after(summary.run_id, succeeded=True):
                 days = _day_list(*remaining)
                 record_days(settings, days, code, summary.run_id, datetime.now(UTC))
-        return Materialization(plan, summary, abandoned_runs=abandoned)
+        return Materialization(plan, summary)
 
 
 @contextmanager
