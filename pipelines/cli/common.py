@@ -66,6 +66,18 @@ def load_settings(warehouse: str | None, universe: str | None) -> Settings:
     return settings
 
 
+def require_warehouse(settings: Settings) -> None:
+    """Exit 2 unless the warehouse folder exists: a command that only reads or tidies it must
+    neither fail obscurely on a typo nor make a new warehouse of one."""
+    if not storage.exists(settings.warehouse):
+        raise error_exit(
+            "no warehouse",
+            f"nothing is built at {settings.warehouse}: build it with `treadmill materialize` "
+            "(or try `treadmill demo`), or point --warehouse / $TREADMILL_WAREHOUSE at one",
+            2,
+        )
+
+
 def yesterday() -> date:
     """The last whole UTC day."""
     return datetime.now(UTC).date() - timedelta(days=1)

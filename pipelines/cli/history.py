@@ -4,8 +4,13 @@ from typing import Annotated
 
 import typer
 
-from pipelines.cli.common import WarehouseOption, console, error_exit, load_settings
-from transforms import storage
+from pipelines.cli.common import (
+    WarehouseOption,
+    console,
+    error_exit,
+    load_settings,
+    require_warehouse,
+)
 from transforms.errors import ConfigError
 
 
@@ -33,13 +38,8 @@ def prune_history(
     from transforms.lock import writer_lock
 
     settings = load_settings(warehouse, None)
-    if not storage.exists(settings.warehouse):
-        # Taking the writer lock would make the folder: a typo must not become a warehouse.
-        raise error_exit(
-            "no warehouse",
-            f"{settings.warehouse} does not exist: check --warehouse (or $TREADMILL_WAREHOUSE)",
-            1,
-        )
+    # Taking the writer lock would make the folder: a typo must not become a warehouse.
+    require_warehouse(settings)
     try:
         keep = keep_runs if keep_runs is not None else keep_runs_from_env()
     except ConfigError as exc:

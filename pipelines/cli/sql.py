@@ -8,7 +8,13 @@ from typing import Annotated
 
 import typer
 
-from pipelines.cli.common import WarehouseOption, console, error_exit, load_settings
+from pipelines.cli.common import (
+    WarehouseOption,
+    console,
+    error_exit,
+    load_settings,
+    require_warehouse,
+)
 
 
 class OutputFormat(StrEnum):
@@ -31,18 +37,11 @@ def sql(
     import duckdb
     import pyarrow.parquet as pq
 
-    from transforms import storage
     from transforms.catalog import TABLE_PATTERN, QueryRefusedError, query_connection, run_query
 
     settings = load_settings(warehouse, None)
     # A warehouse whose first run has not published yet exists, with no table so far.
-    if not storage.exists(settings.warehouse):
-        raise error_exit(
-            "no warehouse",
-            f"nothing is built at {settings.warehouse}: build it with `treadmill materialize` "
-            "(or try `treadmill demo`), or point --warehouse / $TREADMILL_WAREHOUSE at one",
-            2,
-        )
+    require_warehouse(settings)
     try:
         with query_connection(settings.warehouse) as connection:
             table = run_query(connection, query)
