@@ -218,9 +218,10 @@ def _write_report(
     for failure in failures:
         # An earlier report's PNG would pass for this one.
         storage.delete(directory / f"{failure.key}.png")
+    first = next(iter(drawn.specs), None)
     preview_png = None
-    if preview is not None and next(iter(drawn.specs)) in paths:
-        preview_png = rendered_png(drawn.specs[next(iter(drawn.specs))], preview, PREVIEW_SCALE)
+    if preview is not None and first in paths:
+        preview_png = rendered_png(drawn.specs[first], preview, PREVIEW_SCALE)
     page = write_page(drawn.data, drawn.charts, drawn.specs, directory, stamp, failures)
     files = ReportFiles(html=page, pngs=paths, preview_png=preview_png)
     return Report(data=drawn.data, charts=drawn.charts, files=files, failures=failures)
